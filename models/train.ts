@@ -52,7 +52,9 @@ async function main(): Promise<void> {
   const train = readLabelledImages(paths.trainImages, paths.trainLabels);
   const test = readLabelledImages(paths.testImages, paths.testLabels);
   const model = build(SEED);
-  model.compile({ optimizer: tf.train.adam(0.001), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+  // The last layer emits logits, so the loss applies the softmax itself.
+  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => tf.losses.softmaxCrossEntropy(yTrue, yPred);
+  model.compile({ optimizer: tf.train.adam(0.001), loss, metrics: ["accuracy"] });
   model.summary();
   const batch = 8192;
   for (let epoch = 0; epoch < epochs; epoch++) {

@@ -1,0 +1,129 @@
+// One lowering per Keras layer class: each turns a layer's config and weights into core ops.
+import { KilnError } from "../errors.js";
+import type { KerasLayer } from "./keras-config.js";
+import type { GraphBuilder } from "./builder.js";
+import type { NamedWeight } from "./weights.js";
+import { padsFor } from "../ops/geometry.js";
+
+export interface LoweringContext {
+  builder: GraphBuilder;
+  weight(layer: KerasLayer, short: string): NamedWeight;
+  source: string;
+}
+
+export type Lowering = (ctx: LoweringContext, layer: KerasLayer, inputs: string[]) => string;
+
+const ACTIVATIONS = ["linear", "relu", "relu6", "sigmoid", "tanh", "softmax"];
+
+function pair(v: unknown, what: string, layer: KerasLayer): [number, number] {
+  if (typeof v === "number") return [v, v];
+  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number")) return [v[0], v[1]];
+  throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} must be a number or a pair, got ${JSON.stringify(v)}`);
+}
+
+function activationName(raw: unknown): string {
+  if (typeof raw === "string") return raw;
+  if (raw && typeof raw === "object" && "class_name" in raw) return String((raw as { class_name: unknown }).class_name).toLowerCase();
+  return raw === undefined || raw === null ? "linear" : String(raw);
+}
+
+/** Emits `activation` as its own node (a pass fuses it back into the producer). */
+function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw: unknown, nodeName?: string): string {
+  const act = activationName(raw);
+  if (!ACTIVATIONS.includes(act)) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses activation '${act}'; supported activations: ${ACTIVATIONS.join(", ")}`);
+  }
+  if (act === "linear") return x;
+  return ctx.builder.node(act, nodeName ?? ctx.builder.unique(`${layer.name}/${act}`), [x]);
+}
+
+function channelsLast(layer: KerasLayer, ctx: LoweringContext): void {
+  const format = layer.config.data_format;
+  if (format !== undefined && format !== null && format !== "channels_last") {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses data_format '${String(format)}'; only channels_last is supported`);
+  }
+}
+
+function paddingMode(layer: KerasLayer, ctx: LoweringContext): "same" | "valid" {
+  const p = String(layer.config.padding ?? "valid").toLowerCase();
+  if (p !== "same" && p !== "valid") throw new KilnError(`${ctx.source}: layer '${layer.name}' uses padding '${p}'; supported: same, valid`);
+  return p;
+}
+
+const conv2D: Lowering = (ctx, layer, [x]) => {
+  channelsLast(layer, ctx);
+  const c = layer.config;
+  const dilation = pair(c.dilation_rate ?? 1, "dilation_rate", layer);
+  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has dilation_rate [${dilation}]; only 1 is supported`);
+  if (c.groups !== undefined && c.groups !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has groups=${String(c.groups)}; only 1 is supported`);
+  const kernel = ctx.weight(layer, "kernel");
+  const strides = pair(c.strides ?? 1, "strides", layer);
+  const [, h, w] = ctx.builder.shapeOf(x);
+  const pads = padsFor(paddingMode(layer, ctx), h, w, kernel.shape, strides);
+  const inputs = [x, ctx.builder.constant(`${layer.name}/kernel`, kernel.shape, kernel.data)];
+  if (c.use_bias !== false) {
+    const bias = ctx.weight(layer, "bias");
+    inputs.push(ctx.builder.constant(`${layer.name}/bias`, bias.shape, bias.data));
+  }
+  const y = ctx.builder.node("conv2d", layer.name, inputs, { strides, pads });
+  return activate(ctx, layer, y, c.activation);
+};
+
+const dense: Lowering = (ctx, layer, [x]) => {
+  const shape = ctx.builder.shapeOf(x);
+  if (shape.length !== 2) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Dense) gets input [${shape}]; Kiln supports Dense on flat [batch, features] inputs (add a Flatten before it)`);
+  }
+  const kernel = ctx.weight(layer, "kernel");
+  const inputs = [x, ctx.builder.constant(`${layer.name}/kernel`, kernel.shape, kernel.data)];
+  if (layer.config.use_bias !== false) {
+    const bias = ctx.weight(layer, "bias");
+    inputs.push(ctx.builder.constant(`${layer.name}/bias`, bias.shape, bias.data));
+  }
+  const y = ctx.builder.node("dense", layer.name, inputs);
+  return activate(ctx, layer, y, layer.config.activation);
+};
+
+function pooling(op: "max_pool" | "avg_pool"): Lowering {
+  return (ctx, layer, [x]) => {
+    channelsLast(layer, ctx);
+    const pool = pair(layer.config.pool_size ?? 2, "pool_size", layer);
+    const strides = pair(layer.config.strides ?? pool, "strides", layer);
+    const [, h, w] = ctx.builder.shapeOf(x);
+    const pads = padsFor(paddingMode(layer, ctx), h, w, pool, strides);
+    return ctx.builder.node(op, layer.name, [x], { pool, strides, pads });
+  };
+}
+
+const flatten: Lowering = (ctx, layer, [x]) => ctx.builder.node("reshape", layer.name, [x], { shape: [1, -1] });
+
+const reshape: Lowering = (ctx, layer, [x]) => {
+  const target = layer.config.target_shape;
+  if (!Array.isArray(target)) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Reshape) has no target_shape`);
+  return ctx.builder.node("reshape", layer.name, [x], { shape: [1, ...target.map(Number)] });
+};
+
+const reluLayer: Lowering = (ctx, layer, [x]) => {
+  const { max_value: max, negative_slope: slope = 0, threshold = 0 } = layer.config as { max_value?: number | null; negative_slope?: number; threshold?: number };
+  if (slope !== 0 || threshold !== 0 || (max !== undefined && max !== null && max !== 6)) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (ReLU) with max_value=${max}, negative_slope=${slope}, threshold=${threshold} is not supported; supported: plain ReLU and ReLU(max_value=6)`);
+  }
+  return ctx.builder.node(max === 6 ? "relu6" : "relu", layer.name, [x]);
+};
+
+export const LAYER_LOWERINGS: Record<string, Lowering> = {
+  Conv2D: conv2D,
+  Dense: dense,
+  MaxPooling2D: pooling("max_pool"),
+  AveragePooling2D: pooling("avg_pool"),
+  Flatten: flatten,
+  Reshape: reshape,
+  Dropout: (ctx, layer, [x]) => ctx.builder.node("identity", layer.name, [x]),
+  Activation: (ctx, layer, [x]) => {
+    const y = activate(ctx, layer, x, layer.config.activation, layer.name);
+    return y === x ? ctx.builder.node("identity", layer.name, [x]) : y;
+  },
+  ReLU: reluLayer,
+  Softmax: (ctx, layer, [x]) => ctx.builder.node("softmax", layer.name, [x]),
+  InputLayer: (_ctx, _layer, [x]) => x,
+};

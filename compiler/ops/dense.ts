@@ -1,0 +1,33 @@
+// dense: fully connected layer y = x·W + b over a [1, N] input with [N, M] weights and a fused activation.
+import { attrString } from "../ir.js";
+import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
+
+export const dense: OpDef = {
+  op: "dense",
+  category: "producer",
+  inferShape(node, [x, w, b]) {
+    if (x.length !== 2) throw shapeError(node, `input must be [1, features] (flatten first), got [${x}]`);
+    if (w.length !== 2 || w[0] !== x[1]) throw shapeError(node, `weights [${w}] do not match ${x[1]} input features`);
+    if (b && (b.length !== 1 || b[0] !== w[1])) throw shapeError(node, `bias [${b}] does not match ${w[1]} units`);
+    return [1, w[1]];
+  },
+  float(node, [x, w, b], [xs, ws]) {
+    const n = xs[1], m = ws[1];
+    const act = attrString(node, "activation", "linear");
+    const y = new Float32Array(m);
+    for (let j = 0; j < m; j++) {
+      let acc = b ? b[j] : 0;
+      for (let i = 0; i < n; i++) acc += x[i] * w[i * m + j];
+      y[j] = applyActivation(acc, act);
+    }
+    return y;
+  },
+  emitFloat({ node, inputShapes: [xs, ws], addr }) {
+    const bias = node.inputs[2] ? addr(node.inputs[2]) : 0;
+    const act = ACTIVATION_CODES[attrString(node, "activation", "linear")];
+    return `dense_f32(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${bias}, ${addr(node.outputs[0])}, ${xs[1]}, ${ws[1]}, ${act});`;
+  },
+  macs(_node, [xs, ws]) {
+    return xs[1] * ws[1];
+  },
+};

@@ -1,0 +1,20 @@
+// max_pool: NHWC max pooling; padded positions never win (TF semantics).
+import type { OpDef } from "./op.js";
+import { emitPoolArgs, forEachWindow, poolShape } from "./pool-window.js";
+
+export const maxPool: OpDef = {
+  op: "max_pool",
+  category: "pool",
+  inferShape: (node, [x]) => poolShape(node, x),
+  float(node, [x], [xs], out) {
+    const y = new Float32Array(out[1] * out[2] * out[3]);
+    forEachWindow(node, xs, out, (o, idx) => {
+      let m = -Infinity;
+      for (const i of idx) if (x[i] > m) m = x[i];
+      y[o] = m;
+    });
+    return y;
+  },
+  emitFloat: ({ node, inputShapes: [xs], outputShape, addr }) => `max_pool_f32(${emitPoolArgs(node, xs, outputShape, addr)});`,
+  macs: () => 0,
+};

@@ -1,0 +1,43 @@
+// The contract every op file fulfils: shape rule, float reference, fusion category and float codegen.
+import type { Node } from "../ir.js";
+
+/**
+ * How passes may fuse an op: `producer` ops (conv, dense) absorb a following `activation` and `pool`;
+ * `layout` ops only reinterpret memory; `identity` ops vanish.
+ */
+export type FusionCategory = "producer" | "activation" | "pool" | "layout" | "identity" | "head";
+
+/** What codegen knows about one node when it emits the call to its kernel. */
+export interface EmitContext {
+  node: Node;
+  inputShapes: number[][];
+  outputShape: number[];
+  /** Absolute address of a tensor in the blob's memory (weights or arena). */
+  addr(tensor: string): number;
+}
+
+export interface OpDef {
+  op: string;
+  category: FusionCategory;
+  /** Output shape from input shapes (batch included, always 1); throws with the node's name if invalid. */
+  inferShape(node: Node, inputShapes: number[][]): number[];
+  /** The float reference: the spec the float blob must match. */
+  float(node: Node, inputs: Float32Array[], inputShapes: number[][], outputShape: number[]): Float32Array;
+  /** One AssemblyScript statement calling the float kernel. */
+  emitFloat(ctx: EmitContext): string;
+  /** Multiply-accumulates for one inference (0 for data movement). */
+  macs(node: Node, inputShapes: number[][], outputShape: number[]): number;
+}
+
+export function shapeError(node: Node, message: string): Error {
+  return new Error(`node '${node.name}' (${node.op}): ${message}`);
+}
+
+/** Fused activation codes shared by the float and int8 kernels. */
+export const ACTIVATION_CODES: Record<string, number> = { linear: 0, relu: 1, relu6: 2 };
+
+export function applyActivation(v: number, activation: string): number {
+  if (activation === "relu") return v < 0 ? 0 : v;
+  if (activation === "relu6") return v < 0 ? 0 : v > 6 ? 6 : v;
+  return v;
+}

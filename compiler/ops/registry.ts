@@ -1,0 +1,24 @@
+// The registry of core ops: adding an op means one file in this folder and one line here.
+import type { Node } from "../ir.js";
+import type { OpDef } from "./op.js";
+import { conv2d } from "./conv2d.js";
+import { dense } from "./dense.js";
+import { maxPool } from "./max-pool.js";
+import { avgPool } from "./avg-pool.js";
+import { relu } from "./relu.js";
+import { relu6 } from "./relu6.js";
+import { sigmoid } from "./sigmoid.js";
+import { tanh } from "./tanh.js";
+import { softmax } from "./softmax.js";
+import { reshape } from "./reshape.js";
+import { identity } from "./identity.js";
+
+const OPS: OpDef[] = [conv2d, dense, maxPool, avgPool, relu, relu6, sigmoid, tanh, softmax, reshape, identity];
+
+const BY_NAME = new Map(OPS.map((d) => [d.op, d]));
+
+export function opDef(node: Node): OpDef {
+  const def = BY_NAME.get(node.op);
+  if (!def) throw new Error(`node '${node.name}': op '${node.op}' is not a Kiln core op (known: ${[...BY_NAME.keys()].join(", ")})`);
+  return def;
+}

@@ -1,0 +1,42 @@
+// Shape inference over a whole graph, and the consistency check run after every pass in tests.
+import { sizeOf, tensorOf, type Graph } from "./ir.js";
+import { opDef } from "./ops/registry.js";
+
+/** Sets the shape of every node output from its inputs, in topological order. */
+export function inferShapes(graph: Graph): Graph {
+  for (const node of graph.nodes) {
+    const inputShapes = node.inputs.map((name) => tensorOf(graph, name).shape);
+    const shape = opDef(node).inferShape(node, inputShapes);
+    const out = tensorOf(graph, node.outputs[0]);
+    out.shape = shape;
+  }
+  return graph;
+}
+
+/** Throws on the first broken invariant: order, dangling names, shapes, constant sizes. */
+export function checkGraph(graph: Graph): void {
+  const defined = new Set<string>(graph.inputs);
+  for (const [name, t] of graph.tensors) {
+    if (t.name !== name) throw new Error(`tensor '${name}' is stored under another name ('${t.name}')`);
+    if (t.data) {
+      defined.add(name);
+      if (t.data.length !== sizeOf(t.shape)) throw new Error(`constant '${name}' has ${t.data.length} values for shape [${t.shape}]`);
+    }
+  }
+  for (const node of graph.nodes) {
+    for (const input of node.inputs) {
+      if (!defined.has(input)) throw new Error(`node '${node.name}' reads '${input}' before it is produced`);
+    }
+    const def = opDef(node);
+    const expected = def.inferShape(node, node.inputs.map((n) => tensorOf(graph, n).shape));
+    for (const output of node.outputs) {
+      if (defined.has(output)) throw new Error(`tensor '${output}' is produced twice (again by '${node.name}')`);
+      defined.add(output);
+    }
+    const actual = tensorOf(graph, node.outputs[0]).shape;
+    if (expected.join(",") !== actual.join(",")) {
+      throw new Error(`node '${node.name}': output shape [${actual}] but its inputs give [${expected}]`);
+    }
+  }
+  for (const output of graph.outputs) if (!defined.has(output)) throw new Error(`graph output '${output}' is never produced`);
+}

@@ -1,0 +1,234 @@
+// Turns user-supplied inputs (PNG/JPEG files, folders, raw .u8, idx) into uint8 NHWC batches sized for a model.
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { basename, extname, join } from "node:path";
+import pngjs from "pngjs";
+import jpeg from "jpeg-js";
+import { parseIdx } from "./idx.js";
+
+// pngjs and jpeg-js are CommonJS; default-importing them is what works reliably under Node's ESM loader.
+const { PNG } = pngjs;
+
+export interface ImageBatch {
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+  /** NHWC, count*height*width*channels bytes. */
+  pixels: Uint8Array;
+  names: string[];
+}
+
+/** A single decoded image: interleaved HWC bytes. */
+export interface DecodedImage {
+  height: number;
+  width: number;
+  channels: number;
+  pixels: Uint8Array;
+}
+
+const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const JPEG_MAGIC = [0xff, 0xd8, 0xff];
+const IMAGE_FILE = /\.(png|jpe?g)$/i;
+
+function startsWith(bytes: Uint8Array, magic: number[]): boolean {
+  return bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Drops alpha by compositing onto black, so transparent strokes-on-nothing read like MNIST's white-on-black. */
+function rgbaToRgb(rgba: Uint8Array, height: number, width: number): Uint8Array {
+  const rgb = new Uint8Array(height * width * 3);
+  for (let p = 0; p < height * width; p++) {
+    const alpha = rgba[4 * p + 3];
+    for (let c = 0; c < 3; c++) rgb[3 * p + c] = Math.round((rgba[4 * p + c] * alpha) / 255);
+  }
+  return rgb;
+}
+
+/** Decodes PNG or JPEG bytes (detected by magic number, not extension) to 3-channel RGB. */
+export function decodeImage(bytes: Uint8Array, source: string): DecodedImage {
+  let rgba: Uint8Array;
+  let height: number;
+  let width: number;
+  if (startsWith(bytes, PNG_MAGIC)) {
+    try {
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      ({ height, width } = png);
+      rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
+    } catch (err) {
+      throw new Error(`${source}: cannot decode PNG: ${reason(err)}`);
+    }
+  } else if (startsWith(bytes, JPEG_MAGIC)) {
+    try {
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+      ({ height, width } = img);
+      rgba = img.data;
+    } catch (err) {
+      throw new Error(`${source}: cannot decode JPEG: ${reason(err)}`);
+    }
+  } else {
+    throw new Error(`${source}: unrecognised image format (supported: PNG, JPEG)`);
+  }
+  return { height, width, channels: 3, pixels: rgbaToRgb(rgba, height, width) };
+}
+
+/** For one axis: which source indices feed each destination index, and with what weight (weights sum to 1). */
+function axisWeights(src: number, dst: number): { index: number; weight: number }[][] {
+  const taps: { index: number; weight: number }[][] = [];
+  for (let i = 0; i < dst; i++) {
+    if (dst === src) {
+      taps.push([{ index: i, weight: 1 }]);
+    } else if (dst < src) {
+      // Area averaging: destination pixel i covers source span [i*scale, (i+1)*scale); weight = overlap.
+      // This is what keeps thin strokes visible when a 280×280 drawing shrinks to 28×28.
+      const scale = src / dst;
+      const start = i * scale;
+      const end = start + scale;
+      const row: { index: number; weight: number }[] = [];
+      for (let s = Math.floor(start); s < Math.min(src, Math.ceil(end)); s++) {
+        const overlap = Math.min(end, s + 1) - Math.max(start, s);
+        if (overlap > 1e-9) row.push({ index: s, weight: overlap / scale });
+      }
+      taps.push(row);
+    } else {
+      // Bilinear with pixel centres aligned (half-pixel offset), clamped at the edges.
+      const x = Math.min(src - 1, Math.max(0, (i + 0.5) * (src / dst) - 0.5));
+      const left = Math.floor(x);
+      const right = Math.min(src - 1, left + 1);
+      const frac = x - left;
+      taps.push(frac === 0 || right === left ? [{ index: left, weight: 1 }] : [
+        { index: left, weight: 1 - frac },
+        { index: right, weight: frac },
+      ]);
+    }
+  }
+  return taps;
+}
+
+/** Separable resize in float, so rounding happens once at the very end. */
+function resize(pixels: Uint8Array, srcH: number, srcW: number, channels: number, dstH: number, dstW: number): Float64Array {
+  const cols = axisWeights(srcW, dstW);
+  const rows = axisWeights(srcH, dstH);
+  const horizontal = new Float64Array(srcH * dstW * channels);
+  for (let y = 0; y < srcH; y++) {
+    for (let x = 0; x < dstW; x++) {
+      for (const { index, weight } of cols[x]) {
+        for (let c = 0; c < channels; c++) {
+          horizontal[(y * dstW + x) * channels + c] += weight * pixels[(y * srcW + index) * channels + c];
+        }
+      }
+    }
+  }
+  const out = new Float64Array(dstH * dstW * channels);
+  for (let y = 0; y < dstH; y++) {
+    for (const { index, weight } of rows[y]) {
+      for (let i = 0; i < dstW * channels; i++) out[y * dstW * channels + i] += weight * horizontal[index * dstW * channels + i];
+    }
+  }
+  return out;
+}
+
+function toByte(value: number): number {
+  return Math.min(255, Math.max(0, Math.round(value)));
+}
+
+/** Resizes to the model's height×width and converts to its channel count (1 = luminance, 3 = RGB). */
+export function toModelInput(img: DecodedImage, height: number, width: number, channels: number): Uint8Array {
+  if (channels !== 1 && channels !== 3) {
+    throw new Error(`models with ${channels} input channels are not supported for image input (only 1 = grayscale, 3 = RGB)`);
+  }
+  if (img.channels !== 1 && img.channels !== 3) {
+    throw new Error(`source images with ${img.channels} channels are not supported (only 1 or 3)`);
+  }
+  const resized = resize(img.pixels, img.height, img.width, img.channels, height, width);
+  const out = new Uint8Array(height * width * channels);
+  for (let p = 0; p < height * width; p++) {
+    if (img.channels === 1) {
+      for (let c = 0; c < channels; c++) out[p * channels + c] = toByte(resized[p]);
+    } else if (channels === 3) {
+      for (let c = 0; c < 3; c++) out[3 * p + c] = toByte(resized[3 * p + c]);
+    } else {
+      // ITU-R BT.601 luma weights, the usual "convert to grayscale".
+      out[p] = toByte(0.299 * resized[3 * p] + 0.587 * resized[3 * p + 1] + 0.114 * resized[3 * p + 2]);
+    }
+  }
+  return out;
+}
+
+function loadImageFiles(files: string[], height: number, width: number, channels: number): ImageBatch {
+  const size = height * width * channels;
+  const pixels = new Uint8Array(files.length * size);
+  files.forEach((file, i) => {
+    const img = decodeImage(new Uint8Array(readFileSync(file)), file);
+    pixels.set(toModelInput(img, height, width, channels), i * size);
+  });
+  return { count: files.length, height, width, channels, pixels, names: files.map((f) => basename(f)) };
+}
+
+function indexedNames(path: string, count: number): string[] {
+  const base = basename(path);
+  return Array.from({ length: count }, (_, i) => `${base}#${i}`);
+}
+
+/** Raw .u8: N images back to back, each already exactly height×width×channels bytes (no header). */
+function loadRaw(path: string, bytes: Uint8Array, height: number, width: number, channels: number): ImageBatch {
+  const size = height * width * channels;
+  if (bytes.length === 0 || bytes.length % size !== 0) {
+    throw new Error(`${path}: ${bytes.length} bytes is not a multiple of ${height}×${width}×${channels} = ${size} bytes per image`);
+  }
+  const count = bytes.length / size;
+  return { count, height, width, channels, pixels: bytes, names: indexedNames(path, count) };
+}
+
+/** idx image files are taken as-is: their per-image shape must already match the model (no resizing). */
+function loadIdx(path: string, bytes: Uint8Array, height: number, width: number, channels: number): ImageBatch {
+  const { shape, data } = parseIdx(bytes, path);
+  const fileChannels = shape[3] ?? 1;
+  if (shape.length < 3 || shape.length > 4 || shape[1] !== height || shape[2] !== width || fileChannels !== channels) {
+    throw new Error(
+      `${path}: idx shape [${shape.join(", ")}] does not hold images of the model's input shape ` +
+        `${height}×${width}×${channels} (expected [N, ${height}, ${width}${channels === 1 ? "" : `, ${channels}`}])`,
+    );
+  }
+  const count = shape[0];
+  // Gunzipped data arrives as a Buffer; hand back a plain Uint8Array view like every other input kind.
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return { count, height, width, channels, pixels, names: indexedNames(path, count) };
+}
+
+function looksLikeIdx(bytes: Uint8Array): boolean {
+  const gzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+  return gzip || (bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0);
+}
+
+/**
+ * Loads model inputs from a PNG/JPEG file, a folder of them (sorted by name), a raw .u8 file,
+ * or an idx image file (optionally gzipped). Images are resized and converted; .u8/idx must already fit.
+ */
+export function loadImages(path: string, height: number, width: number, channels: number): ImageBatch {
+  if (!existsSync(path)) throw new Error(`${path}: file not found`);
+  if (statSync(path).isDirectory()) {
+    const files = readdirSync(path).filter((f) => IMAGE_FILE.test(f)).sort().map((f) => join(path, f));
+    if (files.length === 0) throw new Error(`${path}: folder contains no .png, .jpg or .jpeg files`);
+    return loadImageFiles(files, height, width, channels);
+  }
+  const bytes = new Uint8Array(readFileSync(path));
+  if (extname(path).toLowerCase() === ".u8") return loadRaw(path, bytes, height, width, channels);
+  if (startsWith(bytes, PNG_MAGIC) || startsWith(bytes, JPEG_MAGIC)) return loadImageFiles([path], height, width, channels);
+  if (looksLikeIdx(bytes)) return loadIdx(path, bytes, height, width, channels);
+  throw new Error(`${path}: unrecognised input format (supported: PNG, JPEG, a folder of them, raw .u8, idx)`);
+}
+
+/** Encodes 8-bit grayscale pixels (height×width bytes) as a PNG file. */
+export function encodeGrayPng(pixels: Uint8Array, height: number, width: number): Uint8Array {
+  if (pixels.length !== height * width) {
+    throw new Error(`encodeGrayPng: ${pixels.length} pixels for a ${height}×${width} image`);
+  }
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
+  png.data = Buffer.from(pixels);
+  const file = PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
+  return new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
+}
