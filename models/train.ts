@@ -1,10 +1,10 @@
 // Trains a bundled example model on MNIST with TF.js in Node and saves it as a LayersModel.
 import * as tf from "@tensorflow/tfjs";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mnistPaths, readLabelledImages, type LabelledImages } from "./idx.js";
 import { ARCHITECTURES } from "./architectures.js";
+import { saveLayersModel } from "./save-model.js";
 import { installFastConvFilterGrad } from "./conv-filter-grad.js";
 
 const SEED = 1234;
@@ -17,25 +17,6 @@ function toTensors(set: LabelledImages, start: number, end: number): { xs: tf.Te
   const xs = tf.tensor4d(floats, [n, set.height, set.width, set.channels]);
   const ys = tf.oneHot(tf.tensor1d(Array.from(set.labels.subarray(start, end)), "int32"), 10).toFloat() as tf.Tensor2D;
   return { xs, ys };
-}
-
-/** Saves exactly what `model.save` writes: model.json plus one weights shard. */
-async function saveLayersModel(model: tf.LayersModel, dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    const weightsFile = "group1-shard1of1.bin";
-    const json = {
-      modelTopology: artifacts.modelTopology,
-      format: artifacts.format,
-      generatedBy: artifacts.generatedBy,
-      convertedBy: artifacts.convertedBy,
-      weightsManifest: [{ paths: [weightsFile], weights: artifacts.weightSpecs }],
-    };
-    writeFileSync(join(dir, "model.json"), JSON.stringify(json));
-    const data = artifacts.weightData as ArrayBuffer;
-    writeFileSync(join(dir, weightsFile), new Uint8Array(data));
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-  }));
 }
 
 async function main(): Promise<void> {

@@ -1,0 +1,78 @@
+// Builds a blob: AssemblyScript → wasm in-process with asc, then Binaryen adds weights and strips extras.
+import asc from "assemblyscript/asc";
+import binaryen from "binaryen";
+import { KilnError } from "./errors.js";
+import { kernelLibrary } from "./codegen/kernels.js";
+import { addCustomSection } from "./wasm-sections.js";
+
+export interface BlobInput {
+  source: string;
+  weights: Uint8Array;
+  weightsBase: number;
+  /** First byte the AssemblyScript compiler may use for its own static data. */
+  memoryBase: number;
+  simd: boolean;
+  manifest: Record<string, unknown>;
+}
+
+export interface BuiltBlob {
+  wasm: Uint8Array<ArrayBuffer>;
+  sizes: { weights: number; code: number; manifest: number; total: number };
+}
+
+async function compileAssemblyScript(source: string, memoryBase: number, simd: boolean): Promise<Uint8Array> {
+  const kernels = kernelLibrary();
+  let binary: Uint8Array | undefined;
+  let errors = "";
+  const argv = [
+    "model.ts", "--outFile", "model.wasm", "--runtime", "stub", "--noAssert", "--use", "abort=",
+    "--optimizeLevel", "3", "--shrinkLevel", "1", "--memoryBase", String(memoryBase),
+    ...(simd ? ["--enable", "simd"] : []),
+  ];
+  const { error } = await asc.main(argv, {
+    readFile(name: string) {
+      const file = name.replace(/\\/g, "/").replace(/^\.\//, "");
+      if (file === "model.ts") return source;
+      const match = /^kernels\/(\w+)\.ts$/.exec(file);
+      return match ? kernels.sources.get(match[1]) ?? null : null;
+    },
+    writeFile(name: string, contents: Uint8Array | string) {
+      if (name.endsWith(".wasm") && typeof contents !== "string") binary = contents;
+    },
+    listFiles: () => [],
+    stdout: { write: () => true } as never,
+    stderr: { write: (s: string | Uint8Array) => { errors += String(s); return true; } } as never,
+  });
+  if (error || !binary) throw new KilnError(`internal: the generated AssemblyScript did not compile:\n${errors || error?.message}`);
+  return binary;
+}
+
+export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
+  const compiled = await compileAssemblyScript(input.source, input.memoryBase, input.simd);
+  const mod = binaryen.readBinary(compiled);
+  try {
+    const f = binaryen.Features;
+    mod.setFeatures(f.MVP | f.SignExt | f.MutableGlobals | f.NontrappingFPToInt | f.BulkMemory | f.BulkMemoryOpt | (input.simd ? f.SIMD128 : 0));
+    if ((mod as unknown as { getNumDataSegments(): number }).getNumDataSegments() !== 0) throw new KilnError("internal: generated code has static data; the weights segment would collide");
+    const memory = mod.getMemoryInfo("0");
+    const pages = Math.max(memory.initial, Math.ceil(input.memoryBase / 65536));
+    // Fixed-size memory: the blob never allocates, so it never grows. setMemory re-adds the export.
+    mod.removeExport("memory");
+    mod.setMemory(pages, pages, "memory", input.weights.length ? [
+      { offset: mod.i32.const(input.weightsBase), data: input.weights, passive: false },
+    ] : [], false, false, "0");
+    mod.runPasses(["strip-debug", "strip-producers", "strip-target-features", "remove-unused-module-elements"]);
+    if (!mod.validate()) throw new KilnError("internal: Binaryen rejected the generated module");
+    const stripped = mod.emitBinary();
+    const manifestBytes = new TextEncoder().encode(JSON.stringify(input.manifest));
+    const wasm = addCustomSection(stripped, "kiln.manifest", manifestBytes);
+    if (!WebAssembly.validate(wasm)) throw new KilnError("internal: the built blob does not validate");
+    const manifestSection = wasm.length - stripped.length;
+    return {
+      wasm,
+      sizes: { weights: input.weights.length, manifest: manifestSection, code: stripped.length - input.weights.length, total: wasm.length },
+    };
+  } finally {
+    mod.dispose();
+  }
+}

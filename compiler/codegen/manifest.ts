@@ -1,0 +1,50 @@
+// The kiln.manifest custom section: everything a host needs to use a blob without other files.
+import { sizeOf, tensorOf, type Graph } from "../ir.js";
+import { opDef } from "../ops/registry.js";
+import type { Layout } from "./layout.js";
+import { MANIFEST_VERSION, type LayerInfo, type Manifest, type TensorInfo } from "../../runtime/manifest.js";
+
+export type { Manifest };
+
+export interface ManifestOptions {
+  quantize: "none" | "int8";
+  target: "simd" | "scalar";
+  pixelScale: number;
+  pixelOffset: number;
+  labels?: string[];
+}
+
+function tensorInfo(graph: Graph, name: string): TensorInfo {
+  const t = tensorOf(graph, name);
+  const info: TensorInfo = { name, shape: t.shape, dtype: t.dtype };
+  if (t.quant) { info.scale = t.quant.scale[0]; info.zeroPoint = t.quant.zeroPoint[0]; }
+  return info;
+}
+
+export function buildManifest(graph: Graph, layout: Layout, options: ManifestOptions): Manifest {
+  const layers: LayerInfo[] = graph.nodes.map((node) => {
+    const shapes = node.inputs.map((n) => tensorOf(graph, n).shape);
+    const out = tensorOf(graph, node.outputs[0]).shape;
+    const weightBytes = node.inputs.reduce((a, n) => a + (tensorOf(graph, n).data?.byteLength ?? 0), 0);
+    return { name: node.name, op: node.op, fused: node.fused ?? [node.op], outputShape: out, macs: opDef(node).macs(node, shapes, out), weightBytes };
+  });
+  const output = tensorInfo(graph, graph.outputs[0]);
+  const classes = sizeOf(output.shape);
+  return {
+    format: "kiln.manifest",
+    version: MANIFEST_VERSION,
+    model: graph.name,
+    quantize: options.quantize,
+    target: options.target,
+    simd: options.target === "simd",
+    input: { ...tensorInfo(graph, graph.inputs[0]), pixelScale: options.pixelScale, pixelOffset: options.pixelOffset },
+    output,
+    labels: options.labels ?? Array.from({ length: classes }, (_v, i) => String(i)),
+    layers,
+    arenaBytes: layout.plan.arenaBytes,
+    arenaLowerBound: layout.plan.lowerBound,
+    weightBytes: layout.weights.length,
+    macs: layers.reduce((a, l) => a + l.macs, 0),
+    compiler: "kiln 0.1.0",
+  };
+}

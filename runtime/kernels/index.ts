@@ -1,0 +1,2 @@
+// Entry of the kernel library when built on its own (asconfig.json): every kernel, exported.
+export * from "./float";

@@ -1,0 +1,39 @@
+// The kiln.manifest schema: the contract between the compiler that writes a blob and every host that runs it.
+export const MANIFEST_VERSION = 1;
+
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  dtype: string;
+  scale?: number;
+  zeroPoint?: number;
+}
+
+export interface LayerInfo {
+  name: string;
+  op: string;
+  /** Ops fused into this layer, e.g. ["conv2d", "relu", "max_pool"]. */
+  fused: string[];
+  outputShape: number[];
+  macs: number;
+  weightBytes: number;
+}
+
+export interface Manifest {
+  format: "kiln.manifest";
+  version: number;
+  model: string;
+  quantize: "none" | "int8";
+  target: "simd" | "scalar";
+  simd: boolean;
+  input: TensorInfo & { pixelScale: number; pixelOffset: number };
+  output: TensorInfo;
+  labels: string[];
+  layers: LayerInfo[];
+  arenaBytes: number;
+  arenaLowerBound: number;
+  weightBytes: number;
+  macs: number;
+  compiler: string;
+}
+
