@@ -1,0 +1,52 @@
+// `kiln compile`: model.json → model.wasm, with a size breakdown.
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { compileFile } from "../../compiler/compile.js";
+import { describeGraph } from "../../compiler/dump.js";
+import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { formatBytes, type Io } from "../io.js";
+
+export const compileSpec: CommandSpec = {
+  name: "compile",
+  summary: "compile a TF.js model to one WebAssembly blob",
+  usage: "kiln compile <model.json> [-o out.wasm] [--quantize none|int8] [--target simd|scalar]",
+  options: {
+    output: { type: "string", short: "o", description: "output file", default: "<model dir>/model.wasm" },
+    quantize: { type: "string", choices: ["none", "int8"], description: "weight and activation precision", default: "none" },
+    target: { type: "string", choices: ["simd", "scalar"], description: "WebAssembly SIMD128 kernels, or scalar ones for runtimes without SIMD", default: "simd" },
+    "pixel-scale": { type: "number", description: "input value = pixel × scale + offset", default: 1 / 255 },
+    "pixel-offset": { type: "number", description: "see --pixel-scale", default: 0 },
+    labels: { type: "string", description: "comma-separated class labels recorded in the manifest", default: "0,1,2,…" },
+    "dump-after": { type: "string", description: "print the graph after the named pass" },
+    json: { type: "boolean", description: "print the result as JSON", default: false },
+  },
+};
+
+export async function compileCommand(argv: string[], io: Io): Promise<void> {
+  const parsed = parseArgs(compileSpec, argv);
+  const [modelPath] = requirePositionals(compileSpec, parsed, 1, "<model.json>");
+  const o = parsed.options;
+  const out = o.output === compileSpec.options.output.default ? join(dirname(modelPath), "model.wasm") : String(o.output);
+  const labels = o.labels === compileSpec.options.labels.default ? undefined : String(o.labels).split(",");
+  const dumpPass = o["dump-after"] as string | undefined;
+  const compiled = await compileFile(modelPath, {
+    quantize: o.quantize as "none" | "int8",
+    target: o.target as "simd" | "scalar",
+    pixelScale: o["pixel-scale"] as number,
+    pixelOffset: o["pixel-offset"] as number,
+    labels,
+    dumpAfter: dumpPass ? { pass: dumpPass, print: (g) => io.err(`--- graph after ${dumpPass} ---\n${describeGraph(g)}`) } : undefined,
+  });
+  writeFileSync(out, compiled.wasm);
+  const { sizes, manifest } = compiled;
+  if (o.json) {
+    io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target }));
+    return;
+  }
+  io.out(`compiled ${modelPath} → ${out}  (${manifest.quantize === "none" ? "float32" : "int8"}, ${manifest.target})`);
+  io.out(`  weights   ${formatBytes(sizes.weights).padStart(10)}`);
+  io.out(`  code      ${formatBytes(sizes.code).padStart(10)}`);
+  io.out(`  manifest  ${formatBytes(sizes.manifest).padStart(10)}`);
+  io.out(`  total     ${formatBytes(sizes.total).padStart(10)}`);
+  io.out(`  arena     ${formatBytes(manifest.arenaBytes).padStart(10)}  (lower bound ${formatBytes(manifest.arenaLowerBound)})`);
+}

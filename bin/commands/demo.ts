@@ -1,0 +1,63 @@
+// `kiln demo` (npm start): compile the bundled MNIST model and classify the bundled sample digits.
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { compileFile } from "../../compiler/compile.js";
+import { packageRoot } from "../../compiler/codegen/kernels.js";
+import { Model } from "../../runtime/model.js";
+import { loadImages } from "../../models/images.js";
+import { parseArgs, type CommandSpec } from "../args.js";
+import { formatBytes, type Io } from "../io.js";
+
+export const demoSpec: CommandSpec = {
+  name: "demo",
+  summary: "compile models/mnist-cnn and classify its sample digits",
+  usage: "kiln demo",
+  options: {
+    target: { type: "string", choices: ["simd", "scalar"], description: "kernel flavour", default: "simd" },
+  },
+};
+
+const SHADES = " .:-=+*#%@";
+
+/** A 28×28 digit as 14 text rows: each character covers two pixels vertically. */
+export function asciiDigit(pixels: Uint8Array, height: number, width: number): string[] {
+  const rows: string[] = [];
+  for (let y = 0; y < height; y += 2) {
+    let row = "";
+    for (let x = 0; x < width; x++) {
+      const v = Math.max(pixels[y * width + x], y + 1 < height ? pixels[(y + 1) * width + x] : 0);
+      row += SHADES[Math.min(SHADES.length - 1, Math.floor((v / 256) * SHADES.length))];
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+export async function demoCommand(argv: string[], io: Io): Promise<void> {
+  const { options } = parseArgs(demoSpec, argv);
+  const root = packageRoot();
+  const modelDir = join(root, "models", "mnist-cnn");
+  const started = performance.now();
+  const compiled = await compileFile(join(modelDir, "model.json"), { quantize: "none", target: options.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0 });
+  const outDir = join(root, "dist", "demo");
+  mkdirSync(outDir, { recursive: true });
+  const blobPath = join(outDir, "mnist-cnn.wasm");
+  writeFileSync(blobPath, compiled.wasm);
+  const s = compiled.sizes;
+  io.out(`Compiled models/mnist-cnn/model.json → ${blobPath} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  io.out(`  ${formatBytes(s.total)} total: weights ${formatBytes(s.weights)}, code ${formatBytes(s.code)}, manifest ${formatBytes(s.manifest)}; arena ${formatBytes(compiled.manifest.arenaBytes)}`);
+  io.out("");
+  const model = await Model.load(compiled.wasm);
+  const samples = join(modelDir, "samples");
+  const files = readdirSync(samples).filter((f) => f.endsWith(".png")).sort();
+  for (const file of files) {
+    const img = loadImages(join(samples, file), 28, 28, 1);
+    const t0 = performance.now();
+    const p = model.predict(img.pixels);
+    const us = (performance.now() - t0) * 1000;
+    const art = asciiDigit(img.pixels, 28, 28);
+    const best = p.scores[p.index];
+    const notes = [`${file}`, "", `  predicted: ${p.label}`, `  logit:     ${best.toFixed(2)}`, `  time:      ${us.toFixed(0)} µs`];
+    art.forEach((row, i) => io.out(`  ${row}  ${notes[i - 4] ?? ""}`));
+  }
+}

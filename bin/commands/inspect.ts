@@ -1,0 +1,36 @@
+// `kiln inspect`: what a blob is, read from its kiln.manifest section.
+import { loadModelFile } from "../../runtime/node.js";
+import { KilnError } from "../../compiler/errors.js";
+import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { formatBytes, type Io } from "../io.js";
+
+export const inspectSpec: CommandSpec = {
+  name: "inspect",
+  summary: "show a blob's manifest: layers, shapes, MACs, memory",
+  usage: "kiln inspect <blob.wasm> [--json]",
+  options: {
+    json: { type: "boolean", description: "print the manifest as JSON", default: false },
+  },
+};
+
+export async function inspectCommand(argv: string[], io: Io): Promise<void> {
+  const parsed = parseArgs(inspectSpec, argv);
+  const [blob] = requirePositionals(inspectSpec, parsed, 1, "<blob.wasm>");
+  const model = await loadModelFile(blob).catch((e: Error) => { throw new KilnError(e.message); });
+  const m = model.info;
+  if (parsed.options.json) { io.out(JSON.stringify(m)); return; }
+  const q = (t: { scale?: number; zeroPoint?: number }): string => (t.scale === undefined ? "" : `  scale ${t.scale.toPrecision(6)} zero point ${t.zeroPoint}`);
+  io.out(`model ${m.model}  (${m.quantize === "none" ? "float32" : m.quantize}, target ${m.target}${m.simd ? ", needs SIMD128" : ""})`);
+  io.out(`input  ${m.input.name} [${m.input.shape}] ${m.input.dtype}${q(m.input)}  pixel × ${m.input.pixelScale.toPrecision(6)} + ${m.input.pixelOffset}`);
+  io.out(`output ${m.output.name} [${m.output.shape}] ${m.output.dtype}${q(m.output)}`);
+  io.out("");
+  const rows = m.layers.map((l, i) => [String(i), l.name, l.fused.join("+"), `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"), formatBytes(l.weightBytes)]);
+  const head = ["#", "layer", "ops", "output", "MACs", "weights"];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const fmt = (r: string[]): string => r.map((v, c) => (c >= 4 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ");
+  io.out(fmt(head));
+  for (const r of rows) io.out(fmt(r));
+  io.out("");
+  io.out(`total MACs ${m.macs.toLocaleString("en-US")}   weights ${formatBytes(m.weightBytes)}   arena ${formatBytes(m.arenaBytes)} (lower bound ${formatBytes(m.arenaLowerBound)})`);
+  io.out(`labels ${m.labels.join(", ")}`);
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The kiln command line: dispatches to one module per command and turns errors into one clear line.
+import { KilnError, UsageError } from "../compiler/errors.js";
+import { helpText, type CommandSpec } from "./args.js";
+import { processIo, type Io } from "./io.js";
+import { compileCommand, compileSpec } from "./commands/compile.js";
+import { runCommand, runSpec } from "./commands/run.js";
+import { inspectCommand, inspectSpec } from "./commands/inspect.js";
+import { demoCommand, demoSpec } from "./commands/demo.js";
+
+interface Command { spec: CommandSpec; run(argv: string[], io: Io): Promise<void> }
+
+const COMMANDS: Command[] = [
+  { spec: compileSpec, run: compileCommand },
+  { spec: runSpec, run: runCommand },
+  { spec: inspectSpec, run: inspectCommand },
+  { spec: demoSpec, run: demoCommand },
+];
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
+  return ["kiln — compile a trained CNN into one tiny WebAssembly blob, run it, profile it", "",
+    "usage: kiln <command> [options]", "", "commands:",
+    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`), "",
+    "Run 'kiln <command> --help' for a command's options."].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") { processIo.out(mainHelp()); return name ? 0 : 2; }
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  if (!command) throw new UsageError(`kiln: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.spec.name).join(", ")})`);
+  if (rest.includes("--help") || rest.includes("-h")) { processIo.out(helpText(command.spec)); return 0; }
+  await command.run(rest, processIo);
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  const err = e as Error;
+  if (process.env.KILN_DEBUG) console.error(err.stack);
+  process.stderr.write(`${err instanceof KilnError ? "" : "kiln: "}${err.message}\n`);
+  process.exitCode = err instanceof KilnError ? err.exitCode : 1;
+});
