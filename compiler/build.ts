@@ -33,7 +33,7 @@ async function compileAssemblyScript(source: string, memoryBase: number, simd: b
     readFile(name: string) {
       const file = name.replace(/\\/g, "/").replace(/^\.\//, "");
       if (file === "model.ts") return source;
-      const match = /^kernels\/(\w+)\.ts$/.exec(file);
+      const match = /^kernels\/([\w-]+)\.ts$/.exec(file);
       return match ? kernels.sources.get(match[1]) ?? null : null;
     },
     writeFile(name: string, contents: Uint8Array | string) {

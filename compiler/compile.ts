@@ -3,8 +3,13 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Graph } from "./ir.js";
 import { KilnError } from "./errors.js";
 import { loadLayersModel } from "./frontends/layers-model.js";
-import { FLOAT_PIPELINE, runPipeline, passNames } from "./passes/pipeline.js";
-import { layoutGraph } from "./codegen/layout.js";
+import { FLOAT_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
+import { fusePool } from "./passes/fuse-pool.js";
+import { layoutGraph, rawConstants } from "./codegen/layout.js";
+import { calibrate, pixelsToInputs, type CalibrationMethod } from "./quant/calibrate.js";
+import { calibrationSet } from "./quant/calibration-data.js";
+import { quantizeGraph } from "./quant/quantize.js";
+import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
 import { kernelLibrary } from "./codegen/kernels.js";
 import { buildManifest, type Manifest } from "./codegen/manifest.js";
@@ -18,11 +23,17 @@ export interface CompileOptions {
   pixelScale: number;
   pixelOffset: number;
   labels?: string[];
+  /** Representative images for int8 calibration (idx, .u8, or a folder); default: MNIST training digits for 28×28×1. */
+  calibration?: string;
+  calibrationCount?: number;
+  calibrationMethod?: CalibrationMethod;
+  /** Progress and facts worth telling the user (calibration set, …). */
+  log?: (line: string) => void;
   /** Called with the graph after the named pass (`--dump-after`). */
   dumpAfter?: { pass: string; print(graph: Graph): void };
 }
 
-export const DEFAULT_COMPILE_OPTIONS: CompileOptions = { quantize: "none", target: "simd", pixelScale: 1 / 255, pixelOffset: 0 };
+export const DEFAULT_COMPILE_OPTIONS: CompileOptions = { quantize: "int8", target: "simd", pixelScale: 1 / 255, pixelOffset: 0 };
 
 export interface CompiledModel extends BuiltBlob {
   manifest: Manifest;
@@ -44,24 +55,55 @@ export function loadModel(path: string): Graph {
   return loadLayersModel(path, json);
 }
 
-export function optimize(graph: Graph, options: Pick<CompileOptions, "dumpAfter"> = {}): Graph {
+/** The passes for a compile: float ones, then for int8 pool fusion and quantization (calibrated on the fused graph). */
+export function pipelineFor(options: CompileOptions): Pass[] {
+  if (options.quantize === "none") return FLOAT_PIPELINE;
+  const quantize: Pass = {
+    name: "quantize",
+    run(graph) {
+      const set = calibrationSet(graph, { path: options.calibration, count: options.calibrationCount ?? 500 });
+      options.log?.(`calibrating on ${set.description} (${options.calibrationMethod ?? "minmax"})`);
+      const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
+      return quantizeGraph(graph, calibrate(graph, inputs, options.calibrationMethod), options);
+    },
+  };
+  return [...FLOAT_PIPELINE, { name: "fuse-pool", run: fusePool }, quantize];
+}
+
+export function optimize(graph: Graph, options: CompileOptions): Graph {
+  const passes = pipelineFor(options);
   const dump = options.dumpAfter;
-  if (dump && !passNames(FLOAT_PIPELINE).includes(dump.pass)) {
-    throw new KilnError(`--dump-after: no pass named '${dump.pass}' (passes: ${passNames(FLOAT_PIPELINE).join(", ")})`);
+  if (dump && !passNames(passes).includes(dump.pass)) {
+    throw new KilnError(`--dump-after: no pass named '${dump.pass}' (passes: ${passNames(passes).join(", ")})`);
   }
-  return runPipeline(graph, FLOAT_PIPELINE, { after: (name, g) => { if (dump?.pass === name) dump.print(g); } });
+  return runPipeline(graph, passes, { after: (name, g) => { if (dump?.pass === name) dump.print(g); } });
 }
 
 export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {
-  if (options.quantize !== "none") throw new KilnError(`--quantize ${options.quantize} is not available yet; use --quantize none`);
   const graph = optimize(input, options);
-  const layout = layoutGraph(graph);
-  const layerCode = graph.nodes.map((node) => opDef(node).emitFloat({
-    node,
-    inputShapes: node.inputs.map((n) => tensorOf(graph, n).shape),
-    outputShape: tensorOf(graph, node.outputs[0]).shape,
-    addr: layout.addr,
-  }));
+  const int8 = options.quantize === "int8";
+  const blobs = int8 ? new Map<string, Uint8Array>() : rawConstants(graph);
+  const scratch: BufferRequest[] = [];
+  graph.nodes.forEach((node, step) => {
+    if (!int8) return;
+    const def = opDef(node);
+    for (const [name, bytes] of def.packInt8?.(node, graph) ?? []) blobs.set(name, bytes);
+    const bytes = def.scratchInt8?.(node, graph) ?? 0;
+    if (bytes > 0) scratch.push({ id: `${node.name}#scratch`, size: bytes, firstUse: step, lastUse: step });
+  });
+  const layout = layoutGraph(graph, blobs, scratch);
+  const layerCode = graph.nodes.map((node) => {
+    const def = opDef(node);
+    const ctx = {
+      node,
+      inputShapes: node.inputs.map((n) => tensorOf(graph, n).shape),
+      outputShape: tensorOf(graph, node.outputs[0]).shape,
+      addr: layout.addr,
+    };
+    if (!int8) return def.emitFloat(ctx);
+    if (!def.emitInt8) throw new KilnError(`node '${node.name}' (op ${node.op}) has no int8 kernel; compile with --quantize none`);
+    return def.emitInt8(ctx);
+  });
   const source = emitModelSource(graph, layout, layerCode, kernelLibrary());
   const manifest = buildManifest(graph, layout, options);
   const built = await buildBlob({

@@ -1,5 +1,7 @@
 // avg_pool: NHWC average pooling; the divisor counts only in-bounds elements (TF semantics for SAME).
 import type { OpDef } from "./op.js";
+import { attrNumber } from "../ir.js";
+import { requantize } from "../quant/arithmetic.js";
 import { emitPoolArgs, forEachWindow, poolShape } from "./pool-window.js";
 
 export const avgPool: OpDef = {
@@ -15,6 +17,19 @@ export const avgPool: OpDef = {
     });
     return y;
   },
+  /** Same scale in and out: Σ(q − zp) scaled by the f32 1/count, requantized like every other op. */
+  int8(node, [x], [xs], out) {
+    const zp = attrNumber(node, "input_zp");
+    const y = new Int8Array(out[1] * out[2] * out[3]);
+    forEachWindow(node, xs, out, (o, idx) => {
+      let s = 0;
+      for (const i of idx) s += x[i] - zp;
+      y[o] = requantize(s, Math.fround(1 / idx.length), zp, -128, 127);
+    });
+    return y;
+  },
+  emitInt8: ({ node, inputShapes: [xs], outputShape, addr }) =>
+    `avg_pool_i8(${emitPoolArgs(node, xs, outputShape, addr)}, ${attrNumber(node, "input_zp")});`,
   emitFloat: ({ node, inputShapes: [xs], outputShape, addr }) => `avg_pool_f32(${emitPoolArgs(node, xs, outputShape, addr)});`,
   macs: () => 0,
 };

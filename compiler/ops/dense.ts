@@ -1,6 +1,8 @@
 // dense: fully connected layer y = x·W + b over a [1, N] input with [N, M] weights and a fused activation.
-import { attrString } from "../ir.js";
+import { attrInts, attrNumber, attrString } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
+import { requantize } from "../quant/arithmetic.js";
+import { emitConvInt8, packConvInt8 } from "../codegen/conv-int8.js";
 
 export const dense: OpDef = {
   op: "dense",
@@ -22,6 +24,21 @@ export const dense: OpDef = {
     }
     return y;
   },
+  int8(node, [x, w, b], [xs, ws]) {
+    const n = xs[1], m = ws[1];
+    const mult = attrInts(node, "multipliers");
+    const zpIn = attrNumber(node, "input_zp"), zpOut = attrNumber(node, "output_zp");
+    const lo = attrNumber(node, "clamp_lo"), hi = attrNumber(node, "clamp_hi");
+    const y = new Int8Array(m);
+    for (let j = 0; j < m; j++) {
+      let acc = b ? b[j] : 0;
+      for (let i = 0; i < n; i++) acc += (x[i] - zpIn) * w[i * m + j];
+      y[j] = requantize(acc, mult[j], zpOut, lo, hi);
+    }
+    return y;
+  },
+  packInt8: (node, graph) => packConvInt8(node, graph),
+  emitInt8: (ctx) => emitConvInt8(ctx),
   emitFloat({ node, inputShapes: [xs, ws], addr }) {
     const bias = node.inputs[2] ? addr(node.inputs[2]) : 0;
     const act = ACTIVATION_CODES[attrString(node, "activation", "linear")];

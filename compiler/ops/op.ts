@@ -1,5 +1,5 @@
 // The contract every op file fulfils: shape rule, float reference, fusion category and float codegen.
-import type { Node } from "../ir.js";
+import type { Graph, Node, TensorData } from "../ir.js";
 
 /**
  * How passes may fuse an op: `producer` ops (conv, dense) absorb a following `activation` and `pool`;
@@ -25,6 +25,14 @@ export interface OpDef {
   float(node: Node, inputs: Float32Array[], inputShapes: number[][], outputShape: number[]): Float32Array;
   /** One AssemblyScript statement calling the float kernel. */
   emitFloat(ctx: EmitContext): string;
+  /** The int8 reference (the spec the int8 kernels match bit for bit); absent if the op has no int8 kernel. */
+  int8?(node: Node, inputs: TensorData[], inputShapes: number[][], outputShape: number[]): Int8Array;
+  /** Constant blobs the int8 kernel reads, in the layout it wants, named `${node.name}#…`. */
+  packInt8?(node: Node, graph: Graph): Map<string, Uint8Array>;
+  /** Scratch bytes the int8 kernel needs while it runs (e.g. a padded copy of its input). */
+  scratchInt8?(node: Node, graph: Graph): number;
+  /** AssemblyScript statements calling the int8 kernel. */
+  emitInt8?(ctx: EmitContext): string;
   /** Multiply-accumulates for one inference (0 for data movement). */
   macs(node: Node, inputShapes: number[][], outputShape: number[]): number;
 }

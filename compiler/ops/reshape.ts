@@ -17,6 +17,8 @@ export const reshape: OpDef = {
     return shape;
   },
   float: (_node, [x]) => Float32Array.from(x),
+  int8: (_node, [x]) => Int8Array.from(x),
+  emitInt8: ({ node, outputShape, addr }) => `memory.copy(${addr(node.outputs[0])}, ${addr(node.inputs[0])}, ${sizeOf(outputShape)});`,
   emitFloat: ({ node, outputShape, addr }) =>
     `memory.copy(${addr(node.outputs[0])}, ${addr(node.inputs[0])}, ${sizeOf(outputShape) * 4});`,
   macs: () => 0,

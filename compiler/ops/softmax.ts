@@ -1,5 +1,9 @@
 // softmax over the last axis, max-subtracted for stability as TF.js does.
-import { sizeOf } from "../ir.js";
+import { attrInts, sizeOf } from "../ir.js";
+import { requantize } from "../quant/arithmetic.js";
+
+/** int8 softmax output is fixed to TFLite's convention: probabilities in steps of 1/256. */
+export const SOFTMAX_OUTPUT = { scale: 1 / 256, zeroPoint: -128 };
 import type { OpDef } from "./op.js";
 
 export const softmax: OpDef = {
@@ -17,6 +21,31 @@ export const softmax: OpDef = {
       for (let i = 0; i < n; i++) y[r + i] /= s;
     }
     return y;
+  },
+  /**
+   * exp(s·(q − max)) comes from a 256-entry f32 table (so no libm is involved), the sum and the division
+   * are f32 in a fixed order, and p·256 is requantized: the kernel does the same operations.
+   */
+  int8(node, [x], [xs]) {
+    const n = xs[xs.length - 1];
+    const table = attrInts(node, "exp_table");
+    const y = new Int8Array(x.length);
+    for (let r = 0; r < x.length; r += n) {
+      let m = -128;
+      for (let i = 0; i < n; i++) m = Math.max(m, x[r + i]);
+      let s = 0;
+      for (let i = 0; i < n; i++) s = Math.fround(s + table[m - x[r + i]]);
+      for (let i = 0; i < n; i++) {
+        const p = Math.fround(table[m - x[r + i]] / s);
+        y[r + i] = requantize(p, 256, SOFTMAX_OUTPUT.zeroPoint, -128, 127);
+      }
+    }
+    return y;
+  },
+  packInt8: (node) => new Map([[`${node.name}#exp`, new Uint8Array(Float32Array.from(attrInts(node, "exp_table")).buffer)]]),
+  emitInt8({ node, inputShapes: [xs], addr }) {
+    const n = xs[xs.length - 1];
+    return `softmax_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(xs) / n}, ${n}, ${addr(`${node.name}#exp`)});`;
   },
   emitFloat({ node, inputShapes: [xs], addr }) {
     const n = xs[xs.length - 1];

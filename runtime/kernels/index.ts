@@ -1,2 +1,4 @@
 // Entry of the kernel library when built on its own (asconfig.json): every kernel, exported.
 export * from "./float";
+export * from "./int8";
+export * from "./conv-i8";

@@ -1,0 +1,94 @@
+// Int8 conv/dense codegen: packs weights in the kernel's blocked layout and emits the conv_i8 call.
+import { attrInts, attrNumber, attrString, tensorOf, type Graph, type Node } from "../ir.js";
+import type { EmitContext } from "../ops/op.js";
+import { fusedPoolOf } from "../ops/fused-pool.js";
+
+/** Output channels are computed four at a time and the reduction eight at a time (one i16x8 dot). */
+export const OC_BLOCK = 4;
+export const K_BLOCK = 8;
+
+const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+interface ConvGeometry { kh: number; kw: number; c: number; oc: number; h: number; w: number; pads: number[]; strides: number[] }
+
+/** Dense is a 1×1 conv over a 1×1 image with N channels. */
+function geometry(node: Node, graph: Graph): ConvGeometry {
+  const x = tensorOf(graph, node.inputs[0]).shape;
+  const w = tensorOf(graph, node.inputs[1]).shape;
+  if (node.op === "dense") return { kh: 1, kw: 1, c: w[0], oc: w[1], h: 1, w: 1, pads: [0, 0, 0, 0], strides: [1, 1] };
+  return { kh: w[0], kw: w[1], c: w[2], oc: w[3], h: x[1], w: x[2], pads: attrInts(node, "pads", [0, 0, 0, 0]), strides: attrInts(node, "strides", [1, 1]) };
+}
+
+/**
+ * Weights [kh][kw][c][oc] → for each group of 4 output channels, each kernel row ky, each 8-wide block of
+ * the row's kw·c contiguous input bytes: 4 × 8 int8 (zero beyond the row, so over-reads multiply by 0).
+ */
+export function packConvWeights(w: Int8Array, kh: number, kw: number, c: number, oc: number): Uint8Array {
+  const row = kw * c, rowPadded = roundUp(row, K_BLOCK), groups = roundUp(oc, OC_BLOCK) / OC_BLOCK;
+  const out = new Int8Array(groups * kh * rowPadded * OC_BLOCK);
+  let at = 0;
+  for (let g = 0; g < groups; g++) {
+    for (let ky = 0; ky < kh; ky++) {
+      for (let b = 0; b < rowPadded; b += K_BLOCK) {
+        for (let j = 0; j < OC_BLOCK; j++) {
+          const o = g * OC_BLOCK + j;
+          for (let t = 0; t < K_BLOCK; t++) {
+            const k = b + t;
+            out[at++] = o < oc && k < row ? w[((ky * kw) * c + k) * oc + o] : 0;
+          }
+        }
+      }
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
+export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> {
+  const g = geometry(node, graph);
+  const w = tensorOf(graph, node.inputs[1]).data;
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
+  const ocPadded = roundUp(g.oc, OC_BLOCK);
+  const bias = new Int32Array(ocPadded);
+  const b = node.inputs[2] ? tensorOf(graph, node.inputs[2]).data : undefined;
+  if (b) bias.set(b as Int32Array);
+  const multipliers = new Float32Array(ocPadded);
+  multipliers.set(attrInts(node, "multipliers"));
+  return new Map([
+    [`${node.name}#w`, packConvWeights(w, g.kh, g.kw, g.c, g.oc)],
+    [`${node.name}#b`, new Uint8Array(bias.buffer)],
+    [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
+  ]);
+}
+
+/** Padding is materialised: the input is copied with a border of zero-point values, then the conv is VALID. */
+export function padScratchBytes(node: Node, graph: Graph): number {
+  const g = geometry(node, graph);
+  const [t, l, b, r] = g.pads;
+  return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
+}
+
+const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
+
+export function emitConvInt8({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext): string {
+  const isDense = node.op === "dense";
+  const [kh, kw, c] = isDense ? [1, 1, xs[1]] : [ws[0], ws[1], ws[2]];
+  const oc = outputShape[outputShape.length - 1];
+  const [pt, pl, pb, pr] = isDense ? [0, 0, 0, 0] : attrInts(node, "pads", [0, 0, 0, 0]);
+  const [sh, sw] = isDense ? [1, 1] : attrInts(node, "strides", [1, 1]);
+  const [h, w] = isDense ? [1, 1] : [xs[1], xs[2]];
+  const hp = h + pt + pb, wp = w + pl + pr;
+  const oh = Math.floor((hp - kh) / sh) + 1, ow = Math.floor((wp - kw) / sw) + 1;
+  const zpIn = attrNumber(node, "input_zp");
+  const padded = pt + pl + pb + pr > 0;
+  const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
+  const pool = fusedPoolOf(node);
+  const [ph, pw] = isDense ? [1, 1] : [outputShape[1], outputShape[2]];
+  const pk = pool ? [...pool.window.kernel, ...pool.window.strides, pool.window.pads[0], pool.window.pads[1]] : [1, 1, 1, 1, 0, 0];
+  const reluFirst = attrString(node, "activation", "linear") === "relu" ? 1 : 0;
+  const lines: string[] = [];
+  if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${zpIn});`);
+  lines.push(`conv_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
+    `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${zpIn}, ${attrNumber(node, "output_zp")}, ` +
+    `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);
+  return lines.join("\n  ");
+}

@@ -1,0 +1,156 @@
+// Int8 conv and dense kernel (AssemblyScript) with fused activation clamp and fused max/avg pool.
+// Weights come packed by compiler/codegen/conv-int8.ts: per group of 4 output channels, per kernel row,
+// 8-byte blocks of the row's KW·C contiguous inputs for each of the 4 channels (zero-padded).
+// Bit-exact with compiler/ops/conv2d.ts `int8`: integer accumulation, then one f32 requantization.
+
+/** Packed weight bytes of one group of 4 output channels. */
+@inline function groupBytes(KH: i32, KW: i32, C: i32): i32 {
+  return KH * (((KW * C + 7) >> 3) << 5);
+}
+
+// ---- SIMD128: i32x4.dot_i16x8_s over sign-extended int8, four channels at once ----
+
+@inline function acc4Simd(x: usize, wg: usize, bias: v128, WP: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  zp: v128, oy: i32, ox: i32): v128 {
+  const blocks = (KW * C + 7) >> 3;
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  let wp = wg;
+  for (let ky = 0; ky < KH; ky++) {
+    let xp = x + <usize>(((oy * SH + ky) * WP + ox * SW) * C);
+    for (let b = 0; b < blocks; b++) {
+      const xv = i16x8.sub(v128.load8x8_s(xp), zp);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp)));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp, 8)));
+      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp, 16)));
+      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp, 24)));
+      xp += 8;
+      wp += 32;
+    }
+  }
+  // Transpose-and-add so that lane j holds the whole sum of a_j.
+  const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
+  const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
+  return i32x4.add(bias, i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7)));
+}
+
+function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
+  PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
+  const zp = i16x8.splat(<i16>zpIn);
+  const gBytes = <usize>groupBytes(KH, KW, C);
+  const groups = (OC + 3) >> 2;
+  const vLo = i32x4.splat(lo), vHi = i32x4.splat(hi), vZp = i32x4.splat(zpOut);
+  const limit = f32x4.splat(512), nLimit = f32x4.splat(-512), zero = i32x4.splat(0);
+  for (let py = 0; py < PH; py++) {
+    for (let px = 0; px < PW; px++) {
+      const out = y + <usize>((py * PW + px) * OC);
+      for (let g = 0; g < groups; g++) {
+        const wg = w + <usize>g * gBytes;
+        const b = v128.load(bias + (<usize>g << 4));
+        let m = v128.load(mult + (<usize>g << 4));
+        let r: v128;
+        if (pool == 0) {
+          r = acc4Simd(x, wg, b, WP, C, KH, KW, SH, SW, zp, py, px);
+        } else {
+          r = pool == 1 ? i32x4.splat(i32.MIN_VALUE) : zero;
+          let count = 0;
+          for (let wy = 0; wy < PKH; wy++) {
+            const cy = py * PSH + wy - PPT;
+            if (cy < 0 || cy >= OH) continue;
+            for (let wx = 0; wx < PKW; wx++) {
+              const cx = px * PSW + wx - PPL;
+              if (cx < 0 || cx >= OW) continue;
+              const a = acc4Simd(x, wg, b, WP, C, KH, KW, SH, SW, zp, cy, cx);
+              if (pool == 1) r = i32x4.max_s(r, a);
+              else r = i32x4.add(r, reluFirst ? i32x4.max_s(a, zero) : a);
+              count++;
+            }
+          }
+          if (pool == 2) m = f32x4.div(m, f32x4.splat(<f32>count));
+        }
+        const f = f32x4.min(limit, f32x4.max(nLimit, f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(r), m))));
+        const q = i32x4.min_s(vHi, i32x4.max_s(vLo, i32x4.add(i32x4.trunc_sat_f32x4_s(f), vZp)));
+        const n16 = i16x8.narrow_i32x4_s(q, q);
+        const bytes = i8x16.narrow_i16x8_s(n16, n16);
+        const o = g << 2;
+        const p = out + <usize>o;
+        if (o + 4 <= OC) {
+          v128.store32_lane(p, bytes, 0);
+        } else {
+          const left = OC - o;
+          store<i8>(p, i8x16.extract_lane_s(bytes, 0));
+          if (left > 1) store<i8>(p + 1, i8x16.extract_lane_s(bytes, 1));
+          if (left > 2) store<i8>(p + 2, i8x16.extract_lane_s(bytes, 2));
+        }
+      }
+    }
+  }
+}
+
+// ---- Scalar: the same blocked loops, one channel at a time ----
+
+@inline function acc1Scalar(x: usize, wg: usize, j: i32, WP: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  zpIn: i32, oy: i32, ox: i32): i32 {
+  const blocks = (KW * C + 7) >> 3;
+  let acc = 0;
+  let wp = wg + (<usize>j << 3);
+  for (let ky = 0; ky < KH; ky++) {
+    let xp = x + <usize>(((oy * SH + ky) * WP + ox * SW) * C);
+    for (let b = 0; b < blocks; b++) {
+      for (let t = 0; t < 8; t++) acc += (<i32>load<i8>(xp + t) - zpIn) * <i32>load<i8>(wp + t);
+      xp += 8;
+      wp += 32;
+    }
+  }
+  return acc;
+}
+
+function convScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
+  PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
+  const gBytes = <usize>groupBytes(KH, KW, C);
+  for (let py = 0; py < PH; py++) {
+    for (let px = 0; px < PW; px++) {
+      const out = y + <usize>((py * PW + px) * OC);
+      for (let o = 0; o < OC; o++) {
+        const wg = w + <usize>(o >> 2) * gBytes;
+        const j = o & 3;
+        const b = load<i32>(bias + (<usize>o << 2));
+        let m = load<f32>(mult + (<usize>o << 2));
+        let r: i32;
+        if (pool == 0) {
+          r = acc1Scalar(x, wg, j, WP, C, KH, KW, SH, SW, zpIn, py, px) + b;
+        } else {
+          r = pool == 1 ? i32.MIN_VALUE : 0;
+          let count = 0;
+          for (let wy = 0; wy < PKH; wy++) {
+            const cy = py * PSH + wy - PPT;
+            if (cy < 0 || cy >= OH) continue;
+            for (let wx = 0; wx < PKW; wx++) {
+              const cx = px * PSW + wx - PPL;
+              if (cx < 0 || cx >= OW) continue;
+              const a = acc1Scalar(x, wg, j, WP, C, KH, KW, SH, SW, zpIn, cy, cx) + b;
+              if (pool == 1) r = max(r, a);
+              else r += reluFirst ? max(a, 0) : a;
+              count++;
+            }
+          }
+          if (pool == 2) m = m / <f32>count;
+        }
+        const q = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(<f32>r * m))) + zpOut;
+        store<i8>(out + <usize>o, <i8>(q < lo ? lo : (q > hi ? hi : q)));
+      }
+    }
+  }
+}
+
+/** One conv (or dense: 1×1 image, N channels) layer on a VALID-padded input; pool 0 none, 1 max, 2 avg. */
+export function conv_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
+  OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32,
+  pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
+  if (ASC_FEATURE_SIMD) {
+    convSimd(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
+  } else {
+    convScalar(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
+  }
+}
