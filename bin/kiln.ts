@@ -7,6 +7,7 @@ import { compileCommand, compileSpec } from "./commands/compile.js";
 import { runCommand, runSpec } from "./commands/run.js";
 import { inspectCommand, inspectSpec } from "./commands/inspect.js";
 import { demoCommand, demoSpec } from "./commands/demo.js";
+import { evalCommand, evalSpec } from "./commands/eval.js";
 
 interface Command { spec: CommandSpec; run(argv: string[], io: Io): Promise<void> }
 
@@ -14,6 +15,7 @@ const COMMANDS: Command[] = [
   { spec: compileSpec, run: compileCommand },
   { spec: runSpec, run: runCommand },
   { spec: inspectSpec, run: inspectCommand },
+  { spec: evalSpec, run: evalCommand },
   { spec: demoSpec, run: demoCommand },
 ];
 

@@ -9,10 +9,13 @@ import { formatBytes, type Io } from "../io.js";
 export const compileSpec: CommandSpec = {
   name: "compile",
   summary: "compile a TF.js model to one WebAssembly blob",
-  usage: "kiln compile <model.json> [-o out.wasm] [--quantize none|int8] [--target simd|scalar]",
+  usage: "kiln compile <model.json> [-o out.wasm] [--quantize int8|none] [--target simd|scalar] [--calibration <images>]",
   options: {
     output: { type: "string", short: "o", description: "output file", default: "<model dir>/model.wasm" },
-    quantize: { type: "string", choices: ["none", "int8"], description: "weight and activation precision", default: "none" },
+    quantize: { type: "string", choices: ["none", "int8"], description: "int8 (weights per channel, activations per tensor) or none (float32)", default: "int8" },
+    calibration: { type: "string", description: "representative images for int8 calibration: idx, .u8, or a folder of PNG/JPEG", default: "MNIST training images for 28×28×1 models" },
+    "calibration-count": { type: "number", description: "how many calibration images to use", default: 500 },
+    "calibration-method": { type: "string", choices: ["minmax", "percentile", "mse"], description: "how activation ranges are chosen", default: "minmax" },
     target: { type: "string", choices: ["simd", "scalar"], description: "WebAssembly SIMD128 kernels, or scalar ones for runtimes without SIMD", default: "simd" },
     "pixel-scale": { type: "number", description: "input value = pixel × scale + offset", default: 1 / 255 },
     "pixel-offset": { type: "number", description: "see --pixel-scale", default: 0 },
@@ -35,6 +38,10 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     pixelScale: o["pixel-scale"] as number,
     pixelOffset: o["pixel-offset"] as number,
     labels,
+    calibration: o.calibration === compileSpec.options.calibration.default ? undefined : String(o.calibration),
+    calibrationCount: o["calibration-count"] as number,
+    calibrationMethod: o["calibration-method"] as "minmax" | "percentile" | "mse",
+    log: o.json ? undefined : (line) => io.err(line),
     dumpAfter: dumpPass ? { pass: dumpPass, print: (g) => io.err(`--- graph after ${dumpPass} ---\n${describeGraph(g)}`) } : undefined,
   });
   writeFileSync(out, compiled.wasm);

@@ -1,0 +1,92 @@
+// `kiln eval`: accuracy of a blob on labelled images, or of a model.json in float and int8 side by side.
+import { readLabelledImages, type LabelledImages } from "../../models/idx.js";
+import { compileFile, type CompileOptions } from "../../compiler/compile.js";
+import { KilnError } from "../../compiler/errors.js";
+import { Model } from "../../runtime/model.js";
+import { loadModelFile } from "../../runtime/node.js";
+import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import type { Io } from "../io.js";
+
+export const evalSpec: CommandSpec = {
+  name: "eval",
+  summary: "accuracy on labelled images (a blob, or a model.json in float and int8 side by side)",
+  usage: "kiln eval <blob.wasm|model.json> --images <idx> --labels <idx> [--count N] [--json]",
+  options: {
+    images: { type: "string", description: "idx images file (e.g. MNIST t10k-images-idx3-ubyte)" },
+    labels: { type: "string", description: "idx labels file" },
+    count: { type: "number", description: "evaluate only the first N images", default: "all" as unknown as number },
+    target: { type: "string", choices: ["simd", "scalar"], description: "kernels used when compiling a model.json", default: "simd" },
+    calibration: { type: "string", description: "calibration images when compiling a model.json to int8 (see kiln compile)" },
+    json: { type: "boolean", description: "machine-readable output", default: false },
+  },
+};
+
+export interface EvalResult {
+  accuracy: number;
+  count: number;
+  predictions: Int32Array;
+  /** confusion[truth][predicted] */
+  confusion: number[][];
+}
+
+export function evaluate(model: Model, data: LabelledImages, count: number): EvalResult {
+  const size = model.inputSize;
+  if (size !== data.height * data.width * data.channels) {
+    throw new KilnError(`images are ${data.height}×${data.width}×${data.channels}; model '${model.info.model}' expects [${model.info.input.shape}]`);
+  }
+  const classes = model.outputSize;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const predictions = new Int32Array(count);
+  let correct = 0;
+  for (let i = 0; i < count; i++) {
+    const p = model.predict(data.pixels.subarray(i * size, (i + 1) * size));
+    predictions[i] = p.index;
+    if (p.index === data.labels[i]) correct++;
+    if (data.labels[i] < classes) confusion[data.labels[i]][p.index]++;
+  }
+  return { accuracy: correct / count, count, predictions, confusion };
+}
+
+function confusionTable(confusion: number[][], labels: string[]): string[] {
+  const width = Math.max(5, ...confusion.flat().map((v) => String(v).length + 1));
+  const head = "truth\\pred".padEnd(11) + labels.map((l) => l.padStart(width)).join("");
+  return [head, ...confusion.map((row, t) => (labels[t] ?? String(t)).padEnd(11) + row.map((v) => String(v).padStart(width)).join(""))];
+}
+
+export async function evalCommand(argv: string[], io: Io): Promise<void> {
+  const parsed = parseArgs(evalSpec, argv);
+  const [target] = requirePositionals(evalSpec, parsed, 1, "<blob.wasm|model.json>");
+  const o = parsed.options;
+  if (!o.images || !o.labels) throw new KilnError(`kiln eval: --images and --labels are required (usage: ${evalSpec.usage})`, 2);
+  let data: LabelledImages;
+  try { data = readLabelledImages(String(o.images), String(o.labels)); } catch (e) { throw new KilnError((e as Error).message); }
+  const count = typeof o.count === "number" ? Math.min(o.count, data.count) : data.count;
+  if (!target.endsWith(".json")) {
+    const model = await loadModelFile(target).catch((e: Error) => { throw new KilnError(e.message); });
+    const r = evaluate(model, data, count);
+    if (o.json) { io.out(JSON.stringify({ accuracy: r.accuracy, count: r.count })); return; }
+    io.out(`${target}: accuracy ${(100 * r.accuracy).toFixed(2)} % on ${r.count} images`);
+    confusionTable(r.confusion, model.info.labels).forEach((l) => io.out("  " + l));
+    return;
+  }
+  const common: Omit<CompileOptions, "quantize"> = {
+    target: o.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0,
+    calibration: o.calibration as string | undefined, log: o.json ? undefined : (l) => io.err(l),
+  };
+  const float = await Model.load((await compileFile(target, { ...common, quantize: "none" })).wasm);
+  const int8 = await Model.load((await compileFile(target, { ...common, quantize: "int8" })).wasm);
+  const rf = evaluate(float, data, count), rq = evaluate(int8, data, count);
+  let agree = 0;
+  for (let i = 0; i < count; i++) if (rf.predictions[i] === rq.predictions[i]) agree++;
+  if (o.json) {
+    io.out(JSON.stringify({ count, float: { accuracy: rf.accuracy }, int8: { accuracy: rq.accuracy }, agreement: agree / count }));
+    return;
+  }
+  io.out(`${target} on ${count} images`);
+  io.out(`  float32  accuracy ${(100 * rf.accuracy).toFixed(2)} %`);
+  io.out(`  int8     accuracy ${(100 * rq.accuracy).toFixed(2)} %   (${(100 * (rq.accuracy - rf.accuracy)).toFixed(2)} pp)`);
+  io.out(`  top-1 agreement int8 vs float: ${(100 * agree / count).toFixed(2)} %`);
+  io.out("");
+  io.out("int8 confusion matrix:");
+  confusionTable(rq.confusion, int8.info.labels).forEach((l) => io.out("  " + l));
+}

@@ -1,0 +1,52 @@
+// Runs a saved model through the int8 reference and both int8 blobs on the same pixels, for bit-exact checks.
+import * as tf from "@tensorflow/tfjs";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel } from "../compiler/compile.js";
+import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
+import { Model } from "../runtime/model.js";
+import { seededRandom } from "./helpers.js";
+
+export interface Int8Run {
+  compiled: Record<"simd" | "scalar", CompiledModel>;
+  /** Per test image: reference int8 output, simd blob output, scalar blob output, TF.js float output. */
+  reference: Int8Array[];
+  simd: Int8Array[];
+  scalar: Int8Array[];
+  float: Float32Array[];
+  dequantized: Float32Array[];
+  outputScale: number;
+}
+
+export function randomPixels(count: number, size: number, seed: number): Uint8Array {
+  const rand = seededRandom(seed);
+  return Uint8Array.from({ length: count * size }, () => Math.floor(rand() * 256));
+}
+
+export async function runInt8Everywhere(model: tf.LayersModel, modelJson: string, shape: number[], calibrationCount = 32, testCount = 12, seed = 7): Promise<Int8Run> {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const calibration = join(dirname(modelJson), "calibration.u8");
+  const tests = randomPixels(testCount, size, seed + 1000);
+  // The test images are part of the calibration set, so that the float comparison measures rounding, not clipping.
+  writeFileSync(calibration, Buffer.concat([randomPixels(calibrationCount, size, seed), tests]));
+  const compiled = {} as Int8Run["compiled"];
+  const blobs = {} as Record<"simd" | "scalar", Model>;
+  for (const target of ["simd", "scalar"] as const) {
+    compiled[target] = await compileFile(modelJson, { ...DEFAULT_COMPILE_OPTIONS, quantize: "int8", target, calibration, calibrationCount: calibrationCount + testCount });
+    blobs[target] = await Model.load(compiled[target].wasm);
+  }
+  const graph = compiled.simd.graph;
+  const run: Int8Run = { compiled, reference: [], simd: [], scalar: [], float: [], dequantized: [], outputScale: blobs.simd.info.output.scale ?? 1 };
+  for (let i = 0; i < testCount; i++) {
+    const pixels = tests.subarray(i * size, (i + 1) * size);
+    run.reference.push(runInt8(graph, quantizePixels(graph, pixels, 1 / 255, 0)));
+    for (const target of ["simd", "scalar"] as const) {
+      blobs[target].predict(pixels);
+      run[target].push(blobs[target].rawOutput() as Int8Array);
+    }
+    run.dequantized.push(blobs.simd.scores());
+    const x = tf.tensor(Float32Array.from(pixels, (p) => p / 255), [1, ...shape]);
+    run.float.push((model.predict(x) as tf.Tensor).dataSync() as Float32Array);
+  }
+  return run;
+}
