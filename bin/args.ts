@@ -37,7 +37,11 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
     if (name.startsWith("no-") && spec.options[name.slice(3)]?.type === "boolean") { options[name.slice(3)] = false; continue; }
     const o = spec.options[name];
     if (!o) throw new UsageError(`kiln ${spec.name}: unknown option ${arg} (see kiln ${spec.name} --help)`);
-    if (o.type === "boolean") { options[name] = true; continue; }
+    if (o.type === "boolean") {
+      if (inline !== undefined && inline !== "true" && inline !== "false") throw new UsageError(`kiln ${spec.name}: --${name} takes no value (or =true/=false), got '${inline}'`);
+      options[name] = inline !== "false";
+      continue;
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`kiln ${spec.name}: option --${name} needs a value`);
     if (o.type === "number") {

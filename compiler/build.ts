@@ -1,6 +1,4 @@
 // Builds a blob: AssemblyScript → wasm in-process with asc, then Binaryen adds weights and strips extras.
-import asc from "assemblyscript/asc";
-import binaryen from "binaryen";
 import { KilnError } from "./errors.js";
 import { kernelLibrary } from "./codegen/kernels.js";
 import { addCustomSection } from "./wasm-sections.js";
@@ -21,6 +19,8 @@ export interface BuiltBlob {
 }
 
 async function compileAssemblyScript(source: string, memoryBase: number, simd: boolean): Promise<Uint8Array> {
+  // Loaded on first use: the toolchain takes most of a second to load, and only compiling needs it.
+  const { default: asc } = await import("assemblyscript/asc");
   const kernels = kernelLibrary();
   let binary: Uint8Array | undefined;
   let errors = "";
@@ -49,6 +49,7 @@ async function compileAssemblyScript(source: string, memoryBase: number, simd: b
 
 export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
   const compiled = await compileAssemblyScript(input.source, input.memoryBase, input.simd);
+  const { default: binaryen } = await import("binaryen");
   const mod = binaryen.readBinary(compiled);
   try {
     const f = binaryen.Features;

@@ -1,5 +1,5 @@
 // The compiler driver: model file → graph → passes → layout → AssemblyScript → blob.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Graph } from "./ir.js";
 import { KilnError } from "./errors.js";
 import { loadLayersModel } from "./frontends/layers-model.js";
@@ -44,6 +44,7 @@ export interface CompiledModel extends BuiltBlob {
 /** Reads a TF.js model.json of any supported format into the float IR. */
 export function loadModel(path: string): Graph {
   if (!existsSync(path)) throw new KilnError(`${path}: file not found`);
+  if (statSync(path).isDirectory()) throw new KilnError(`${path}: is a folder; pass the model.json inside it`);
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;

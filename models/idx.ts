@@ -14,7 +14,13 @@ const UBYTE_TYPE = 0x08;
 
 /** Parses idx bytes; only the unsigned-byte element type is used by image datasets. */
 export function parseIdx(bytes: Uint8Array, source = "idx data"): IdxArray {
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (e) {
+      throw new Error(`${source}: corrupt or truncated gzip data (${(e as Error).message})`);
+    }
+  }
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
     throw new Error(`${source}: not an idx file (bad magic number)`);
   }

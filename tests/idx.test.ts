@@ -160,9 +160,7 @@ describe("idx errors name their source", () => {
     expect(() => readLabelledImages(labels, images)).toThrow(/lbls\.idx1.*rank/);
   });
 
-  // BUG (models/idx.ts:17): gunzipSync's own error ("unexpected end of file") escapes without the source name,
-  // so `kiln run --input broken.gz` prints no file name. Flip to `it` once parseIdx wraps the gunzip error.
-  it.fails("names the source when the gzip stream is corrupt", () => {
+  it("names the source when the gzip stream is corrupt", () => {
     const zipped = gzipSync(idxBytes([2, 2, 3], pixels()));
     expect(() => parseIdx(zipped.subarray(0, zipped.length - 6), "broken.gz")).toThrow(/broken\.gz/);
   });

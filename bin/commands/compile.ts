@@ -2,6 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
+import { KilnError } from "../../compiler/errors.js";
 import { describeGraph } from "../../compiler/dump.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
@@ -44,7 +45,11 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     log: o.json ? undefined : (line) => io.err(line),
     dumpAfter: dumpPass ? { pass: dumpPass, print: (g) => io.err(`--- graph after ${dumpPass} ---\n${describeGraph(g)}`) } : undefined,
   });
-  writeFileSync(out, compiled.wasm);
+  try {
+    writeFileSync(out, compiled.wasm);
+  } catch (e) {
+    throw new KilnError(`${out}: cannot write the blob (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   const { sizes, manifest } = compiled;
   if (o.json) {
     io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target }));
