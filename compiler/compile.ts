@@ -62,6 +62,10 @@ export function pipelineFor(options: CompileOptions): Pass[] {
   const quantize: Pass = {
     name: "quantize",
     run(graph) {
+      // Refuse before calibrating: nothing may silently stay in float, and calibration takes a while.
+      for (const node of graph.nodes) {
+        if (!opDef(node).int8) throw new KilnError(`node '${node.name}' (op ${node.op}) has no int8 kernel; compile with --quantize none to keep the model in float`);
+      }
       const set = calibrationSet(graph, { path: options.calibration, count: options.calibrationCount ?? 500 });
       options.log?.(`calibrating on ${set.description} (${options.calibrationMethod ?? "minmax"})`);
       const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);

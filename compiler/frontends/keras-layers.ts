@@ -111,7 +111,27 @@ const reluLayer: Lowering = (ctx, layer, [x]) => {
   return ctx.builder.node(max === 6 ? "relu6" : "relu", layer.name, [x]);
 };
 
+/** Inference batch norm is a per-channel scale and shift; the fold-batch-norm pass removes it. */
+const batchNormalization: Lowering = (ctx, layer, [x]) => {
+  const c = layer.config as { axis?: number | number[]; epsilon?: number; center?: boolean; scale?: boolean };
+  const shape = ctx.builder.shapeOf(x);
+  const axis = Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1;
+  if (axis !== -1 && axis !== shape.length - 1) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (BatchNormalization) normalises axis ${axis}; only the channel axis (-1) is supported`);
+  }
+  const mean = ctx.weight(layer, "moving_mean").data, variance = ctx.weight(layer, "moving_variance").data;
+  const gamma = c.scale === false ? undefined : ctx.weight(layer, "gamma").data;
+  const beta = c.center === false ? undefined : ctx.weight(layer, "beta").data;
+  const eps = c.epsilon ?? 1e-3;
+  const scale = Float32Array.from(variance, (v, i) => (gamma ? gamma[i] : 1) / Math.sqrt(v + eps));
+  const shift = Float32Array.from(mean, (m, i) => (beta ? beta[i] : 0) - m * scale[i]);
+  const n = scale.length;
+  return ctx.builder.node("batch_norm", layer.name, [x,
+    ctx.builder.constant(`${layer.name}/scale`, [n], scale), ctx.builder.constant(`${layer.name}/shift`, [n], shift)]);
+};
+
 export const LAYER_LOWERINGS: Record<string, Lowering> = {
+  BatchNormalization: batchNormalization,
   Conv2D: conv2D,
   Dense: dense,
   MaxPooling2D: pooling("max_pool"),

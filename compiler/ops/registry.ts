@@ -12,8 +12,9 @@ import { tanh } from "./tanh.js";
 import { softmax } from "./softmax.js";
 import { reshape } from "./reshape.js";
 import { identity } from "./identity.js";
+import { batchNorm } from "./batch-norm.js";
 
-const OPS: OpDef[] = [conv2d, dense, maxPool, avgPool, relu, relu6, sigmoid, tanh, softmax, reshape, identity];
+const OPS: OpDef[] = [conv2d, dense, maxPool, avgPool, relu, relu6, sigmoid, tanh, softmax, reshape, identity, batchNorm];
 
 const BY_NAME = new Map(OPS.map((d) => [d.op, d]));
 

@@ -3,6 +3,7 @@ import type { Graph } from "../ir.js";
 import { checkGraph } from "../shapes.js";
 import { removeIdentity } from "./remove-identity.js";
 import { fuseActivation } from "./fuse-activation.js";
+import { foldBatchNorm } from "./fold-batch-norm.js";
 
 export interface Pass {
   name: string;
@@ -11,6 +12,7 @@ export interface Pass {
 
 export const FLOAT_PIPELINE: Pass[] = [
   { name: "remove-identity", run: removeIdentity },
+  { name: "fold-batch-norm", run: foldBatchNorm },
   { name: "fuse-activation", run: fuseActivation },
 ];
 

@@ -145,3 +145,11 @@ export function softmax_f32(x: usize, y: usize, rows: i32, n: i32): void {
     for (let i = 0; i < n; i++) store<f32>(yr + (<usize>i << 2), load<f32>(yr + (<usize>i << 2)) / s);
   }
 }
+
+/** Per-channel y = x·scale + shift over n values with C channels (an unfolded batch normalization). */
+export function scale_shift_f32(x: usize, scale: usize, shift: usize, y: usize, n: i32, C: i32): void {
+  for (let i = 0; i < n; i++) {
+    const c = <usize>(i % C) << 2;
+    store<f32>(y + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) * load<f32>(scale + c) + load<f32>(shift + c));
+  }
+}
