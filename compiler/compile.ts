@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Graph } from "./ir.js";
 import { KilnError } from "./errors.js";
 import { loadLayersModel } from "./frontends/layers-model.js";
+import { loadGraphModel } from "./frontends/graph-model.js";
 import { FLOAT_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
 import { fusePool } from "./passes/fuse-pool.js";
 import { layoutGraph, rawConstants } from "./codegen/layout.js";
@@ -52,7 +53,7 @@ export function loadModel(path: string): Graph {
     throw new KilnError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof json !== "object" || json === null) throw new KilnError(`${path}: expected a TF.js model.json object`);
-  if (json.format === "graph-model") throw new KilnError(`${path}: TF.js GraphModel files are not supported yet (LayersModel only)`);
+  if (json.format === "graph-model") return loadGraphModel(path, json);
   return loadLayersModel(path, json);
 }
 
@@ -67,9 +68,12 @@ export function pipelineFor(options: CompileOptions): Pass[] {
         if (!opDef(node).int8) throw new KilnError(`node '${node.name}' (op ${node.op}) has no int8 kernel; compile with --quantize none to keep the model in float`);
       }
       const set = calibrationSet(graph, { path: options.calibration, count: options.calibrationCount ?? 500 });
-      options.log?.(`calibrating on ${set.description} (${options.calibrationMethod ?? "minmax"})`);
+      const method = options.calibrationMethod ?? "minmax";
+      options.log?.(`calibrating on ${set.description} (${method})`);
       const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
-      return quantizeGraph(graph, calibrate(graph, inputs, options.calibrationMethod), options);
+      const quantized = quantizeGraph(graph, calibrate(graph, inputs, method), options);
+      quantized.meta.calibration = { images: set.description, method };
+      return quantized;
     },
   };
   return [...FLOAT_PIPELINE, { name: "fuse-pool", run: fusePool }, quantize];

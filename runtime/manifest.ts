@@ -34,6 +34,8 @@ export interface Manifest {
   arenaLowerBound: number;
   weightBytes: number;
   macs: number;
+  /** For int8 blobs: what the activation ranges were calibrated on, and whether uint8 pixels map exactly. */
+  quantization?: { images: string; method: string; inputExact: boolean };
   compiler: string;
 }
 

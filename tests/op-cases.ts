@@ -4,7 +4,10 @@ import * as tf from "@tensorflow/tfjs";
 export interface OpCase {
   name: string;
   inputShape: [number, number, number] | [number];
-  build(seed: number): tf.layers.Layer[];
+  /** Layers of a Sequential model … */
+  build?(seed: number): tf.layers.Layer[];
+  /** … or a functional graph from the input tensor to the output. */
+  functional?(input: tf.SymbolicTensor, seed: number): tf.SymbolicTensor;
 }
 
 const init = (seed: number) => ({
@@ -44,13 +47,37 @@ export const OP_CASES: OpCase[] = [
   { name: "conv same + max pool same + avg pool chain, 16 channels", inputShape: [10, 10, 1],
     build: (s) => [tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", activation: "relu", ...init(s) }),
       tf.layers.maxPooling2d({ poolSize: 2, padding: "same" }), tf.layers.averagePooling2d({ poolSize: 2 })] },
+  { name: "ZeroPadding2D then VALID conv (folded into the conv's padding)", inputShape: [6, 5, 3],
+    build: (s) => [tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }), tf.layers.conv2d({ filters: 4, kernelSize: 3, ...init(s) })] },
+  { name: "ZeroPadding2D alone, Cropping2D, LeakyReLU", inputShape: [6, 6, 2],
+    build: () => [tf.layers.zeroPadding2d({ padding: 1 }), tf.layers.cropping2D({ cropping: [[2, 1], [0, 3]] }), tf.layers.leakyReLU({ alpha: 0.2 })] },
+  { name: "conv + ReLU(max_value=3) + global max pool + dense", inputShape: [7, 7, 3],
+    build: (s) => [tf.layers.conv2d({ filters: 6, kernelSize: 3, ...init(s) }), tf.layers.reLU({ maxValue: 3 }), tf.layers.globalMaxPooling2d({}),
+      tf.layers.dense({ units: 4, ...init(s + 2) })] },
+  { name: "SeparableConv2D relu, stride 2, depth multiplier 2", inputShape: [9, 9, 3],
+    build: (s) => [tf.layers.separableConv2d({ filters: 5, kernelSize: 3, strides: 2, padding: "same", depthMultiplier: 2, activation: "relu",
+      depthwiseInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: s }), pointwiseInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: s + 1 }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: s + 2 }) })] },
+  { name: "Rescaling before a SAME conv (kept as a per-channel affine)", inputShape: [5, 5, 2],
+    build: (s) => [tf.layers.rescaling({ scale: 2, offset: -1 }), tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: "same", ...init(s) })] },
+  { name: "functional: two branches concatenated and multiplied", inputShape: [6, 6, 2],
+    functional: (input, s) => {
+      const a = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: "same", activation: "relu", ...init(s) }).apply(input) as tf.SymbolicTensor;
+      const b = tf.layers.conv2d({ filters: 2, kernelSize: 1, ...init(s + 4) }).apply(input) as tf.SymbolicTensor;
+      const joined = tf.layers.concatenate().apply([a, b]) as tf.SymbolicTensor;
+      const gate = tf.layers.conv2d({ filters: 5, kernelSize: 1, activation: "sigmoid", ...init(s + 8) }).apply(input) as tf.SymbolicTensor;
+      return tf.layers.multiply().apply([joined, gate]) as tf.SymbolicTensor;
+    } },
 ];
 
-/** A Sequential model for a case (the functional form is tested separately). */
-export function buildCase(c: OpCase, seed = 42): tf.Sequential {
-  const layers = c.build(seed);
+/** The TF.js model of a case: Sequential from `build`, or functional from `functional`. */
+export function buildCase(c: OpCase, seed = 42): tf.LayersModel {
+  if (c.functional) {
+    const input = tf.input({ shape: c.inputShape });
+    return tf.model({ inputs: input, outputs: c.functional(input, seed) });
+  }
   const model = tf.sequential();
   model.add(tf.layers.inputLayer({ inputShape: c.inputShape }));
-  for (const layer of layers) model.add(layer);
+  for (const layer of c.build!(seed)) model.add(layer);
   return model;
 }

@@ -14,7 +14,7 @@ beforeAll(useCpuBackend);
 
 describe.each(OP_CASES)("$name", (opCase) => {
   let modelJson: string;
-  let model: tf.Sequential;
+  let model: tf.LayersModel;
   let inputs: Float32Array[];
   let expected: Float32Array[];
 

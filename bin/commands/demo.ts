@@ -38,13 +38,15 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
   const root = packageRoot();
   const modelDir = join(root, "models", "mnist-cnn");
   const started = performance.now();
-  const compiled = await compileFile(join(modelDir, "model.json"), { quantize: "none", target: options.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0 });
+  const compiled = await compileFile(join(modelDir, "model.json"), {
+    quantize: "int8", target: options.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0, log: (l) => io.out(l),
+  });
   const outDir = join(root, "dist", "demo");
   mkdirSync(outDir, { recursive: true });
   const blobPath = join(outDir, "mnist-cnn.wasm");
   writeFileSync(blobPath, compiled.wasm);
   const s = compiled.sizes;
-  io.out(`Compiled models/mnist-cnn/model.json → ${blobPath} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  io.out(`Compiled models/mnist-cnn/model.json to int8 → ${blobPath} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   io.out(`  ${formatBytes(s.total)} total: weights ${formatBytes(s.weights)}, code ${formatBytes(s.code)}, manifest ${formatBytes(s.manifest)}; arena ${formatBytes(compiled.manifest.arenaBytes)}`);
   io.out("");
   const model = await Model.load(compiled.wasm);
@@ -57,7 +59,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     const us = (performance.now() - t0) * 1000;
     const art = asciiDigit(img.pixels, 28, 28);
     const best = p.scores[p.index];
-    const notes = [`${file}`, "", `  predicted: ${p.label}`, `  logit:     ${best.toFixed(2)}`, `  time:      ${us.toFixed(0)} µs`];
+    const notes = [`${file}`, "", `  predicted: ${p.label}`, `  logit:     ${best.toFixed(2)}`, `  time:      ${us.toFixed(0)} µs (int8, ${compiled.manifest.target})`];
     art.forEach((row, i) => io.out(`  ${row}  ${notes[i - 4] ?? ""}`));
   }
 }

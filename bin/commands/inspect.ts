@@ -32,5 +32,6 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   for (const r of rows) io.out(fmt(r));
   io.out("");
   io.out(`total MACs ${m.macs.toLocaleString("en-US")}   weights ${formatBytes(m.weightBytes)}   arena ${formatBytes(m.arenaBytes)} (lower bound ${formatBytes(m.arenaLowerBound)})`);
+  if (m.quantization) io.out(`calibrated on ${m.quantization.images} (${m.quantization.method}); pixels map to int8 ${m.quantization.inputExact ? "exactly" : "approximately"}`);
   io.out(`labels ${m.labels.join(", ")}`);
 }

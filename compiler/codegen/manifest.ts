@@ -45,6 +45,7 @@ export function buildManifest(graph: Graph, layout: Layout, options: ManifestOpt
     arenaLowerBound: layout.plan.lowerBound,
     weightBytes: layout.weights.length,
     macs: layers.reduce((a, l) => a + l.macs, 0),
+    ...(graph.meta.calibration ? { quantization: { ...(graph.meta.calibration as { images: string; method: string }), inputExact: graph.meta.inputExact === true } } : {}),
     compiler: "kiln 0.1.0",
   };
 }

@@ -15,7 +15,7 @@ export type Lowering = (ctx: LoweringContext, layer: KerasLayer, inputs: string[
 
 const ACTIVATIONS = ["linear", "relu", "relu6", "sigmoid", "tanh", "softmax"];
 
-function pair(v: unknown, what: string, layer: KerasLayer): [number, number] {
+export function pair(v: unknown, what: string, layer: KerasLayer): [number, number] {
   if (typeof v === "number") return [v, v];
   if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number")) return [v[0], v[1]];
   throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} must be a number or a pair, got ${JSON.stringify(v)}`);
@@ -28,7 +28,7 @@ function activationName(raw: unknown): string {
 }
 
 /** Emits `activation` as its own node (a pass fuses it back into the producer). */
-function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw: unknown, nodeName?: string): string {
+export function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw: unknown, nodeName?: string): string {
   const act = activationName(raw);
   if (!ACTIVATIONS.includes(act)) {
     throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses activation '${act}'; supported activations: ${ACTIVATIONS.join(", ")}`);
@@ -37,14 +37,14 @@ function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw: unkno
   return ctx.builder.node(act, nodeName ?? ctx.builder.unique(`${layer.name}/${act}`), [x]);
 }
 
-function channelsLast(layer: KerasLayer, ctx: LoweringContext): void {
+export function channelsLast(layer: KerasLayer, ctx: LoweringContext): void {
   const format = layer.config.data_format;
   if (format !== undefined && format !== null && format !== "channels_last") {
     throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses data_format '${String(format)}'; only channels_last is supported`);
   }
 }
 
-function paddingMode(layer: KerasLayer, ctx: LoweringContext): "same" | "valid" {
+export function paddingMode(layer: KerasLayer, ctx: LoweringContext): "same" | "valid" {
   const p = String(layer.config.padding ?? "valid").toLowerCase();
   if (p !== "same" && p !== "valid") throw new KilnError(`${ctx.source}: layer '${layer.name}' uses padding '${p}'; supported: same, valid`);
   return p;
@@ -82,6 +82,48 @@ const dense: Lowering = (ctx, layer, [x]) => {
   }
   const y = ctx.builder.node("dense", layer.name, inputs);
   return activate(ctx, layer, y, layer.config.activation);
+};
+
+/** Keras stores the kernel as [kh, kw, cin, depth_multiplier]; output channel ci·dm + m, as the op expects. */
+const depthwiseConv2D: Lowering = (ctx, layer, [x]) => {
+  channelsLast(layer, ctx);
+  const c = layer.config;
+  const dilation = pair(c.dilation_rate ?? 1, "dilation_rate", layer);
+  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (DepthwiseConv2D) has dilation_rate [${dilation}]; only 1 is supported`);
+  const kernel = ctx.weight(layer, "depthwise_kernel");
+  const multiplier = c.depth_multiplier ?? 1;
+  if (kernel.shape.length !== 4 || kernel.shape[3] !== multiplier) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (DepthwiseConv2D) has depth_multiplier ${String(multiplier)} but its kernel is [${kernel.shape}]`);
+  }
+  const strides = pair(c.strides ?? 1, "strides", layer);
+  const [, h, w] = ctx.builder.shapeOf(x);
+  const pads = padsFor(paddingMode(layer, ctx), h, w, kernel.shape, strides);
+  const inputs = [x, ctx.builder.constant(`${layer.name}/depthwise_kernel`, kernel.shape, kernel.data)];
+  if (c.use_bias !== false) {
+    const bias = ctx.weight(layer, "bias");
+    inputs.push(ctx.builder.constant(`${layer.name}/bias`, bias.shape, bias.data));
+  }
+  const y = ctx.builder.node("depthwise_conv2d", layer.name, inputs, { strides, pads });
+  return activate(ctx, layer, y, c.activation);
+};
+
+const addLayer: Lowering = (ctx, layer, inputs) => {
+  if (inputs.length !== 2) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Add) has ${inputs.length} inputs; Kiln supports Add of exactly two tensors (chain two Add layers for more)`);
+  }
+  const [a, b] = inputs.map((t) => ctx.builder.shapeOf(t));
+  if (a.join(",") !== b.join(",")) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Add) adds tensors of shapes [${a}] and [${b}]; Kiln supports Add of identical shapes only (no broadcasting)`);
+  }
+  return ctx.builder.node("add", layer.name, inputs);
+};
+
+/** Keras 3 may set keepdims (output [1, 1, 1, C]); TF.js never does (output [1, C]). */
+const globalAveragePooling2D: Lowering = (ctx, layer, [x]) => {
+  channelsLast(layer, ctx);
+  const shape = ctx.builder.shapeOf(x);
+  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer '${layer.name}' (GlobalAveragePooling2D) gets input [${shape}]; it needs an image [batch, h, w, c]`);
+  return ctx.builder.node("global_avg_pool", layer.name, [x], { keepdims: layer.config.keepdims === true });
 };
 
 function pooling(op: "max_pool" | "avg_pool"): Lowering {
@@ -136,6 +178,9 @@ export const LAYER_LOWERINGS: Record<string, Lowering> = {
   Dense: dense,
   MaxPooling2D: pooling("max_pool"),
   AveragePooling2D: pooling("avg_pool"),
+  DepthwiseConv2D: depthwiseConv2D,
+  Add: addLayer,
+  GlobalAveragePooling2D: globalAveragePooling2D,
   Flatten: flatten,
   Reshape: reshape,
   Dropout: (ctx, layer, [x]) => ctx.builder.node("identity", layer.name, [x]),

@@ -5,7 +5,10 @@ import { KilnError } from "../errors.js";
 import { GraphBuilder } from "./builder.js";
 import { readKerasModel, type KerasLayer } from "./keras-config.js";
 import { loadWeights, type NamedWeight, type WeightGroup } from "./weights.js";
-import { LAYER_LOWERINGS, type LoweringContext } from "./keras-layers.js";
+import { LAYER_LOWERINGS as BASIC_LOWERINGS, type LoweringContext } from "./keras-layers.js";
+import { MORE_LAYER_LOWERINGS } from "./keras-layers-more.js";
+
+const LAYER_LOWERINGS = { ...BASIC_LOWERINGS, ...MORE_LAYER_LOWERINGS };
 
 export const SUPPORTED_LAYERS = Object.keys(LAYER_LOWERINGS).sort();
 

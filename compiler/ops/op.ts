@@ -3,9 +3,10 @@ import type { Graph, Node, TensorData } from "../ir.js";
 
 /**
  * How passes may fuse an op: `producer` ops (conv, dense) absorb a following `activation` and `pool`;
- * `layout` ops only reinterpret memory; `identity` ops vanish; `affine` ops (batch norm) fold into a neighbour.
+ * `layout` ops only reinterpret memory; `identity` ops vanish; `affine` ops (batch norm) fold into a neighbour;
+ * `binary` ops (add) read two activations and fuse with nothing.
  */
-export type FusionCategory = "producer" | "activation" | "pool" | "layout" | "identity" | "head" | "affine";
+export type FusionCategory = "producer" | "activation" | "pool" | "layout" | "identity" | "head" | "affine" | "binary";
 
 /** What codegen knows about one node when it emits the call to its kernel. */
 export interface EmitContext {

@@ -13,8 +13,20 @@ import { softmax } from "./softmax.js";
 import { reshape } from "./reshape.js";
 import { identity } from "./identity.js";
 import { batchNorm } from "./batch-norm.js";
+import { leakyRelu } from "./leaky-relu.js";
+import { clamp } from "./clamp.js";
+import { pad } from "./pad.js";
+import { crop } from "./crop.js";
+import { concat } from "./concat.js";
+import { multiply } from "./multiply.js";
+import { globalMaxPool } from "./global-max-pool.js";
+import { depthwiseConv2d } from "./depthwise-conv2d.js";
+import { add } from "./add.js";
+import { globalAvgPool } from "./global-avg-pool.js";
 
-const OPS: OpDef[] = [conv2d, dense, maxPool, avgPool, relu, relu6, sigmoid, tanh, softmax, reshape, identity, batchNorm];
+const OPS: OpDef[] = [conv2d, dense, maxPool, avgPool, relu, relu6, sigmoid, tanh, softmax, reshape, identity, batchNorm,
+  depthwiseConv2d, add, globalAvgPool,
+  leakyRelu, clamp, pad, crop, concat, multiply, globalMaxPool];
 
 const BY_NAME = new Map(OPS.map((d) => [d.op, d]));
 

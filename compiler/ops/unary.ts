@@ -1,19 +1,26 @@
 // Builds the definition of an element-wise activation op from its scalar function and kernel code.
-import { attrInts, sizeOf } from "../ir.js";
+import { attrInts, sizeOf, type Node } from "../ir.js";
 import type { FusionCategory, OpDef } from "./op.js";
 
 /** Kernel codes understood by `unary_f32` in the kernel library. */
-export const UNARY_CODES = { relu: 1, relu6: 2, sigmoid: 3, tanh: 4 } as const;
+export const UNARY_CODES = { relu: 1, relu6: 2, sigmoid: 3, tanh: 4, leaky_relu: 5, clamp: 6 } as const;
 
-export function unaryOp(op: keyof typeof UNARY_CODES, category: FusionCategory, fn: (v: number) => number): OpDef & { fn(v: number): number } {
+/** An element-wise function, possibly parameterised by the node's attributes (alpha, min, max). */
+export type UnaryFn = (v: number, node: Node) => number;
+
+export type UnaryOpDef = OpDef & { fn: UnaryFn };
+
+/** `params` gives the two f32 parameters the kernel takes (alpha for leaky_relu, min/max for clamp). */
+export function unaryOp(op: keyof typeof UNARY_CODES, category: FusionCategory, fn: UnaryFn,
+  params: (node: Node) => [number, number] = () => [0, 0]): UnaryOpDef {
   return {
     fn,
     op,
     category,
     inferShape: (_node, [x]) => [...x],
-    float(_node, [x]) {
+    float(node, [x]) {
       const y = new Float32Array(x.length);
-      for (let i = 0; i < x.length; i++) y[i] = fn(x[i]);
+      for (let i = 0; i < x.length; i++) y[i] = fn(x[i], node);
       return y;
     },
     /** Any int8 → int8 function is a 256-entry table, built by the quantizer from the float function. */
@@ -25,7 +32,7 @@ export function unaryOp(op: keyof typeof UNARY_CODES, category: FusionCategory, 
     emitInt8: ({ node, outputShape, addr }) =>
       `lut_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ${addr(`${node.name}#lut`)});`,
     emitFloat: ({ node, outputShape, addr }) =>
-      `unary_f32(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ${UNARY_CODES[op]});`,
+      `unary_f32(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ${UNARY_CODES[op]}, ${params(node).join(", ")});`,
     macs: () => 0,
   };
 }

@@ -4,6 +4,7 @@ import { checkGraph } from "../shapes.js";
 import { removeIdentity } from "./remove-identity.js";
 import { fuseActivation } from "./fuse-activation.js";
 import { foldBatchNorm } from "./fold-batch-norm.js";
+import { foldPad } from "./fold-pad.js";
 
 export interface Pass {
   name: string;
@@ -12,6 +13,7 @@ export interface Pass {
 
 export const FLOAT_PIPELINE: Pass[] = [
   { name: "remove-identity", run: removeIdentity },
+  { name: "fold-pad", run: foldPad },
   { name: "fold-batch-norm", run: foldBatchNorm },
   { name: "fuse-activation", run: fuseActivation },
 ];

@@ -3,7 +3,9 @@ import { attrString, cloneGraph, tensorOf, type Graph, type Node } from "../ir.j
 import { KilnError } from "../errors.js";
 import { opDef } from "../ops/registry.js";
 import { SOFTMAX_OUTPUT } from "../ops/softmax.js";
+import { meanMultiplier } from "../ops/global-avg-pool.js";
 import type { OpDef } from "../ops/op.js";
+import type { UnaryOpDef } from "../ops/unary.js";
 import { activationBounds, affineFromRange, quantizeValue, quantizeWeightsPerChannel, type AffineQuant } from "./arithmetic.js";
 import type { Range } from "./calibrate.js";
 
@@ -37,10 +39,13 @@ function quantOf(graph: Graph, name: string): AffineQuant {
 function quantizeProducer(graph: Graph, node: Node, out: AffineQuant): void {
   const input = quantOf(graph, node.inputs[0]);
   const w = tensorOf(graph, node.inputs[1]);
-  const channels = w.shape[w.shape.length - 1];
+  // Depthwise weights are [kh, kw, cin, dm]: output channel ci·dm + m is the last two axes flattened, so the
+  // per-channel scales run over cin·dm values (recorded as axis 2, meaning axes 2 and 3 together).
+  const depthwise = node.op === "depthwise_conv2d";
+  const channels = depthwise ? w.shape[2] * w.shape[3] : w.shape[w.shape.length - 1];
   const { data, scales } = quantizeWeightsPerChannel(w.data as Float32Array, channels);
   const wName = `${node.inputs[1]}#int8`;
-  graph.tensors.set(wName, { name: wName, shape: w.shape, dtype: "int8", data, quant: { scale: scales, zeroPoint: scales.map(() => 0), axis: w.shape.length - 1 } });
+  graph.tensors.set(wName, { name: wName, shape: w.shape, dtype: "int8", data, quant: { scale: scales, zeroPoint: scales.map(() => 0), axis: depthwise ? 2 : w.shape.length - 1 } });
   node.inputs[1] = wName;
   if (node.inputs[2]) {
     const b = tensorOf(graph, node.inputs[2]);
@@ -55,6 +60,27 @@ function quantizeProducer(graph: Graph, node: Node, out: AffineQuant): void {
   node.attrs.output_zp = out.zeroPoint;
   node.attrs.clamp_lo = lo;
   node.attrs.clamp_hi = hi;
+}
+
+/** add: each input reaches the output's scale through its own f32 multiplier (the arithmetic is in compiler/ops/add.ts). */
+/** Ops reading several activations: each input's scale folds into an f32 multiplier towards the output scale. */
+function quantizeBinary(node: Node, inputs: AffineQuant[], out: AffineQuant): void {
+  node.attrs.output_zp = out.zeroPoint;
+  if (node.op === "concat") {
+    node.attrs.input_zps = inputs.map((q) => q.zeroPoint);
+    node.attrs.multipliers = inputs.map((q) => Math.fround(q.scale / out.scale));
+  } else if (node.op === "add") {
+    node.attrs.a_zp = inputs[0].zeroPoint;
+    node.attrs.b_zp = inputs[1].zeroPoint;
+    node.attrs.a_multiplier = Math.fround(inputs[0].scale / out.scale);
+    node.attrs.b_multiplier = Math.fround(inputs[1].scale / out.scale);
+  } else if (node.op === "mul") {
+    node.attrs.a_zp = inputs[0].zeroPoint;
+    node.attrs.b_zp = inputs[1].zeroPoint;
+    node.attrs.multiplier = Math.fround((inputs[0].scale * inputs[1].scale) / out.scale);
+  } else {
+    throw new KilnError(`node '${node.name}' (op ${node.op}) cannot be quantized; compile with --quantize none`);
+  }
 }
 
 /** A 256-entry table: dequantize, apply the float function, requantize. */
@@ -84,6 +110,30 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
         setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
         quantizeProducer(graph, node, quantOf(graph, out));
         break;
+      case "affine": {
+        setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
+        const o = quantOf(graph, out);
+        const scale = tensorOf(graph, node.inputs[1]).data as Float32Array, shift = tensorOf(graph, node.inputs[2]).data as Float32Array;
+        node.attrs.input_zp = inQuant.zeroPoint;
+        node.attrs.output_zp = o.zeroPoint;
+        node.attrs.multipliers = Array.from(scale, (s) => Math.fround((inQuant.scale * s) / o.scale));
+        node.attrs.offsets = Array.from(shift, (t) => Math.fround(t / o.scale));
+        break;
+      }
+      case "affine": {
+        setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
+        const o = quantOf(graph, out);
+        const scale = tensorOf(graph, node.inputs[1]).data as Float32Array, shift = tensorOf(graph, node.inputs[2]).data as Float32Array;
+        node.attrs.input_zp = inQuant.zeroPoint;
+        node.attrs.output_zp = o.zeroPoint;
+        node.attrs.multipliers = Array.from(scale, (s) => Math.fround((inQuant.scale * s) / o.scale));
+        node.attrs.offsets = Array.from(shift, (t) => Math.fround(t / o.scale));
+        break;
+      }
+      case "binary":
+        setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
+        quantizeBinary(node, node.inputs.map((i) => quantOf(graph, i)), quantOf(graph, out));
+        break;
       case "pool":
       case "layout":
         // Pools and reshapes keep the input's scale: max pool and copies are then exact.
@@ -94,9 +144,17 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
         if (node.op === "softmax") {
           setQuant(graph, out, SOFTMAX_OUTPUT);
           node.attrs.exp_table = Array.from({ length: 256 }, (_v, d) => Math.fround(Math.exp(-d * inQuant.scale)));
+        } else if (node.op === "global_avg_pool") {
+          // The mean's range is narrower than its input's: a calibrated output scale keeps more resolution.
+          setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
+          const [, h, w] = tensorOf(graph, node.inputs[0]).shape;
+          node.attrs.input_zp = inQuant.zeroPoint;
+          node.attrs.output_zp = quantOf(graph, out).zeroPoint;
+          node.attrs.multiplier = meanMultiplier(inQuant.scale, quantOf(graph, out).scale, h * w);
         } else if ("fn" in def) {
           setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
-          node.attrs.lut = lookupTable((def as OpDef & { fn(v: number): number }).fn, inQuant, quantOf(graph, out));
+          const fn = (def as UnaryOpDef).fn;
+          node.attrs.lut = lookupTable((v) => fn(v, node), inQuant, quantOf(graph, out));
         } else {
           throw new KilnError(`node '${node.name}' (op ${node.op}) cannot be quantized; compile with --quantize none`);
         }

@@ -118,14 +118,16 @@ export function avg_pool_f32(x: usize, y: usize, H: i32, W: i32, C: i32, OH: i32
   pool_f32(x, y, H, W, C, OH, OW, KH, KW, SH, SW, PT, PL, true);
 }
 
-/** Element-wise activation; kind: 1 relu, 2 relu6, 3 sigmoid, 4 tanh. */
-export function unary_f32(x: usize, y: usize, n: i32, kind: i32): void {
+/** Element-wise activation; kind: 1 relu, 2 relu6, 3 sigmoid, 4 tanh, 5 leaky relu (slope a), 6 clamp to [a, b]. */
+export function unary_f32(x: usize, y: usize, n: i32, kind: i32, a: f32, b: f32): void {
   for (let i = 0; i < n; i++) {
     const v = load<f32>(x + (<usize>i << 2));
     let r: f32 = v;
     if (kind <= 2) r = actScalar(v, kind);
     else if (kind == 3) r = 1 / (1 + Mathf.exp(-v));
     else if (kind == 4) r = Mathf.tanh(v);
+    else if (kind == 5) r = v < 0 ? v * a : v;
+    else if (kind == 6) r = v < a ? a : (v > b ? b : v);
     store<f32>(y + (<usize>i << 2), r);
   }
 }

@@ -2,3 +2,7 @@
 export * from "./float";
 export * from "./int8";
 export * from "./conv-i8";
+export * from "./depthwise-i8";
+export * from "./misc-i8";
+export * from "./float-extra";
+export * from "./layout";

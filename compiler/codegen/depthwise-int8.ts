@@ -1,0 +1,93 @@
+// Int8 depthwise codegen: packs weights, bias, multipliers and gather masks for depthwise_i8 and emits its call.
+import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
+import type { EmitContext } from "../ops/op.js";
+
+/** The SIMD kernel computes eight output channels at a time (one i16x8 multiply per tap). */
+export const DW_BLOCK = 8;
+
+const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+interface DepthwiseGeometry { h: number; w: number; c: number; dm: number; kh: number; kw: number; pads: number[] }
+
+function geometry(node: Node, graph: Graph): DepthwiseGeometry {
+  const x = tensorOf(graph, node.inputs[0]).shape;
+  const [kh, kw, c, dm] = tensorOf(graph, node.inputs[1]).shape;
+  return { h: x[1], w: x[2], c, dm, kh, kw, pads: attrInts(node, "pads", [0, 0, 0, 0]) };
+}
+
+/**
+ * Weights [kh][kw][c·dm] → for each block of 8 output channels, each tap (ky, kx): 8 int8, zero beyond the
+ * last channel. One block's taps are contiguous, so the kernel's inner loop walks the weights linearly.
+ */
+export function packDepthwiseWeights(w: Int8Array, taps: number, oc: number): Uint8Array {
+  const blocks = roundUp(oc, DW_BLOCK) / DW_BLOCK;
+  const out = new Int8Array(blocks * taps * DW_BLOCK);
+  let at = 0;
+  for (let b = 0; b < blocks; b++) {
+    for (let t = 0; t < taps; t++) {
+      for (let j = 0; j < DW_BLOCK; j++) {
+        const o = b * DW_BLOCK + j;
+        out[at++] = o < oc ? w[t * oc + o] : 0;
+      }
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * With dm > 1 the eight outputs of a block read fewer than eight input channels: an i8x16.swizzle mask per
+ * full block picks, for lane j, the byte of input channel ⌊(o0 + j)/dm⌋ counted from ⌊o0/dm⌋. The partial
+ * last block runs on the scalar path and needs no mask.
+ */
+export function packGatherMasks(oc: number, dm: number): Uint8Array {
+  const full = Math.floor(oc / DW_BLOCK);
+  const out = new Uint8Array(full * 16);
+  for (let b = 0; b < full; b++) {
+    const o0 = b * DW_BLOCK;
+    for (let j = 0; j < DW_BLOCK; j++) out[b * 16 + j] = Math.floor((o0 + j) / dm) - Math.floor(o0 / dm);
+  }
+  return out;
+}
+
+export function packDepthwiseInt8(node: Node, graph: Graph): Map<string, Uint8Array> {
+  const g = geometry(node, graph);
+  const w = tensorOf(graph, node.inputs[1]).data;
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
+  const oc = g.c * g.dm, ocPadded = roundUp(oc, DW_BLOCK);
+  // Bias and multipliers are padded so the SIMD path can load two full vectors per block.
+  const bias = new Int32Array(ocPadded);
+  if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
+  const multipliers = new Float32Array(ocPadded);
+  multipliers.set(attrInts(node, "multipliers"));
+  const blobs = new Map([
+    [`${node.name}#w`, packDepthwiseWeights(w, g.kh * g.kw, oc)],
+    [`${node.name}#b`, new Uint8Array(bias.buffer)],
+    [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
+  ]);
+  if (g.dm > 1 && oc >= DW_BLOCK) blobs.set(`${node.name}#gather`, packGatherMasks(oc, g.dm));
+  return blobs;
+}
+
+/** Padding is materialised like conv_i8's: a copy of the input with a zero-point border, then a VALID depthwise. */
+export function depthwiseScratchBytes(node: Node, graph: Graph): number {
+  const g = geometry(node, graph);
+  const [t, l, b, r] = g.pads;
+  return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
+}
+
+export function emitDepthwiseInt8({ node, inputShapes: [xs, ws], outputShape: [, oh, ow], addr }: EmitContext): string {
+  const [kh, kw, c, dm] = ws;
+  const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
+  const [sh, sw] = attrInts(node, "strides", [1, 1]);
+  const [h, w] = [xs[1], xs[2]];
+  const zpIn = attrNumber(node, "input_zp");
+  const padded = pt + pl + pb + pr > 0;
+  const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
+  const gather = dm > 1 && c * dm >= DW_BLOCK ? addr(`${node.name}#gather`) : 0;
+  const lines: string[] = [];
+  if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${zpIn});`);
+  lines.push(`depthwise_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${gather}, ` +
+    `${addr(node.outputs[0])}, ${w + pl + pr}, ${c}, ${oh}, ${ow}, ${dm}, ${kh}, ${kw}, ${sh}, ${sw}, ${zpIn}, ` +
+    `${attrNumber(node, "output_zp")}, ${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`);
+  return lines.join("\n  ");
+}

@@ -1,0 +1,173 @@
+// Decodes TensorFlow GraphDef nodes in their protobuf-JSON form (attrs, input references, inline tensors).
+
+/** One attr value as protobuf-JSON writes it: int64s are strings, strings are base64, enums are names. */
+export interface TfAttr {
+  i?: string | number;
+  f?: number | string;
+  s?: string;
+  b?: boolean;
+  type?: string | number;
+  shape?: TfShape;
+  list?: { i?: (string | number)[]; f?: (number | string)[]; s?: string[]; b?: boolean[]; type?: (string | number)[] };
+  tensor?: TfTensor;
+}
+
+export interface TfShape {
+  dim?: { size?: string | number }[];
+  unknownRank?: boolean;
+}
+
+export interface TfTensor {
+  dtype?: string | number;
+  tensorShape?: TfShape;
+  floatVal?: (number | string)[];
+  intVal?: (number | string)[];
+  int64Val?: (number | string)[];
+  boolVal?: boolean[];
+  tensorContent?: string;
+}
+
+export interface TfNode {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, TfAttr>;
+}
+
+/** A constant known at compile time. int32 covers every integer type (shapes, axes, paddings). */
+export interface ConstValue {
+  dtype: "float32" | "int32";
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** `name`, `name:1` or `^name` (a control input, which only orders execution and carries no data). */
+export interface InputRef {
+  node: string;
+  index: number;
+  control: boolean;
+}
+
+export function parseInput(raw: string): InputRef {
+  if (raw.startsWith("^")) return { node: raw.slice(1), index: 0, control: true };
+  const parts = raw.split(":");
+  // `node:output_name:index` appears in function bodies; the index is always last.
+  if (parts.length > 1 && /^\d+$/.test(parts[parts.length - 1])) {
+    return { node: parts[0], index: Number(parts[parts.length - 1]), control: false };
+  }
+  return { node: raw, index: 0, control: false };
+}
+
+export function dataInputs(node: TfNode): InputRef[] {
+  return (node.input ?? []).map(parseInput).filter((r) => !r.control);
+}
+
+function toInt(v: string | number): number {
+  const n = typeof v === "number" ? v : Number.parseInt(v, 10);
+  if (!Number.isFinite(n)) throw new Error(`'${String(v)}' is not an integer`);
+  return n;
+}
+
+function decodeString(b64: string): string {
+  return Buffer.from(b64, "base64").toString("utf8");
+}
+
+function attrOf(node: TfNode, key: string): TfAttr | undefined {
+  return node.attr?.[key];
+}
+
+function missing(key: string, what: string): Error {
+  return new Error(`attr '${key}' (${what}) is missing or malformed`);
+}
+
+export function intAttr(node: TfNode, key: string, fallback?: number): number {
+  const a = attrOf(node, key);
+  if (a?.i !== undefined) return toInt(a.i);
+  if (fallback !== undefined) return fallback;
+  throw missing(key, "int");
+}
+
+export function floatAttr(node: TfNode, key: string, fallback?: number): number {
+  const a = attrOf(node, key);
+  if (a?.f !== undefined) return Number(a.f);
+  if (fallback !== undefined) return fallback;
+  throw missing(key, "float");
+}
+
+export function boolAttr(node: TfNode, key: string, fallback = false): boolean {
+  const a = attrOf(node, key);
+  return a?.b === undefined ? fallback : a.b === true;
+}
+
+export function stringAttr(node: TfNode, key: string, fallback?: string): string {
+  const a = attrOf(node, key);
+  if (a?.s !== undefined) return decodeString(a.s);
+  if (fallback !== undefined) return fallback;
+  throw missing(key, "string");
+}
+
+export function intListAttr(node: TfNode, key: string, fallback?: number[]): number[] {
+  const a = attrOf(node, key);
+  if (a?.list) return (a.list.i ?? []).map(toInt);
+  if (fallback !== undefined) return fallback;
+  throw missing(key, "list of ints");
+}
+
+export function stringListAttr(node: TfNode, key: string): string[] {
+  return (attrOf(node, key)?.list?.s ?? []).map(decodeString);
+}
+
+/** Dimensions of a shape attr; -1 marks an unknown size; undefined for an unknown rank. */
+export function shapeAttr(node: TfNode, key: string): number[] | undefined {
+  const shape = attrOf(node, key)?.shape;
+  if (!shape || shape.unknownRank) return undefined;
+  return (shape.dim ?? []).map((d) => toInt(d.size ?? -1));
+}
+
+const DTYPE_NUMBERS: Record<number, string> = { 1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 9: "DT_INT64", 10: "DT_BOOL", 19: "DT_HALF" };
+
+/** The enum name of a dtype, from its name or its protobuf number. */
+export function dtypeName(v: string | number | undefined): string {
+  if (v === undefined) return "DT_FLOAT";
+  return typeof v === "number" ? DTYPE_NUMBERS[v] ?? `dtype #${v}` : v;
+}
+
+/** How Kiln holds a TF dtype as a constant; undefined for dtypes it cannot represent. */
+export function constDtype(tfType: string): ConstValue["dtype"] | undefined {
+  if (["DT_FLOAT", "DT_DOUBLE", "DT_HALF"].includes(tfType)) return "float32";
+  if (["DT_INT32", "DT_INT64", "DT_INT16", "DT_INT8", "DT_UINT8", "DT_BOOL"].includes(tfType)) return "int32";
+  return undefined;
+}
+
+export function typeAttr(node: TfNode, key: string, fallback = "DT_FLOAT"): string {
+  const v = attrOf(node, key)?.type;
+  return v === undefined ? fallback : dtypeName(v);
+}
+
+/** An inline TensorProto (`attr.value.tensor`), for Const nodes whose value is not in the weights manifest. */
+export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
+  const t = attrOf(node, key)?.tensor;
+  if (!t) return undefined;
+  const tfType = dtypeName(t.dtype);
+  const dtype = constDtype(tfType);
+  if (!dtype) throw new Error(`inline tensor of type ${tfType} is not supported`);
+  const shape = (t.tensorShape?.dim ?? []).map((d) => toInt(d.size ?? 0));
+  const size = shape.reduce((a, b) => a * b, 1);
+  const data = dtype === "float32" ? new Float32Array(size) : new Int32Array(size);
+  if (t.tensorContent) {
+    const bytes = Buffer.from(t.tensorContent, "base64");
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const width = tfType === "DT_INT64" || tfType === "DT_DOUBLE" ? 8 : tfType === "DT_FLOAT" || tfType === "DT_INT32" ? 4 : 0;
+    if (width === 0 || bytes.length !== size * width) throw new Error(`inline tensor content of ${bytes.length} bytes does not hold ${size} ${tfType} values`);
+    for (let i = 0; i < size; i++) {
+      data[i] = tfType === "DT_FLOAT" ? view.getFloat32(4 * i, true) : tfType === "DT_INT32" ? view.getInt32(4 * i, true)
+        : tfType === "DT_DOUBLE" ? view.getFloat64(8 * i, true) : Number(view.getBigInt64(8 * i, true));
+    }
+    return { dtype, shape, data };
+  }
+  const raw: (number | string | boolean)[] = t.floatVal ?? t.intVal ?? t.int64Val ?? t.boolVal ?? [];
+  const values = raw.map(Number);
+  // Protobuf elides repeated trailing values: a shorter list repeats its last value (an empty one means zeros).
+  for (let i = 0; i < size; i++) data[i] = values.length === 0 ? 0 : values[Math.min(i, values.length - 1)];
+  return { dtype, shape, data };
+}

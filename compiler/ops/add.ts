@@ -1,0 +1,57 @@
+// add: element-wise sum of two activations of identical shape (Keras Add, e.g. a residual connection).
+import { attrNumber, sizeOf } from "../ir.js";
+import { shapeError, type OpDef } from "./op.js";
+import { REQUANT_LIMIT, roundHalfEven } from "../quant/arithmetic.js";
+
+/**
+ * The int8 sum, every step an f32 operation exactly as add_i8 performs it (lane by lane in SIMD):
+ * y = clamp(roundHalfEven(f32(f32(qa − zpA)·mA) + f32(f32(qb − zpB)·mB)) + zpOut, −128, 127),
+ * with mA = f32(sA/sOut) and mB = f32(sB/sOut). The ±REQUANT_LIMIT bound only keeps the f32 → i32
+ * conversion in range; it cannot change a result that the int8 clamp then keeps.
+ */
+export function addInt8(qa: number, qb: number, zpA: number, zpB: number, mA: number, mB: number, zpOut: number): number {
+  const a = Math.fround(Math.fround(qa - zpA) * mA);
+  const b = Math.fround(Math.fround(qb - zpB) * mB);
+  const r = Math.min(REQUANT_LIMIT, Math.max(-REQUANT_LIMIT, roundHalfEven(Math.fround(a + b))));
+  return Math.min(127, Math.max(-128, r + zpOut));
+}
+
+export const add: OpDef = {
+  op: "add",
+  category: "binary",
+  inferShape(node, [a, b]) {
+    if (!a || !b || node.inputs.length !== 2) throw shapeError(node, `needs exactly two inputs, got ${node.inputs.length}`);
+    if (a.join(",") !== b.join(",")) throw shapeError(node, `inputs [${a}] and [${b}] differ in shape; add needs identical shapes (no broadcasting)`);
+    return [...a];
+  },
+  float(_node, [a, b]) {
+    const y = new Float32Array(a.length);
+    for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i];
+    return y;
+  },
+  int8(node, [a, b]) {
+    const zpA = attrNumber(node, "a_zp"), zpB = attrNumber(node, "b_zp");
+    const mA = attrNumber(node, "a_multiplier"), mB = attrNumber(node, "b_multiplier");
+    const zpOut = attrNumber(node, "output_zp");
+    const y = new Int8Array(a.length);
+    for (let i = 0; i < a.length; i++) y[i] = addInt8(a[i], b[i], zpA, zpB, mA, mB, zpOut);
+    return y;
+  },
+  emitInt8: ({ node, outputShape, addr }) =>
+    `add_i8(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ` +
+    `${attrNumber(node, "a_zp")}, ${attrNumber(node, "b_zp")}, ${f32Literal(attrNumber(node, "a_multiplier"))}, ` +
+    `${f32Literal(attrNumber(node, "b_multiplier"))}, ${attrNumber(node, "output_zp")});`,
+  emitFloat: ({ node, outputShape, addr }) =>
+    `add_f32(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)});`,
+  macs: () => 0,
+};
+
+/**
+ * An f32 value as AssemblyScript source that denotes exactly that f32: a shortest round-trip double
+ * literal of an f32 value converts back to the same f32 (the value is exactly representable).
+ */
+export function f32Literal(v: number): string {
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) throw new Error(`internal: multiplier ${v} is not finite`);
+  return `<f32>${f.toString()}`;
+}

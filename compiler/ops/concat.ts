@@ -1,0 +1,62 @@
+// concat: joins tensors along the channel axis; in int8 each input is requantized to the output's scale.
+import { attrInts, attrNumber, sizeOf } from "../ir.js";
+import { shapeError, type OpDef } from "./op.js";
+import { requantize } from "../quant/arithmetic.js";
+
+export const concat: OpDef = {
+  op: "concat",
+  category: "binary",
+  inferShape(node, shapes) {
+    const first = shapes[0];
+    for (const s of shapes) {
+      if (s.length !== first.length || s.slice(0, -1).some((d, i) => d !== first[i])) {
+        throw shapeError(node, `inputs [${shapes.map((x) => `[${x}]`).join(", ")}] differ outside the channel axis`);
+      }
+    }
+    return [...first.slice(0, -1), shapes.reduce((a, s) => a + s[s.length - 1], 0)];
+  },
+  float(_node, inputs, shapes, out) {
+    const y = new Float32Array(sizeOf(out));
+    interleave(inputs, shapes, out, (v, i, at) => { y[at] = v; void i; });
+    return y;
+  },
+  /** Input i: y = requantize(q − zp_i, fround(s_i / s_out), zp_out). */
+  int8(node, inputs, shapes, out) {
+    const zps = attrInts(node, "input_zps"), ms = attrInts(node, "multipliers"), zpOut = attrNumber(node, "output_zp");
+    const y = new Int8Array(sizeOf(out));
+    interleave(inputs, shapes, out, (v, i, at) => { y[at] = requantize(v - zps[i], ms[i], zpOut, -128, 127); });
+    return y;
+  },
+  emitFloat({ node, inputShapes, outputShape, addr }) {
+    const cOut = outputShape[outputShape.length - 1], pixels = sizeOf(outputShape) / cOut;
+    let offset = 0;
+    return node.inputs.map((name, i) => {
+      const c = inputShapes[i][inputShapes[i].length - 1];
+      const line = `concat_f32(${addr(name)}, ${addr(node.outputs[0])}, ${pixels}, ${c}, ${cOut}, ${offset});`;
+      offset += c;
+      return line;
+    }).join("\n  ");
+  },
+  emitInt8({ node, inputShapes, outputShape, addr }) {
+    const cOut = outputShape[outputShape.length - 1], pixels = sizeOf(outputShape) / cOut;
+    const zps = attrInts(node, "input_zps"), ms = attrInts(node, "multipliers"), zpOut = attrNumber(node, "output_zp");
+    let offset = 0;
+    return node.inputs.map((name, i) => {
+      const c = inputShapes[i][inputShapes[i].length - 1];
+      const line = `concat_i8(${addr(name)}, ${addr(node.outputs[0])}, ${pixels}, ${c}, ${cOut}, ${offset}, ${zps[i]}, ${ms[i]}, ${zpOut});`;
+      offset += c;
+      return line;
+    }).join("\n  ");
+  },
+  macs: () => 0,
+};
+
+function interleave(inputs: ArrayLike<number>[], shapes: number[][], out: number[], put: (v: number, input: number, at: number) => void): void {
+  const cOut = out[out.length - 1], pixels = sizeOf(out) / cOut;
+  let offset = 0;
+  inputs.forEach((x, i) => {
+    const c = shapes[i][shapes[i].length - 1];
+    for (let p = 0; p < pixels; p++) for (let ch = 0; ch < c; ch++) put(x[p * c + ch], i, p * cOut + offset + ch);
+    offset += c;
+  });
+}

@@ -1,0 +1,101 @@
+// Float32 kernels (AssemblyScript) for depthwise conv, element-wise add and global average pooling; SIMD128 where enabled.
+
+// Activation codes shared with the compiler: 0 linear, 1 relu, 2 relu6.
+@inline function activate1(v: f32, act: i32): f32 {
+  if (act == 1) return v < 0 ? 0 : v;
+  if (act == 2) return v < 0 ? 0 : (v > 6 ? 6 : v);
+  return v;
+}
+
+@inline function activate4(v: v128, act: i32): v128 {
+  if (act == 1) return f32x4.max(v, f32x4.splat(0));
+  if (act == 2) return f32x4.min(f32x4.max(v, f32x4.splat(0)), f32x4.splat(6));
+  return v;
+}
+
+/** Depthwise output channel o of pixel (oy, ox): in-bounds taps of input channel o / DM only. */
+@inline function depthwiseChannel(x: usize, w: usize, b: usize, H: i32, W: i32, C: i32, OC: i32, DM: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, oy: i32, ox: i32, o: i32): f32 {
+  const ci = o / DM;
+  let acc: f32 = b ? load<f32>(b + (<usize>o << 2)) : 0;
+  for (let ky = 0; ky < KH; ky++) {
+    const iy = oy * SH + ky - PT;
+    if (iy < 0 || iy >= H) continue;
+    for (let kx = 0; kx < KW; kx++) {
+      const ix = ox * SW + kx - PL;
+      if (ix < 0 || ix >= W) continue;
+      acc += load<f32>(x + ((<usize>((iy * W + ix) * C + ci)) << 2)) * load<f32>(w + ((<usize>((ky * KW + kx) * OC + o)) << 2));
+    }
+  }
+  return acc;
+}
+
+/**
+ * y[oy,ox,o] = act(b[o] + Σ x[iy,ix,o/DM]·w[ky,kx,o]) with weights [KH][KW][C·DM] (Keras [kh, kw, c, dm]
+ * flattened); bias may be 0 (none). With DM = 1 input and output channels line up, four per vector.
+ */
+export function depthwise_f32(x: usize, w: usize, b: usize, y: usize, H: i32, W: i32, C: i32,
+  OH: i32, OW: i32, DM: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, act: i32): void {
+  const OC = C * DM;
+  for (let oy = 0; oy < OH; oy++) {
+    for (let ox = 0; ox < OW; ox++) {
+      const out = y + ((<usize>(oy * OW + ox) * OC) << 2);
+      let o = 0;
+      if (ASC_FEATURE_SIMD) {
+        if (DM == 1) {
+          for (; o + 4 <= OC; o += 4) {
+            let acc = b ? v128.load(b + (<usize>o << 2)) : f32x4.splat(0);
+            for (let ky = 0; ky < KH; ky++) {
+              const iy = oy * SH + ky - PT;
+              if (iy < 0 || iy >= H) continue;
+              for (let kx = 0; kx < KW; kx++) {
+                const ix = ox * SW + kx - PL;
+                if (ix < 0 || ix >= W) continue;
+                const xv = v128.load(x + ((<usize>((iy * W + ix) * C + o)) << 2));
+                acc = f32x4.add(acc, f32x4.mul(xv, v128.load(w + ((<usize>((ky * KW + kx) * OC + o)) << 2))));
+              }
+            }
+            v128.store(out + (<usize>o << 2), activate4(acc, act));
+          }
+        }
+      }
+      for (; o < OC; o++) {
+        const v = depthwiseChannel(x, w, b, H, W, C, OC, DM, KH, KW, SH, SW, PT, PL, oy, ox, o);
+        store<f32>(out + (<usize>o << 2), activate1(v, act));
+      }
+    }
+  }
+}
+
+/** y[i] = a[i] + b[i] over n floats. */
+export function add_f32(a: usize, b: usize, y: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) {
+      const p = <usize>i << 2;
+      v128.store(y + p, f32x4.add(v128.load(a + p), v128.load(b + p)));
+    }
+  }
+  for (; i < n; i++) {
+    const p = <usize>i << 2;
+    store<f32>(y + p, load<f32>(a + p) + load<f32>(b + p));
+  }
+}
+
+/** y[c] = (Σ over the HW pixels of x[p, c]) / HW: global average pooling of an NHWC image. */
+export function spatial_mean_f32(x: usize, y: usize, HW: i32, C: i32): void {
+  const count = <f32>HW;
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; c + 4 <= C; c += 4) {
+      let acc = f32x4.splat(0);
+      for (let p = 0; p < HW; p++) acc = f32x4.add(acc, v128.load(x + ((<usize>(p * C + c)) << 2)));
+      v128.store(y + (<usize>c << 2), f32x4.div(acc, f32x4.splat(count)));
+    }
+  }
+  for (; c < C; c++) {
+    let acc: f32 = 0;
+    for (let p = 0; p < HW; p++) acc += load<f32>(x + ((<usize>(p * C + c)) << 2));
+    store<f32>(y + (<usize>c << 2), acc / count);
+  }
+}

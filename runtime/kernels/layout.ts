@@ -1,0 +1,74 @@
+// Data-movement and element-wise kernels (AssemblyScript): pad, crop, concat, global max pool, multiply.
+
+@inline function requant(acc: i32, m: f32, zp: i32): i32 {
+  const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(<f32>acc * m))) + zp;
+  return r < -128 ? -128 : (r > 127 ? 127 : r);
+}
+
+/** Float zero padding of H and W. */
+export function pad_f32(x: usize, y: usize, H: i32, W: i32, C: i32, PT: i32, PL: i32, PB: i32, PR: i32): void {
+  const WP = W + PL + PR;
+  memory.fill(y, 0, <usize>((H + PT + PB) * WP * C) << 2);
+  const row = <usize>(W * C) << 2;
+  for (let iy = 0; iy < H; iy++) memory.copy(y + (<usize>(((iy + PT) * WP + PL) * C) << 2), x + <usize>iy * row, row);
+}
+
+/** Copies an OH×OW window at (T, L) out of rows of W pixels of `pixelBytes` bytes (any element type). */
+export function crop_copy(x: usize, y: usize, W: i32, pixelBytes: i32, T: i32, L: i32, OH: i32, OW: i32): void {
+  const rowOut = <usize>(OW * pixelBytes);
+  for (let oy = 0; oy < OH; oy++) memory.copy(y + <usize>oy * rowOut, x + <usize>(((oy + T) * W + L) * pixelBytes), rowOut);
+}
+
+/** Writes C channels per pixel of x into channels [offset, offset + C) of y (COut channels per pixel). */
+export function concat_f32(x: usize, y: usize, pixels: i32, C: i32, COut: i32, offset: i32): void {
+  for (let p = 0; p < pixels; p++) memory.copy(y + (<usize>(p * COut + offset) << 2), x + (<usize>(p * C) << 2), <usize>C << 2);
+}
+
+export function concat_i8(x: usize, y: usize, pixels: i32, C: i32, COut: i32, offset: i32, zpIn: i32, m: f32, zpOut: i32): void {
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < C; c++) {
+      store<i8>(y + <usize>(p * COut + offset + c), <i8>requant(<i32>load<i8>(x + <usize>(p * C + c)) - zpIn, m, zpOut));
+    }
+  }
+}
+
+export function global_max_pool_f32(x: usize, y: usize, pixels: i32, C: i32): void {
+  for (let c = 0; c < C; c++) store<f32>(y + (<usize>c << 2), -Infinity);
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < C; c++) {
+      const v = load<f32>(x + (<usize>(p * C + c) << 2));
+      if (v > load<f32>(y + (<usize>c << 2))) store<f32>(y + (<usize>c << 2), v);
+    }
+  }
+}
+
+export function global_max_pool_i8(x: usize, y: usize, pixels: i32, C: i32): void {
+  for (let c = 0; c < C; c++) store<i8>(y + <usize>c, -128);
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < C; c++) {
+      const v = load<i8>(x + <usize>(p * C + c));
+      if (v > load<i8>(y + <usize>c)) store<i8>(y + <usize>c, v);
+    }
+  }
+}
+
+export function mul_f32(a: usize, b: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2)));
+}
+
+export function mul_i8(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, m: f32, zo: i32): void {
+  for (let i = 0; i < n; i++) {
+    const p = (<i32>load<i8>(a + <usize>i) - za) * (<i32>load<i8>(b + <usize>i) - zb);
+    store<i8>(y + <usize>i, <i8>requant(p, m, zo));
+  }
+}
+
+/** Per-channel affine in int8 (an unfolded batch norm or Rescaling): nearest(f32(q − zpIn)·m[c] + k[c]) + zpOut. */
+export function affine_i8(x: usize, y: usize, n: i32, C: i32, zpIn: i32, m: usize, k: usize, zpOut: i32): void {
+  for (let i = 0; i < n; i++) {
+    const c = <usize>(i % C) << 2;
+    const v = <f32>(<i32>load<i8>(x + <usize>i) - zpIn) * load<f32>(m + c) + load<f32>(k + c);
+    const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(v))) + zpOut;
+    store<i8>(y + <usize>i, <i8>(r < -128 ? -128 : (r > 127 ? 127 : r)));
+  }
+}
