@@ -8,6 +8,7 @@ import { runCommand, runSpec } from "./commands/run.js";
 import { inspectCommand, inspectSpec } from "./commands/inspect.js";
 import { demoCommand, demoSpec } from "./commands/demo.js";
 import { evalCommand, evalSpec } from "./commands/eval.js";
+import { profileCommand, profileSpec } from "./commands/profile.js";
 
 interface Command { spec: CommandSpec; run(argv: string[], io: Io): Promise<void> }
 
@@ -16,6 +17,7 @@ const COMMANDS: Command[] = [
   { spec: runSpec, run: runCommand },
   { spec: inspectSpec, run: inspectCommand },
   { spec: evalSpec, run: evalCommand },
+  { spec: profileSpec, run: profileCommand },
   { spec: demoSpec, run: demoCommand },
 ];
 

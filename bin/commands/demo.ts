@@ -7,6 +7,9 @@ import { Model } from "../../runtime/model.js";
 import { loadImages } from "../../models/images.js";
 import { parseArgs, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
+import { profileModel } from "../../runtime/profile.js";
+import { profileTable } from "./profile.js";
+import { useColor } from "../table.js";
 
 export const demoSpec: CommandSpec = {
   name: "demo",
@@ -62,4 +65,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
     const notes = [`${file}`, "", `  predicted: ${p.label}`, `  logit:     ${best.toFixed(2)}`, `  time:      ${us.toFixed(0)} µs (int8, ${compiled.manifest.target})`];
     art.forEach((row, i) => io.out(`  ${row}  ${notes[i - 4] ?? ""}`));
   }
+  io.out("");
+  io.out("Per-layer profile on this machine (kiln profile):");
+  profileTable(profileModel(model, { runs: 200, warmup: 20 }), useColor()).forEach((l) => io.out("  " + l));
 }

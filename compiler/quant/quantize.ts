@@ -62,7 +62,6 @@ function quantizeProducer(graph: Graph, node: Node, out: AffineQuant): void {
   node.attrs.clamp_hi = hi;
 }
 
-/** add: each input reaches the output's scale through its own f32 multiplier (the arithmetic is in compiler/ops/add.ts). */
 /** Ops reading several activations: each input's scale folds into an f32 multiplier towards the output scale. */
 function quantizeBinary(node: Node, inputs: AffineQuant[], out: AffineQuant): void {
   node.attrs.output_zp = out.zeroPoint;

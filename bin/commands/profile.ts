@@ -1,0 +1,59 @@
+// `kiln profile`: per-layer latency of a blob on this machine, as a table, JSON or CSV.
+import { loadModelFile } from "../../runtime/node.js";
+import { profileModel, type ProfileResult } from "../../runtime/profile.js";
+import { KilnError } from "../../compiler/errors.js";
+import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { formatBytes, type Io } from "../io.js";
+import { bar, BOLD, CYAN, DIM, paint, renderTable, useColor } from "../table.js";
+
+export const profileSpec: CommandSpec = {
+  name: "profile",
+  summary: "time every layer of a blob (p50/p90 µs, share, GMAC/s) and the whole model",
+  usage: "kiln profile <blob.wasm> [--runs N] [--warmup N] [--json|--csv]",
+  options: {
+    runs: { type: "number", description: "timed runs", default: 200 },
+    warmup: { type: "number", description: "untimed runs first", default: 20 },
+    json: { type: "boolean", description: "the profile as one JSON object", default: false },
+    csv: { type: "boolean", description: "one CSV row per layer", default: false },
+  },
+};
+
+const us = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+export function profileTable(p: ProfileResult, color: boolean): string[] {
+  const rows = p.layers.map((l) => [String(l.index), l.name, l.ops, `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"),
+    formatBytes(l.weightBytes), us(l.p50Us), us(l.p90Us), `${(100 * l.share).toFixed(1)}%`, l.gmacPerSecond ? l.gmacPerSecond.toFixed(2) : "-", bar(l.share, 20)]);
+  const lines = renderTable([
+    { header: "#", align: "right" }, { header: "layer" }, { header: "ops" }, { header: "output" }, { header: "MACs", align: "right" },
+    { header: "weights", align: "right" }, { header: "p50 µs", align: "right" }, { header: "p90 µs", align: "right" },
+    { header: "share", align: "right" }, { header: "GMAC/s", align: "right" }, { header: "" },
+  ], rows, (text, _r, c) => (c === 10 ? paint(text, CYAN, color) : c === 6 ? paint(text, BOLD, color) : text));
+  lines[0] = paint(lines[0], DIM, color);
+  const macs = p.layers.reduce((a, l) => a + l.macs, 0);
+  lines.push("");
+  lines.push(`layers sum  p50 ${us(p.layerSumP50Us)} µs`);
+  lines.push(paint(`end to end  p50 ${us(p.endToEnd.p50Us)} µs   p90 ${us(p.endToEnd.p90Us)} µs   ${(macs / p.endToEnd.p50Us / 1000).toFixed(2)} GMAC/s`, BOLD, color));
+  lines.push(`gap between the layer sum and run(): ${(100 * p.gap).toFixed(1)} % (timer overhead per layer call)`);
+  lines.push(paint(`${p.model}, ${p.quantize === "none" ? "float32" : p.quantize} ${p.target}, ${p.runs} runs after ${p.warmup} warm-up`, DIM, color));
+  return lines;
+}
+
+export function profileCsv(p: ProfileResult): string[] {
+  const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return ["index,name,ops,output_shape,macs,weight_bytes,p50_us,p90_us,mean_us,share,gmac_per_s",
+    ...p.layers.map((l) => [l.index, quote(l.name), quote(l.ops), quote(l.outputShape.join("x")), l.macs, l.weightBytes,
+      l.p50Us.toFixed(3), l.p90Us.toFixed(3), l.meanUs.toFixed(3), l.share.toFixed(4), l.gmacPerSecond.toFixed(3)].join(","))];
+}
+
+export async function profileCommand(argv: string[], io: Io): Promise<void> {
+  const parsed = parseArgs(profileSpec, argv);
+  const [blob] = requirePositionals(profileSpec, parsed, 1, "<blob.wasm>");
+  const o = parsed.options;
+  if (o.json && o.csv) throw new KilnError("kiln profile: choose one of --json and --csv", 2);
+  if ((o.runs as number) < 1 || (o.warmup as number) < 0) throw new KilnError("kiln profile: --runs must be ≥ 1 and --warmup ≥ 0", 2);
+  const model = await loadModelFile(blob).catch((e: Error) => { throw new KilnError(e.message); });
+  const result = profileModel(model, { runs: o.runs as number, warmup: o.warmup as number });
+  if (o.json) io.out(JSON.stringify(result));
+  else if (o.csv) profileCsv(result).forEach((l) => io.out(l));
+  else profileTable(result, useColor()).forEach((l) => io.out(l));
+}

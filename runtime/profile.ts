@@ -1,0 +1,95 @@
+// Per-layer profiling of a loaded blob, timed from outside through run_layer(i): no special build needed.
+import type { Model } from "./model.js";
+
+export interface ProfileOptions {
+  /** Timed runs (default 200) after `warmup` untimed ones (default 20). */
+  runs?: number;
+  warmup?: number;
+}
+
+export interface TimingStats {
+  p50Us: number;
+  p90Us: number;
+  meanUs: number;
+  minUs: number;
+}
+
+export interface LayerProfile extends TimingStats {
+  index: number;
+  name: string;
+  /** The ops fused into this layer, e.g. "conv2d+relu+max_pool". */
+  ops: string;
+  outputShape: number[];
+  macs: number;
+  weightBytes: number;
+  /** This layer's share of the summed per-layer p50s, 0..1. */
+  share: number;
+  /** Multiply-accumulates per second at the p50 time, in billions. */
+  gmacPerSecond: number;
+}
+
+export interface ProfileResult {
+  model: string;
+  target: string;
+  quantize: string;
+  runs: number;
+  warmup: number;
+  layers: LayerProfile[];
+  /** Sum of the per-layer p50s. */
+  layerSumP50Us: number;
+  /** The whole model through run(), timed in the same loop. */
+  endToEnd: TimingStats;
+  /** (layer sum − end to end) / end to end: timer overhead and cache effects, reported rather than hidden. */
+  gap: number;
+}
+
+export function stats(samples: number[]): TimingStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50Us: at(0.5), p90Us: at(0.9), meanUs: sorted.reduce((a, b) => a + b, 0) / sorted.length, minUs: sorted[0] };
+}
+
+/** A fixed pseudo-random input, so that profiles are repeatable and no layer sees only zeros. */
+function sampleInput(size: number): Uint8Array {
+  let s = 12345;
+  return Uint8Array.from({ length: size }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 24));
+}
+
+export function profileModel(model: Model, options: ProfileOptions = {}): ProfileResult {
+  const runs = Math.max(1, Math.floor(options.runs ?? 200));
+  const warmup = Math.max(0, Math.floor(options.warmup ?? 20));
+  const { exports, info } = model;
+  const count = exports.layer_count();
+  model.setInput(sampleInput(model.inputSize));
+  const perLayer: number[][] = Array.from({ length: count }, () => []);
+  const whole: number[] = [];
+  for (let r = 0; r < warmup + runs; r++) {
+    // Interleaved: the end-to-end run and the layer-by-layer run see the same machine state.
+    const t0 = performance.now();
+    exports.run();
+    const t1 = performance.now();
+    if (r >= warmup) whole.push((t1 - t0) * 1000);
+    for (let i = 0; i < count; i++) {
+      const a = performance.now();
+      exports.run_layer(i);
+      const b = performance.now();
+      if (r >= warmup) perLayer[i].push((b - a) * 1000);
+    }
+  }
+  const layerStats = perLayer.map(stats);
+  const layerSumP50Us = layerStats.reduce((a, s) => a + s.p50Us, 0);
+  const layers: LayerProfile[] = layerStats.map((s, i) => {
+    const layer = info.layers[i];
+    return {
+      index: i, name: layer?.name ?? `layer ${i}`, ops: (layer?.fused ?? []).join("+"), outputShape: layer?.outputShape ?? [],
+      macs: layer?.macs ?? 0, weightBytes: layer?.weightBytes ?? 0, ...s,
+      share: layerSumP50Us > 0 ? s.p50Us / layerSumP50Us : 0,
+      gmacPerSecond: s.p50Us > 0 ? (layer?.macs ?? 0) / s.p50Us / 1000 : 0,
+    };
+  });
+  const endToEnd = stats(whole);
+  return {
+    model: info.model, target: info.target, quantize: info.quantize, runs, warmup, layers, layerSumP50Us, endToEnd,
+    gap: endToEnd.p50Us > 0 ? (layerSumP50Us - endToEnd.p50Us) / endToEnd.p50Us : 0,
+  };
+}
