@@ -30,6 +30,8 @@ export interface CompileOptions {
   calibrationMethod?: CalibrationMethod;
   /** Progress and facts worth telling the user (calibration set, …). */
   log?: (line: string) => void;
+  /** Called as calibration images are processed. */
+  progress?: (done: number, total: number) => void;
   /** Called with the graph after the named pass (`--dump-after`). */
   dumpAfter?: { pass: string; print(graph: Graph): void };
 }
@@ -71,7 +73,7 @@ export function pipelineFor(options: CompileOptions): Pass[] {
       const method = options.calibrationMethod ?? "minmax";
       options.log?.(`calibrating on ${set.description} (${method})`);
       const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
-      const quantized = quantizeGraph(graph, calibrate(graph, inputs, method), options);
+      const quantized = quantizeGraph(graph, calibrate(graph, inputs, method, options.progress), options);
       quantized.meta.calibration = { images: set.description, method };
       return quantized;
     },

@@ -6,6 +6,7 @@ import { KilnError } from "../../compiler/errors.js";
 import { describeGraph } from "../../compiler/dump.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
+import { progressBar, type Progress } from "../progress.js";
 
 export const compileSpec: CommandSpec = {
   name: "compile",
@@ -23,6 +24,7 @@ export const compileSpec: CommandSpec = {
     labels: { type: "string", description: "comma-separated class labels recorded in the manifest", default: "0,1,2,…" },
     "dump-after": { type: "string", description: "print the graph after the named pass" },
     json: { type: "boolean", description: "print the result as JSON", default: false },
+    quiet: { type: "boolean", short: "q", description: "print only errors (and the result with --json)", default: false },
   },
 };
 
@@ -33,6 +35,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
   const out = o.output === compileSpec.options.output.default ? join(dirname(modelPath), "model.wasm") : String(o.output);
   const labels = o.labels === compileSpec.options.labels.default ? undefined : String(o.labels).split(",");
   const dumpPass = o["dump-after"] as string | undefined;
+  let calibration: Progress | undefined;
   const compiled = await compileFile(modelPath, {
     quantize: o.quantize as "none" | "int8",
     target: o.target as "simd" | "scalar",
@@ -42,7 +45,8 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     calibration: o.calibration === compileSpec.options.calibration.default ? undefined : String(o.calibration),
     calibrationCount: o["calibration-count"] as number,
     calibrationMethod: o["calibration-method"] as "minmax" | "percentile" | "mse",
-    log: o.json ? undefined : (line) => io.err(line),
+    log: o.json || o.quiet ? undefined : (line) => io.err(line),
+    progress: (done, total) => { calibration ??= progressBar("calibrating", total, !o.json && !o.quiet); calibration.update(done); if (done === total) calibration.done(); },
     dumpAfter: dumpPass ? { pass: dumpPass, print: (g) => io.err(`--- graph after ${dumpPass} ---\n${describeGraph(g)}`) } : undefined,
   });
   try {
@@ -55,6 +59,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target }));
     return;
   }
+  if (o.quiet) return;
   io.out(`compiled ${modelPath} → ${out}  (${manifest.quantize === "none" ? "float32" : "int8"}, ${manifest.target})`);
   io.out(`  weights   ${formatBytes(sizes.weights).padStart(10)}`);
   io.out(`  code      ${formatBytes(sizes.code).padStart(10)}`);

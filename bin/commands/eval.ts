@@ -6,6 +6,7 @@ import { Model } from "../../runtime/model.js";
 import { loadModelFile } from "../../runtime/node.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import type { Io } from "../io.js";
+import { progressBar, type Progress } from "../progress.js";
 
 export const evalSpec: CommandSpec = {
   name: "eval",
@@ -18,6 +19,7 @@ export const evalSpec: CommandSpec = {
     target: { type: "string", choices: ["simd", "scalar"], description: "kernels used when compiling a model.json", default: "simd" },
     calibration: { type: "string", description: "calibration images when compiling a model.json to int8 (see kiln compile)" },
     json: { type: "boolean", description: "machine-readable output", default: false },
+    quiet: { type: "boolean", short: "q", description: "no progress bar or calibration notes", default: false },
   },
 };
 
@@ -29,7 +31,7 @@ export interface EvalResult {
   confusion: number[][];
 }
 
-export function evaluate(model: Model, data: LabelledImages, count: number): EvalResult {
+export function evaluate(model: Model, data: LabelledImages, count: number, progress?: Progress): EvalResult {
   const size = model.inputSize;
   if (size !== data.height * data.width * data.channels) {
     throw new KilnError(`images are ${data.height}×${data.width}×${data.channels}; model '${model.info.model}' expects [${model.info.input.shape}]`);
@@ -43,7 +45,9 @@ export function evaluate(model: Model, data: LabelledImages, count: number): Eva
     predictions[i] = p.index;
     if (p.index === data.labels[i]) correct++;
     if (data.labels[i] < classes) confusion[data.labels[i]][p.index]++;
+    if (i % 100 === 99) progress?.update(i + 1);
   }
+  progress?.done();
   return { accuracy: correct / count, count, predictions, confusion };
 }
 
@@ -63,7 +67,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
   const count = typeof o.count === "number" ? Math.min(o.count, data.count) : data.count;
   if (!target.endsWith(".json")) {
     const model = await loadModelFile(target).catch((e: Error) => { throw new KilnError(e.message); });
-    const r = evaluate(model, data, count);
+    const r = evaluate(model, data, count, progressBar("evaluating", count, !o.json && !o.quiet));
     if (o.json) { io.out(JSON.stringify({ accuracy: r.accuracy, count: r.count })); return; }
     io.out(`${target}: accuracy ${(100 * r.accuracy).toFixed(2)} % on ${r.count} images`);
     confusionTable(r.confusion, model.info.labels).forEach((l) => io.out("  " + l));
@@ -71,11 +75,13 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
   }
   const common: Omit<CompileOptions, "quantize"> = {
     target: o.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0,
-    calibration: o.calibration as string | undefined, log: o.json ? undefined : (l) => io.err(l),
+    calibration: o.calibration as string | undefined, log: o.json || o.quiet ? undefined : (l) => io.err(l),
   };
   const float = await Model.load((await compileFile(target, { ...common, quantize: "none" })).wasm);
   const int8 = await Model.load((await compileFile(target, { ...common, quantize: "int8" })).wasm);
-  const rf = evaluate(float, data, count), rq = evaluate(int8, data, count);
+  const show = !o.json && !o.quiet;
+  const rf = evaluate(float, data, count, progressBar("float32", count, show));
+  const rq = evaluate(int8, data, count, progressBar("int8   ", count, show));
   let agree = 0;
   for (let i = 0; i < count; i++) if (rf.predictions[i] === rq.predictions[i]) agree++;
   if (o.json) {

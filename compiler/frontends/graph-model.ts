@@ -100,8 +100,9 @@ function removeOrphanConstants(graph: Graph, names: string[]): void {
 }
 
 /**
- * TF spells some single Kiln ops as chains: (x − mean) / std is two affine ops, Minimum(Maximum(x, a), b) two bounds.
- * Merging each chain into one node keeps it foldable into a conv and gives the int8 path one table instead of two.
+ * TF spells some single Kiln ops as chains: (x − mean) / std is two affine ops, Minimum(Maximum(x, a), b) two bounds,
+ * Squeeze then Reshape two reshapes. Merging each chain into one node keeps it foldable into a conv, gives the int8
+ * path one table instead of two and saves a copy.
  */
 function mergeElementwiseChains(graph: Graph): void {
   for (const node of [...graph.nodes]) {
@@ -118,6 +119,8 @@ function mergeElementwiseChains(graph: Graph): void {
       graph.tensors.set(node.inputs[1], { ...tensorOf(graph, node.inputs[1]), data: s1.map((v, i) => v * s2[i]) });
       graph.tensors.set(node.inputs[2], { ...tensorOf(graph, node.inputs[2]), data: t1.map((v, i) => v * s2[i] + t2[i]) });
       removeOrphanConstants(graph, old);
+    } else if (node.op === "reshape" && first.op === "reshape") {
+      first.attrs = { ...node.attrs };
     } else if (BOUNDS[node.op] && BOUNDS[first.op]) {
       const [lo1, hi1] = BOUNDS[first.op](first), [lo2, hi2] = BOUNDS[node.op](node);
       const lo = Math.max(lo1, lo2), hi = Math.min(hi1, hi2);

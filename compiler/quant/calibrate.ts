@@ -39,10 +39,15 @@ function chooseBound(counts: Float64Array, extent: number, method: CalibrationMe
 }
 
 /** Ranges of every activation tensor (input included) over `inputs`; constants are not calibrated. */
-export function calibrate(graph: Graph, inputs: Float32Array[], method: CalibrationMethod = "minmax"): Map<string, Range> {
+export function calibrate(graph: Graph, inputs: Float32Array[], method: CalibrationMethod = "minmax",
+  progress?: (done: number, total: number) => void): Map<string, Range> {
   const names = [graph.inputs[0], ...graph.nodes.flatMap((n) => n.outputs)];
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
-  const runs = inputs.map((x) => runFloatAll(graph, x));
+  const runs = inputs.map((x, i) => {
+    const values = runFloatAll(graph, x);
+    progress?.(i + 1, inputs.length);
+    return values;
+  });
   for (const values of runs) {
     for (const name of names) {
       const v = values.get(name)!, r = ranges.get(name)!;
