@@ -4,7 +4,7 @@ import type { Layout } from "./layout.js";
 import type { KernelLibrary } from "./kernels.js";
 
 export function emitModelSource(graph: Graph, layout: Layout, layerCode: string[], kernels: KernelLibrary): string {
-  const used = (name: string): boolean => layerCode.some((code) => code.includes(`${name}(`));
+  const used = (name: string): boolean => layerCode.some((code) => new RegExp(`\\b${name}\\(`).test(code));
   const imports = [...kernels.exports].map(([module, names]) => {
     const needed = names.filter(used);
     return needed.length ? `import { ${needed.join(", ")} } from "./kernels/${module}";` : "";

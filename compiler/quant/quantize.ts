@@ -119,16 +119,6 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
         node.attrs.offsets = Array.from(shift, (t) => Math.fround(t / o.scale));
         break;
       }
-      case "affine": {
-        setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
-        const o = quantOf(graph, out);
-        const scale = tensorOf(graph, node.inputs[1]).data as Float32Array, shift = tensorOf(graph, node.inputs[2]).data as Float32Array;
-        node.attrs.input_zp = inQuant.zeroPoint;
-        node.attrs.output_zp = o.zeroPoint;
-        node.attrs.multipliers = Array.from(scale, (s) => Math.fround((inQuant.scale * s) / o.scale));
-        node.attrs.offsets = Array.from(shift, (t) => Math.fround(t / o.scale));
-        break;
-      }
       case "binary":
         setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
         quantizeBinary(node, node.inputs.map((i) => quantOf(graph, i)), quantOf(graph, out));

@@ -2,6 +2,7 @@
 // Weights come packed by compiler/codegen/conv-int8.ts: per group of 4 output channels, per kernel row,
 // 8-byte blocks of the row's KW·C contiguous inputs for each of the 4 channels (zero-padded).
 // Bit-exact with compiler/ops/conv2d.ts `int8`: integer accumulation, then one f32 requantization.
+import { requant } from "./common";
 
 /** Packed weight bytes of one group of 4 output channels. */
 @inline function groupBytes(KH: i32, KW: i32, C: i32): i32 {
@@ -137,8 +138,7 @@ function convScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: 
           }
           if (pool == 2) m = m / <f32>count;
         }
-        const q = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(<f32>r * m))) + zpOut;
-        store<i8>(out + <usize>o, <i8>(q < lo ? lo : (q > hi ? hi : q)));
+        store<i8>(out + <usize>o, <i8>requant(r, m, zpOut, lo, hi));
       }
     }
   }

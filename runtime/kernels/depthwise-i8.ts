@@ -3,11 +3,8 @@
 // (zero beyond OC); bias i32 and multipliers f32 padded to a multiple of 8; for DM > 1 one 16-byte swizzle mask
 // per full block. The input arrives VALID-padded (pad_i8 writes a zero-point border), so no tap is skipped.
 // Bit-exact with compiler/ops/depthwise-conv2d.ts `int8`: integer accumulation, then one f32 requantization.
+import { requant, requant4 } from "./common";
 
-@inline function requantDepthwise(acc: i32, m: f32, zp: i32, lo: i32, hi: i32): i32 {
-  const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(<f32>acc * m))) + zp;
-  return r < lo ? lo : (r > hi ? hi : r);
-}
 
 // ---- Scalar: one output channel at a time (the whole scalar flavour, and the SIMD flavour's last partial block) ----
 
@@ -31,7 +28,7 @@ function channelsScalar(origin: usize, w: usize, bias: usize, mult: usize, out: 
   WP: i32, C: i32, KH: i32, KW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32): void {
   for (let o = from; o < OC; o++) {
     const acc = channelAcc(origin, w, o, o / DM, WP, C, KH, KW, zpIn) + load<i32>(bias + (<usize>o << 2));
-    store<i8>(out + <usize>o, <i8>requantDepthwise(acc, load<f32>(mult + (<usize>o << 2)), zpOut, lo, hi));
+    store<i8>(out + <usize>o, <i8>requant(acc, load<f32>(mult + (<usize>o << 2)), zpOut, lo, hi));
   }
 }
 
@@ -48,11 +45,6 @@ function depthwiseScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize,
 
 // ---- SIMD128: eight output channels per block, (x − zp)·w widened to i32 with extmul ----
 
-/** The same f32 steps as the scalar requantization, four lanes at once. */
-@inline function requant4(acc: v128, m: v128, zp: v128, lo: v128, hi: v128): v128 {
-  const f = f32x4.min(f32x4.splat(512), f32x4.max(f32x4.splat(-512), f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(acc), m))));
-  return i32x4.min_s(hi, i32x4.max_s(lo, i32x4.add(i32x4.trunc_sat_f32x4_s(f), zp)));
-}
 
 function depthwiseSimd(x: usize, w: usize, bias: usize, mult: usize, gather: usize, y: usize, WP: i32, C: i32,
   OH: i32, OW: i32, DM: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32): void {

@@ -1,17 +1,7 @@
 // Float32 kernels (AssemblyScript) for depthwise conv, element-wise add and global average pooling; SIMD128 where enabled.
+import { actScalar, actVector } from "./common";
 
-// Activation codes shared with the compiler: 0 linear, 1 relu, 2 relu6.
-@inline function activate1(v: f32, act: i32): f32 {
-  if (act == 1) return v < 0 ? 0 : v;
-  if (act == 2) return v < 0 ? 0 : (v > 6 ? 6 : v);
-  return v;
-}
 
-@inline function activate4(v: v128, act: i32): v128 {
-  if (act == 1) return f32x4.max(v, f32x4.splat(0));
-  if (act == 2) return f32x4.min(f32x4.max(v, f32x4.splat(0)), f32x4.splat(6));
-  return v;
-}
 
 /** Depthwise output channel o of pixel (oy, ox): in-bounds taps of input channel o / DM only. */
 @inline function depthwiseChannel(x: usize, w: usize, b: usize, H: i32, W: i32, C: i32, OC: i32, DM: i32,
@@ -55,13 +45,13 @@ export function depthwise_f32(x: usize, w: usize, b: usize, y: usize, H: i32, W:
                 acc = f32x4.add(acc, f32x4.mul(xv, v128.load(w + ((<usize>((ky * KW + kx) * OC + o)) << 2))));
               }
             }
-            v128.store(out + (<usize>o << 2), activate4(acc, act));
+            v128.store(out + (<usize>o << 2), actVector(acc, act));
           }
         }
       }
       for (; o < OC; o++) {
         const v = depthwiseChannel(x, w, b, H, W, C, OC, DM, KH, KW, SH, SW, PT, PL, oy, ox, o);
-        store<f32>(out + (<usize>o << 2), activate1(v, act));
+        store<f32>(out + (<usize>o << 2), actScalar(v, act));
       }
     }
   }

@@ -1,17 +1,7 @@
 // Float32 kernels (AssemblyScript): NHWC conv, dense, pools, activations, softmax; SIMD128 where enabled.
+import { actScalar, actVector } from "./common";
 
-// Activation codes shared with the compiler: 0 linear, 1 relu, 2 relu6.
-@inline function actScalar(v: f32, act: i32): f32 {
-  if (act == 1) return v < 0 ? 0 : v;
-  if (act == 2) return v < 0 ? 0 : (v > 6 ? 6 : v);
-  return v;
-}
 
-@inline function actVector(v: v128, act: i32): v128 {
-  if (act == 1) return f32x4.max(v, f32x4.splat(0));
-  if (act == 2) return f32x4.min(f32x4.max(v, f32x4.splat(0)), f32x4.splat(6));
-  return v;
-}
 
 /** y[oy,ox,o] = act(b[o] + Σ x[iy,ix,i]·w[ky,kx,i,o]); weights HWIO, bias may be 0 (none). */
 export function conv2d_f32(x: usize, w: usize, b: usize, y: usize, H: i32, W: i32, C: i32,

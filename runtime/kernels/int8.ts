@@ -1,10 +1,7 @@
 // Int8 kernels (AssemblyScript) besides conv: padding, pools, lookup tables, softmax.
 // Each matches the int8 reference of its op in compiler/ops bit for bit.
+import { requant } from "./common";
 
-@inline function requant(acc: i32, m: f32, zp: i32, lo: i32, hi: i32): i32 {
-  const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(<f32>acc * m))) + zp;
-  return r < lo ? lo : (r > hi ? hi : r);
-}
 
 /** Copies an NHWC image into a larger one whose border holds the zero point (real 0). */
 export function pad_i8(x: usize, y: usize, H: i32, W: i32, C: i32, PT: i32, PL: i32, PB: i32, PR: i32, zp: i32): void {

@@ -1,9 +1,6 @@
 // Data-movement and element-wise kernels (AssemblyScript): pad, crop, concat, global max pool, multiply.
+import { requant, roundClamp } from "./common";
 
-@inline function requant(acc: i32, m: f32, zp: i32): i32 {
-  const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(<f32>acc * m))) + zp;
-  return r < -128 ? -128 : (r > 127 ? 127 : r);
-}
 
 /** Float zero padding of H and W. */
 export function pad_f32(x: usize, y: usize, H: i32, W: i32, C: i32, PT: i32, PL: i32, PB: i32, PR: i32): void {
@@ -27,7 +24,7 @@ export function concat_f32(x: usize, y: usize, pixels: i32, C: i32, COut: i32, o
 export function concat_i8(x: usize, y: usize, pixels: i32, C: i32, COut: i32, offset: i32, zpIn: i32, m: f32, zpOut: i32): void {
   for (let p = 0; p < pixels; p++) {
     for (let c = 0; c < C; c++) {
-      store<i8>(y + <usize>(p * COut + offset + c), <i8>requant(<i32>load<i8>(x + <usize>(p * C + c)) - zpIn, m, zpOut));
+      store<i8>(y + <usize>(p * COut + offset + c), <i8>requant(<i32>load<i8>(x + <usize>(p * C + c)) - zpIn, m, zpOut, -128, 127));
     }
   }
 }
@@ -59,7 +56,7 @@ export function mul_f32(a: usize, b: usize, y: usize, n: i32): void {
 export function mul_i8(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, m: f32, zo: i32): void {
   for (let i = 0; i < n; i++) {
     const p = (<i32>load<i8>(a + <usize>i) - za) * (<i32>load<i8>(b + <usize>i) - zb);
-    store<i8>(y + <usize>i, <i8>requant(p, m, zo));
+    store<i8>(y + <usize>i, <i8>requant(p, m, zo, -128, 127));
   }
 }
 
@@ -68,7 +65,6 @@ export function affine_i8(x: usize, y: usize, n: i32, C: i32, zpIn: i32, m: usiz
   for (let i = 0; i < n; i++) {
     const c = <usize>(i % C) << 2;
     const v = <f32>(<i32>load<i8>(x + <usize>i) - zpIn) * load<f32>(m + c) + load<f32>(k + c);
-    const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(v))) + zpOut;
-    store<i8>(y + <usize>i, <i8>(r < -128 ? -128 : (r > 127 ? 127 : r)));
+    store<i8>(y + <usize>i, <i8>roundClamp(v, zpOut, -128, 127));
   }
 }

@@ -1,22 +1,18 @@
 // Int8 kernels (AssemblyScript) for element-wise add and global average pooling, SIMD and scalar.
 // Each matches the int8 reference of its op (compiler/ops/add.ts, compiler/ops/global-avg-pool.ts) bit for bit:
 // the SIMD lanes run the very f32 operations of the scalar code, in the same order.
+import { roundClamp } from "./common";
 
-/** clamp(nearest(v) limited to ±512, then + zp) to int8: the tail of every f32 requantization. */
-@inline function roundToInt8(v: f32, zp: i32): i32 {
-  const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(v))) + zp;
-  return r < -128 ? -128 : (r > 127 ? 127 : r);
-}
 
 /** Lanes of `v` rounded half to even, limited to ±512, plus zp; the int8 clamp comes from the saturating narrows. */
 @inline function roundToInt4(v: v128, zp: v128): v128 {
   return i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.splat(512), f32x4.max(f32x4.splat(-512), f32x4.nearest(v)))), zp);
 }
 
-// ---- add: y = roundToInt8(f32(f32(a − zpA)·mA) + f32(f32(b − zpB)·mB)) ----
+// ---- add: y = roundClamp(f32(f32(a − zpA)·mA) + f32(f32(b − zpB)·mB)) ----
 
 @inline function addOne(a: i32, b: i32, zpA: i32, zpB: i32, mA: f32, mB: f32, zpOut: i32): i32 {
-  return roundToInt8(<f32>(a - zpA) * mA + <f32>(b - zpB) * mB, zpOut);
+  return roundClamp(<f32>(a - zpA) * mA + <f32>(b - zpB) * mB, zpOut, -128, 127);
 }
 
 function addRangeScalar(a: usize, b: usize, y: usize, from: i32, n: i32, zpA: i32, zpB: i32, mA: f32, mB: f32, zpOut: i32): void {
@@ -55,13 +51,13 @@ export function add_i8(a: usize, b: usize, y: usize, n: i32, zpA: i32, zpB: i32,
   else addRangeScalar(a, b, y, 0, n, zpA, zpB, mA, mB, zpOut);
 }
 
-// ---- global average pooling: y[c] = roundToInt8(f32(Σ_p (x[p, c] − zpIn)) · m) with m = s_in / (s_out·HW) ----
+// ---- global average pooling: y[c] = roundClamp(f32(Σ_p (x[p, c] − zpIn)) · m) with m = s_in / (s_out·HW) ----
 
 function meanRangeScalar(x: usize, y: usize, from: i32, HW: i32, C: i32, zpIn: i32, m: f32, zpOut: i32): void {
   for (let c = from; c < C; c++) {
     let s = 0;
     for (let p = 0; p < HW; p++) s += <i32>load<i8>(x + <usize>(p * C + c)) - zpIn;
-    store<i8>(y + <usize>c, <i8>roundToInt8(<f32>s * m, zpOut));
+    store<i8>(y + <usize>c, <i8>roundClamp(<f32>s * m, zpOut, -128, 127));
   }
 }
 

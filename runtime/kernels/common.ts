@@ -1,0 +1,32 @@
+// Helpers every kernel shares (AssemblyScript): the f32 requantization steps and the fused activations.
+// One definition, so that the scalar and SIMD paths of every kernel round exactly alike.
+
+/** nearest(v) limited to ±512, plus zp, clamped to [lo, hi]: the tail of every f32 requantization. */
+@inline export function roundClamp(v: f32, zp: i32, lo: i32, hi: i32): i32 {
+  const r = <i32>min<f32>(512, max<f32>(-512, nearest<f32>(v))) + zp;
+  return r < lo ? lo : (r > hi ? hi : r);
+}
+
+/** clamp(nearest(f32(acc) · m) + zp, lo, hi): compiler/quant/arithmetic.ts `requantize`, in f32. */
+@inline export function requant(acc: i32, m: f32, zp: i32, lo: i32, hi: i32): i32 {
+  return roundClamp(<f32>acc * m, zp, lo, hi);
+}
+
+/** The same f32 steps as `requant`, four lanes at once (SIMD builds only). */
+@inline export function requant4(acc: v128, m: v128, zp: v128, lo: v128, hi: v128): v128 {
+  const f = f32x4.min(f32x4.splat(512), f32x4.max(f32x4.splat(-512), f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(acc), m))));
+  return i32x4.min_s(hi, i32x4.max_s(lo, i32x4.add(i32x4.trunc_sat_f32x4_s(f), zp)));
+}
+
+// Activation codes shared with the compiler (compiler/ops/op.ts ACTIVATION_CODES): 0 linear, 1 relu, 2 relu6.
+@inline export function actScalar(v: f32, act: i32): f32 {
+  if (act == 1) return v < 0 ? 0 : v;
+  if (act == 2) return v < 0 ? 0 : (v > 6 ? 6 : v);
+  return v;
+}
+
+@inline export function actVector(v: v128, act: i32): v128 {
+  if (act == 1) return f32x4.max(v, f32x4.splat(0));
+  if (act == 2) return f32x4.min(f32x4.max(v, f32x4.splat(0)), f32x4.splat(6));
+  return v;
+}
