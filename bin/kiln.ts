@@ -39,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+// A closed pipe (`kiln profile … | head`) is the reader's choice, not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE") process.exit(0); throw e; });
+
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
   const err = e as Error;
   if (process.env.KILN_DEBUG) console.error(err.stack);

@@ -6,3 +6,4 @@ export * from "./depthwise-i8";
 export * from "./misc-i8";
 export * from "./float-extra";
 export * from "./layout";
+export * from "./conv-small-i8";
