@@ -17,6 +17,11 @@ export interface LayerInfo {
   outputShape: number[];
   macs: number;
   weightBytes: number;
+  /** Trained parameters (weights and biases) of the layer. */
+  params?: number;
+  /** Int8 blobs: the layer output's quantization. */
+  outputScale?: number;
+  outputZeroPoint?: number;
 }
 
 export interface Manifest {

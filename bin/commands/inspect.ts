@@ -1,4 +1,5 @@
 // `kiln inspect`: what a blob is, read from its kiln.manifest section.
+import { statSync } from "node:fs";
 import { loadModelFile } from "../../runtime/node.js";
 import { KilnError } from "../../compiler/errors.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
@@ -18,20 +19,26 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   const [blob] = requirePositionals(inspectSpec, parsed, 1, "<blob.wasm>");
   const model = await loadModelFile(blob).catch((e: Error) => { throw new KilnError(e.message); });
   const m = model.info;
+  const size = statSync(blob).size;
   if (parsed.options.json) { io.out(JSON.stringify(m)); return; }
   const q = (t: { scale?: number; zeroPoint?: number }): string => (t.scale === undefined ? "" : `  scale ${t.scale.toPrecision(6)} zero point ${t.zeroPoint}`);
   io.out(`model ${m.model}  (${m.quantize === "none" ? "float32" : m.quantize}, target ${m.target}${m.simd ? ", needs SIMD128" : ""})`);
   io.out(`input  ${m.input.name} [${m.input.shape}] ${m.input.dtype}${q(m.input)}  pixel × ${m.input.pixelScale.toPrecision(6)} + ${m.input.pixelOffset}`);
   io.out(`output ${m.output.name} [${m.output.shape}] ${m.output.dtype}${q(m.output)}`);
   io.out("");
-  const rows = m.layers.map((l, i) => [String(i), l.name, l.fused.join("+"), `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"), formatBytes(l.weightBytes)]);
-  const head = ["#", "layer", "ops", "output", "MACs", "weights"];
+  const int8 = m.quantize !== "none";
+  const rows = m.layers.map((l, i) => [String(i), l.name, l.fused.join("+"), `[${l.outputShape.join(",")}]`, (l.params ?? 0).toLocaleString("en-US"),
+    l.macs.toLocaleString("en-US"), formatBytes(l.weightBytes), ...(int8 ? [l.outputScale === undefined ? "" : `${l.outputScale.toPrecision(4)} / ${l.outputZeroPoint}`] : [])]);
+  const head = ["#", "layer", "ops", "output", "params", "MACs", "weights", ...(int8 ? ["out scale / zp"] : [])];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const fmt = (r: string[]): string => r.map((v, c) => (c >= 4 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ");
+  const fmt = (r: string[]): string => r.map((v, c) => (c >= 4 && c <= 6 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ").trimEnd();
   io.out(fmt(head));
   for (const r of rows) io.out(fmt(r));
   io.out("");
-  io.out(`total MACs ${m.macs.toLocaleString("en-US")}   weights ${formatBytes(m.weightBytes)}   arena ${formatBytes(m.arenaBytes)} (lower bound ${formatBytes(m.arenaLowerBound)})`);
+  const params = m.layers.reduce((a, l) => a + (l.params ?? 0), 0);
+  const manifestBytes = new TextEncoder().encode(JSON.stringify(m)).length;
+  io.out(`total params ${params.toLocaleString("en-US")}   MACs ${m.macs.toLocaleString("en-US")}   arena ${formatBytes(m.arenaBytes)} (lower bound ${formatBytes(m.arenaLowerBound)})`);
+  io.out(`size ${formatBytes(size)}: weights ${formatBytes(m.weightBytes)}, code ${formatBytes(size - m.weightBytes - manifestBytes)}, manifest ${formatBytes(manifestBytes)}`);
   if (m.quantization) io.out(`calibrated on ${m.quantization.images} (${m.quantization.method}); pixels map to int8 ${m.quantization.inputExact ? "exactly" : "approximately"}`);
   io.out(`labels ${m.labels.join(", ")}`);
 }

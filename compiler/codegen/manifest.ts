@@ -26,7 +26,12 @@ export function buildManifest(graph: Graph, layout: Layout, options: ManifestOpt
     const shapes = node.inputs.map((n) => tensorOf(graph, n).shape);
     const out = tensorOf(graph, node.outputs[0]).shape;
     const weightBytes = node.inputs.reduce((a, n) => a + (tensorOf(graph, n).data?.byteLength ?? 0), 0);
-    return { name: node.name, op: node.op, fused: node.fused ?? [node.op], outputShape: out, macs: opDef(node).macs(node, shapes, out), weightBytes };
+    const params = node.inputs.reduce((a, n) => a + (tensorOf(graph, n).data?.length ?? 0), 0);
+    const q = tensorOf(graph, node.outputs[0]).quant;
+    return {
+      name: node.name, op: node.op, fused: node.fused ?? [node.op], outputShape: out, macs: opDef(node).macs(node, shapes, out), weightBytes, params,
+      ...(q ? { outputScale: q.scale[0], outputZeroPoint: q.zeroPoint[0] } : {}),
+    };
   });
   const output = tensorInfo(graph, graph.outputs[0]);
   const classes = sizeOf(output.shape);
