@@ -1,7 +1,7 @@
 // GraphModel frontend: converter-style model.json files against TF.js, the float blob and the int8 blobs.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, loadModel } from "../compiler/compile.js";
 import { runFloat } from "../compiler/interpreter.js";
 import { FLOAT_PIPELINE, runPipeline } from "../compiler/passes/pipeline.js";
@@ -22,12 +22,7 @@ const init = (seed: number) => ({
   biasInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.4, seed: seed + 1 }),
 });
 
-function sequential(inputShape: number[], layers: tf.layers.Layer[]): tf.LayersModel {
-  const model = tf.sequential();
-  model.add(tf.layers.inputLayer({ inputShape }));
-  for (const layer of layers) model.add(layer);
-  return model;
-}
+const sequential = (inputShape: number[], layers: tf.layers.Layer[]): tf.LayersModel => tf.sequential({ layers: [tf.layers.inputLayer({ inputShape }), ...layers] });
 
 interface GraphCase {
   name: string;
@@ -56,7 +51,8 @@ const CASES: GraphCase[] = [
       const input = tf.input({ shape: [10, 10, 3] });
       const a = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "relu6", ...init(8) }).apply(input) as tf.SymbolicTensor;
       const p = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]] }).apply(a) as tf.SymbolicTensor;
-      const d = tf.layers.depthwiseConv2d({ kernelSize: 3, activation: "relu6", depthwiseInitializer: tf.initializers.randomNormal({ stddev: 0.4, seed: 9 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.4, seed: 10 }) }).apply(p) as tf.SymbolicTensor;
+      const { kernelInitializer: depthwiseInitializer, biasInitializer } = init(9);
+      const d = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, activation: "relu6", depthwiseInitializer, biasInitializer }).apply(p) as tf.SymbolicTensor;
       const c = tf.layers.conv2d({ filters: 8, kernelSize: 1, ...init(11) }).apply(d) as tf.SymbolicTensor;
       const sum = tf.layers.add().apply([a, c]) as tf.SymbolicTensor;
       const g = tf.layers.globalAveragePooling2d({}).apply(sum) as tf.SymbolicTensor;
@@ -257,11 +253,16 @@ describe("errors name the file, the node and its op", () => {
     expect(() => loadModel(dilated)).toThrow(/node 'block\/conv' \(Conv2D\): dilations other than 1/);
   });
 
-  it("a compile-time-only op on a run-time tensor, and a graph with two outputs", () => {
+  it("a compile-time-only op on a run-time tensor, a weight missing from the manifest, a graph with two outputs", () => {
     const transposed = build((w, conv) => w.op("Identity", "Transpose", [conv, w.ints("perm", [0, 3, 1, 2])]));
     expect(() => loadModel(transposed)).toThrow(/node 'Identity' \(Transpose\): Kiln evaluates this op only at compile time/);
+    const unweighted = build((w, conv) => { w.weights.splice(0, 1); w.op("Identity", "Identity", [conv]); });
+    expect(() => loadModel(unweighted)).toThrow(/node 'block\/w' \(Const\): no value: it is neither in the weights manifest nor inline/);
     const two = build((w, conv) => { w.op("out1", "Relu", [conv]); w.op("out2", "Sigmoid", [conv]); });
     expect(() => loadModel(two)).toThrow(/exactly one output; this graph has 2 \(out1, out2\)/);
+    // A converter signature names the output; the other branch is then never lowered.
+    writeFileSync(two, JSON.stringify({ ...JSON.parse(readFileSync(two, "utf8")), signature: { outputs: { y: { name: "out2:0" } } } }));
+    expect(loadModel(two).nodes.map((n) => n.op)).toEqual(["conv2d", "sigmoid"]);
   });
 });
 

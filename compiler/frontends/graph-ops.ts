@@ -1,8 +1,7 @@
 // One lowering per TF GraphDef op: each turns a node (its attrs, tensor and constant inputs) into Kiln core ops.
 import { sizeOf, type AttrValue } from "../ir.js";
 import type { GraphBuilder } from "./builder.js";
-import { padsFor } from "../ops/geometry.js";
-import { boolAttr, floatAttr, intListAttr, stringAttr, stringListAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
+import { boolAttr, floatAttr, intListAttr, nhwcWindow, paddingOf, requireNhwc, stringListAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
 
 /** A lowered TF output: a run-time tensor (its name in the builder) or a compile-time constant. */
 export type Value = string | ConstValue;
@@ -33,36 +32,15 @@ function emit(ctx: OpContext, op: string, inputs: string[], attrs: Record<string
   return ctx.builder.node(op, name, inputs, attrs);
 }
 
-function requireNhwc(ctx: OpContext): void {
-  const format = stringAttr(ctx.node, "data_format", "NHWC");
-  if (format !== "NHWC") throw new Error(`data_format ${format} is not supported; Kiln needs NHWC`);
-}
-
 function requireImage(ctx: OpContext, x: string): number[] {
   const shape = shapeOf(ctx, x);
   if (shape.length !== 4) throw new Error(`input [${shape}] is not an NHWC image`);
   return shape;
 }
 
-/** `strides`/`ksize` attrs are [1, h, w, 1] in NHWC; batch and channel entries must be 1. */
-function window2d(ctx: OpContext, key: string): [number, number] {
-  const v = intListAttr(ctx.node, key, [1, 1, 1, 1]);
-  if (v.length !== 4 || v[0] !== 1 || v[3] !== 1) throw new Error(`${key} [${v}] must be [1, h, w, 1]`);
-  return [v[1], v[2]];
-}
-
-function padsOf(ctx: OpContext, x: number[], kernel: number[], strides: [number, number]): [number, number, number, number] {
-  const mode = stringAttr(ctx.node, "padding", "VALID").toUpperCase();
-  if (mode === "SAME" || mode === "VALID") return padsFor(mode === "SAME" ? "same" : "valid", x[1], x[2], kernel, strides);
-  if (mode !== "EXPLICIT") throw new Error(`padding ${mode} is not supported (SAME, VALID, EXPLICIT)`);
-  // explicit_paddings lists (before, after) per NHWC dimension.
-  const e = intListAttr(ctx.node, "explicit_paddings", []);
-  if (e.length !== 8 || e[0] || e[1] || e[6] || e[7]) throw new Error(`explicit_paddings [${e}] must pad only H and W`);
-  return [e[2], e[4], e[3], e[5]];
-}
-
-/** Per-channel vector from a scalar or [.., C] constant whose other dimensions are all 1. */
-function channelVector(c: ConstValue, channels: number): Float32Array {
+/** Per-channel vector from a scalar or [.., C] constant whose other dimensions are all 1 (and no more than `rank`). */
+function channelVector(c: ConstValue, channels: number, rank = 1): Float32Array {
+  if (c.shape.length > rank) throw new Error(`constant of shape [${c.shape}] has more dimensions than the tensor it applies to`);
   if (c.data.length === 1) return new Float32Array(channels).fill(c.data[0]);
   if (c.data.length === channels && c.shape[c.shape.length - 1] === channels) return Float32Array.from(c.data);
   throw new Error(`constant of shape [${c.shape}] is neither a scalar nor per-channel (${channels} channels); broadcasting over other axes is not supported`);
@@ -108,7 +86,7 @@ function withFusedOps(ctx: OpContext, op: string, inputs: string[], attrs: Recor
     if (fused === "BiasAdd") {
       const bias = ctx.constant(arg++);
       if (y === undefined) inputs.push(ctx.weight(bias, `${ctx.node.name}/bias`));
-      else y = affine(ctx, y, undefined, channelVector(bias, shapeOf(ctx, y).at(-1)!), "bias");
+      else y = affine(ctx, y, undefined, channelVector(bias, shapeOf(ctx, y).at(-1)!, 4), "bias");
     } else if (fused === "FusedBatchNorm") {
       y = batchNorm(ctx, primary(), [0, 1, 2, 3].map((k) => ctx.constant(arg + k)), "batch_norm");
       arg += 4;
@@ -124,21 +102,20 @@ function withFusedOps(ctx: OpContext, op: string, inputs: string[], attrs: Recor
 
 function convolution(op: "conv2d" | "depthwise_conv2d"): GraphLowering {
   return (ctx) => {
-    requireNhwc(ctx);
+    requireNhwc(ctx.node);
     if (intListAttr(ctx.node, "dilations", [1, 1, 1, 1]).some((d) => d !== 1)) throw new Error("dilations other than 1 are not supported");
     const x = ctx.tensor(0);
     const xs = requireImage(ctx, x);
     const filter = ctx.constant(1);
     if (filter.shape.length !== 4) throw new Error(`filter [${filter.shape}] is not [kh, kw, in, out]`);
-    const strides = window2d(ctx, "strides");
-    const pads = padsOf(ctx, xs, filter.shape, strides);
+    const strides = nhwcWindow(ctx.node, "strides");
+    const pads = paddingOf(ctx.node, xs, filter.shape, strides);
     return withFusedOps(ctx, op, [x, ctx.weight(filter, `${ctx.node.name}/filter`)], { strides, pads });
   };
 }
 
 /** MatMul of a [1, N] activation by an [N, M] constant (transposed if transpose_b) is a dense layer. */
 const matMul: GraphLowering = (ctx) => {
-  if (typeof ctx.inputs[0] !== "string") throw new Error("a constant left operand is not supported (the activation must come first)");
   let x = ctx.tensor(0);
   const b = ctx.constant(1);
   const xs = shapeOf(ctx, x);
@@ -158,10 +135,10 @@ const matMul: GraphLowering = (ctx) => {
 
 function pool(op: "max_pool" | "avg_pool"): GraphLowering {
   return (ctx) => {
-    requireNhwc(ctx);
+    requireNhwc(ctx.node);
     const x = ctx.tensor(0);
-    const kernel = window2d(ctx, "ksize"), strides = window2d(ctx, "strides");
-    return emit(ctx, op, [x], { pool: kernel, strides, pads: padsOf(ctx, requireImage(ctx, x), kernel, strides) });
+    const kernel = nhwcWindow(ctx.node, "ksize"), strides = nhwcWindow(ctx.node, "strides");
+    return emit(ctx, op, [x], { pool: kernel, strides, pads: paddingOf(ctx.node, requireImage(ctx, x), kernel, strides) });
   };
 }
 
@@ -176,7 +153,8 @@ function arithmetic(kind: "add" | "mul" | "sub" | "div"): GraphLowering {
     }
     const tensorFirst = typeof a === "string";
     const x = tensorFirst ? ctx.tensor(0) : ctx.tensor(1);
-    const v = channelVector(tensorFirst ? ctx.constant(1) : ctx.constant(0), shapeOf(ctx, x).at(-1)!);
+    const xs = shapeOf(ctx, x);
+    const v = channelVector(tensorFirst ? ctx.constant(1) : ctx.constant(0), xs[xs.length - 1], xs.length);
     if (kind === "add") return affine(ctx, x, undefined, v);
     if (kind === "mul") return affine(ctx, x, v, undefined);
     if (kind === "sub") return tensorFirst ? affine(ctx, x, undefined, v.map((t) => -t)) : affine(ctx, x, new Float32Array(v.length).fill(-1), v);
@@ -257,7 +235,7 @@ const mean: GraphLowering = (ctx) => {
 };
 
 const fusedBatchNorm: GraphLowering = (ctx) => {
-  requireNhwc(ctx);
+  requireNhwc(ctx.node);
   if (boolAttr(ctx.node, "is_training")) throw new Error("is_training is set; only inference batch norm is supported");
   return batchNorm(ctx, ctx.tensor(0), [1, 2, 3, 4].map((i) => ctx.constant(i)));
 };
@@ -277,7 +255,7 @@ export const GRAPH_LOWERINGS: Record<string, GraphLowering> = {
   FusedDepthwiseConv2dNative: convolution("depthwise_conv2d"),
   MatMul: matMul,
   _FusedMatMul: matMul,
-  BiasAdd: (ctx) => { requireNhwc(ctx); return arithmetic("add")(ctx); },
+  BiasAdd: (ctx) => { requireNhwc(ctx.node); return arithmetic("add")(ctx); },
   Add: arithmetic("add"),
   AddV2: arithmetic("add"),
   Mul: arithmetic("mul"),

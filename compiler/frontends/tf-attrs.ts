@@ -1,4 +1,5 @@
-// Decodes TensorFlow GraphDef nodes in their protobuf-JSON form (attrs, input references, inline tensors).
+// Decodes TensorFlow GraphDef nodes in their protobuf-JSON form: attrs, input references, inline tensors, NHWC windows.
+import { padsFor } from "../ops/geometry.js";
 
 /** One attr value as protobuf-JSON writes it: int64s are strings, strings are base64, enums are names. */
 export interface TfAttr {
@@ -144,7 +145,11 @@ export function typeAttr(node: TfNode, key: string, fallback = "DT_FLOAT"): stri
   return v === undefined ? fallback : dtypeName(v);
 }
 
-/** An inline TensorProto (`attr.value.tensor`), for Const nodes whose value is not in the weights manifest. */
+/**
+ * An inline TensorProto (`attr.value.tensor`), for Const nodes whose value is not in the weights manifest.
+ * Undefined if it carries no values: the converter writes only dtype and shape there and moves the data to the
+ * manifest, so reading "no values" as zeros would hide a missing weight.
+ */
 export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
   const t = attrOf(node, key)?.tensor;
   if (!t) return undefined;
@@ -165,9 +170,33 @@ export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
     }
     return { dtype, shape, data };
   }
-  const raw: (number | string | boolean)[] = t.floatVal ?? t.intVal ?? t.int64Val ?? t.boolVal ?? [];
-  const values = raw.map(Number);
+  const raw: (number | string | boolean)[] | undefined = t.floatVal ?? t.intVal ?? t.int64Val ?? t.boolVal;
+  if (!raw && size > 0) return undefined;
+  const values = (raw ?? []).map(Number);
   // Protobuf elides repeated trailing values: a shorter list repeats its last value (an empty one means zeros).
   for (let i = 0; i < size; i++) data[i] = values.length === 0 ? 0 : values[Math.min(i, values.length - 1)];
   return { dtype, shape, data };
+}
+
+export function requireNhwc(node: TfNode): void {
+  const format = stringAttr(node, "data_format", "NHWC");
+  if (format !== "NHWC") throw new Error(`data_format ${format} is not supported; Kiln needs NHWC`);
+}
+
+/** `strides`/`ksize` attrs are [1, h, w, 1] in NHWC; batch and channel entries must be 1. */
+export function nhwcWindow(node: TfNode, key: string): [number, number] {
+  const v = intListAttr(node, key, [1, 1, 1, 1]);
+  if (v.length !== 4 || v[0] !== 1 || v[3] !== 1) throw new Error(`${key} [${v}] must be [1, h, w, 1]`);
+  return [v[1], v[2]];
+}
+
+/** Kiln's [top, left, bottom, right] from `padding` (SAME, VALID) or `explicit_paddings` (EXPLICIT). */
+export function paddingOf(node: TfNode, x: number[], kernel: number[], strides: [number, number]): [number, number, number, number] {
+  const mode = stringAttr(node, "padding", "VALID").toUpperCase();
+  if (mode === "SAME" || mode === "VALID") return padsFor(mode === "SAME" ? "same" : "valid", x[1], x[2], kernel, strides);
+  if (mode !== "EXPLICIT") throw new Error(`padding ${mode} is not supported (SAME, VALID, EXPLICIT)`);
+  // explicit_paddings lists (before, after) for each NHWC dimension.
+  const e = intListAttr(node, "explicit_paddings", []);
+  if (e.length !== 8 || e[0] || e[1] || e[6] || e[7]) throw new Error(`explicit_paddings [${e}] must pad only H and W`);
+  return [e[2], e[4], e[3], e[5]];
 }
