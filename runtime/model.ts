@@ -1,5 +1,6 @@
 // Loads a Kiln blob and runs it: the runtime core, free of Node-only imports so it also runs in browsers.
 import { MANIFEST_VERSION, type Manifest } from "./manifest.js";
+import { profileModel, type ProfileOptions, type ProfileResult } from "./profile.js";
 
 export type { Manifest } from "./manifest.js";
 
@@ -91,6 +92,11 @@ export class Model {
     if (raw instanceof Float32Array) return raw;
     const scale = this.info.output.scale ?? 1, zp = this.info.output.zeroPoint ?? 0;
     return Float32Array.from(raw, (q) => (q - zp) * scale);
+  }
+
+  /** Per-layer and end-to-end timings of this blob on this machine (see runtime/profile.ts). */
+  profile(options: ProfileOptions = {}): ProfileResult {
+    return profileModel(this, options);
   }
 
   predict(input: Uint8Array | Float32Array): Prediction {
