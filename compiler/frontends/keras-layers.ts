@@ -145,14 +145,6 @@ const reshape: Lowering = (ctx, layer, [x]) => {
   return ctx.builder.node("reshape", layer.name, [x], { shape: [1, ...target.map(Number)] });
 };
 
-const reluLayer: Lowering = (ctx, layer, [x]) => {
-  const { max_value: max, negative_slope: slope = 0, threshold = 0 } = layer.config as { max_value?: number | null; negative_slope?: number; threshold?: number };
-  if (slope !== 0 || threshold !== 0 || (max !== undefined && max !== null && max !== 6)) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (ReLU) with max_value=${max}, negative_slope=${slope}, threshold=${threshold} is not supported; supported: plain ReLU and ReLU(max_value=6)`);
-  }
-  return ctx.builder.node(max === 6 ? "relu6" : "relu", layer.name, [x]);
-};
-
 /** Inference batch norm is a per-channel scale and shift; the fold-batch-norm pass removes it. */
 const batchNormalization: Lowering = (ctx, layer, [x]) => {
   const c = layer.config as { axis?: number | number[]; epsilon?: number; center?: boolean; scale?: boolean };
@@ -188,7 +180,6 @@ export const LAYER_LOWERINGS: Record<string, Lowering> = {
     const y = activate(ctx, layer, x, layer.config.activation, layer.name);
     return y === x ? ctx.builder.node("identity", layer.name, [x]) : y;
   },
-  ReLU: reluLayer,
   Softmax: (ctx, layer, [x]) => ctx.builder.node("softmax", layer.name, [x]),
   InputLayer: (_ctx, _layer, [x]) => x,
 };
