@@ -9,6 +9,9 @@ import { inspectCommand, inspectSpec } from "./commands/inspect.js";
 import { demoCommand, demoSpec } from "./commands/demo.js";
 import { evalCommand, evalSpec } from "./commands/eval.js";
 import { profileCommand, profileSpec } from "./commands/profile.js";
+import { agentCommand, agentSpec } from "./commands/agent.js";
+import { deployCommand, deploySpec } from "./commands/deploy.js";
+import { benchCommand, benchSpec } from "./commands/bench.js";
 
 interface Command { spec: CommandSpec; run(argv: string[], io: Io): Promise<void> }
 
@@ -18,6 +21,9 @@ const COMMANDS: Command[] = [
   { spec: inspectSpec, run: inspectCommand },
   { spec: evalSpec, run: evalCommand },
   { spec: profileSpec, run: profileCommand },
+  { spec: deploySpec, run: deployCommand },
+  { spec: benchSpec, run: benchCommand },
+  { spec: agentSpec, run: agentCommand },
   { spec: demoSpec, run: demoCommand },
 ];
 

@@ -1,0 +1,69 @@
+// `kiln agent`: the device side — serves deploys, runs and profiles over a serial port or TCP from a model store.
+import { KilnError, UsageError } from "../../compiler/errors.js";
+import { createAgent, serveSerial, serveTcp, SERIAL_MAX_FRAME, STREAM_MAX_FRAME, type Serving } from "../../firmware-host/serve.js";
+import { parseHostPort } from "../../firmware-host/tcp.js";
+import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { formatBytes, type Io } from "../io.js";
+
+export const agentSpec: CommandSpec = {
+  name: "agent",
+  summary: "the device side: serve deploys, runs and profiles over a serial port or TCP",
+  usage: "kiln agent (--serial <path> [--baud 115200] | --tcp <host:port> --token <T>) --store <dir>",
+  options: {
+    serial: { type: "string", description: "serial port to serve, e.g. /dev/ttyGS0" },
+    baud: { type: "number", description: "serial baud rate", default: 115200 },
+    tcp: { type: "string", description: "address to listen on: host:port, or :port / port for 127.0.0.1 only" },
+    token: { type: "string", description: "shared secret the host must send in HELLO (required with --tcp)" },
+    store: { type: "string", description: "directory holding the committed model and pending uploads" },
+    name: { type: "string", description: "device name announced in HELLO (default: the host name)" },
+    "max-frame": { type: "number", description: "largest frame in bytes (default 4096 on serial, 65536 on TCP)" },
+    "memory-limit": { type: "number", description: "MiB of linear memory a blob may use", default: 256 },
+    quiet: { type: "boolean", short: "q", description: "log only errors", default: false },
+  },
+};
+
+export async function agentCommand(argv: string[], io: Io): Promise<void> {
+  const parsed = parseArgs(agentSpec, argv);
+  requirePositionals(agentSpec, parsed, 0, "nothing");
+  const o = parsed.options;
+  const serial = o.serial as string | undefined, tcp = o.tcp as string | undefined, token = o.token as string | undefined;
+  if (Boolean(serial) === Boolean(tcp)) throw new UsageError(`kiln agent: give exactly one of --serial and --tcp (usage: ${agentSpec.usage})`);
+  if (!o.store) throw new UsageError(`kiln agent: --store <dir> is required (usage: ${agentSpec.usage})`);
+  if (tcp && !token) throw new UsageError("kiln agent: --tcp needs --token <secret>: every host must present it in HELLO");
+  const address = tcp ? parseHostPort(tcp) : null;
+  if (tcp && !address) throw new UsageError(`kiln agent: --tcp must be host:port or :port, got '${tcp}'`);
+  const baud = o.baud as number;
+  if (!Number.isInteger(baud) || baud <= 0) throw new UsageError(`kiln agent: --baud must be a positive whole number, got ${baud}`);
+  const maxFrame = (o["max-frame"] as number | undefined) ?? (serial ? SERIAL_MAX_FRAME : STREAM_MAX_FRAME);
+  if (!Number.isInteger(maxFrame) || maxFrame < 256 || maxFrame > 65536) throw new UsageError("kiln agent: --max-frame must be 256…65536");
+  const memoryMiB = o["memory-limit"] as number;
+  if (!(memoryMiB > 0) || memoryMiB > 4095) throw new UsageError("kiln agent: --memory-limit must be 1…4095 MiB");
+
+  const log = (line: string): void => { if (!o.quiet) io.err(`kiln agent: ${line}`); };
+  const agent = await createAgent({
+    store: o.store as string, maxFrame, token, requireHello: Boolean(tcp), name: o.name as string | undefined,
+    memoryLimit: Math.floor(memoryMiB * 1024 * 1024), log,
+  }).catch((e: Error) => { throw new KilnError(`kiln agent: cannot open the store ${String(o.store)}: ${e.message}`); });
+  let serving: Serving;
+  try {
+    serving = serial ? await serveSerial(agent, serial, baud) : await serveTcp(agent, address!.host, address!.port);
+  } catch (e) {
+    await agent.close();
+    throw new KilnError(`kiln agent: ${(e as Error).message}`);
+  }
+  const active = agent.store.active;
+  io.out(`kiln agent: serving ${serving.where}, store ${String(o.store)}, `
+    + (active ? `model ${active.id.slice(0, 12)} (${active.model.info.model}, ${formatBytes(active.bytes.length)})` : "no model yet")
+    + (agent.store.pending ? `, pending upload at ${agent.store.pending.received} of ${agent.store.pending.size} bytes` : ""));
+
+  const stopped = new Promise<"signal">((resolve) => {
+    const stop = (): void => resolve("signal");
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  const outcome = await Promise.race([stopped, serving.ended]);
+  await serving.close();
+  await agent.close();
+  if (outcome !== "signal") throw new KilnError(`kiln agent: ${serving.where} went away${outcome ? `: ${outcome.message}` : ""}`);
+  log("stopped");
+}

@@ -1,0 +1,134 @@
+// `kiln bench --device`: the per-layer profile measured on a device, link time apart, and on-device accuracy.
+import { createHash } from "node:crypto";
+import { KilnError } from "../../compiler/errors.js";
+import { readLabelledImages, type LabelledImages } from "../../models/idx.js";
+import { Model } from "../../runtime/model.js";
+import { stats } from "../../runtime/profile.js";
+import type { DeviceClient } from "../../firmware-host/client.js";
+import { deploy } from "../../firmware-host/deploy.js";
+import { deviceManifest, evalOnDevice, fetchBlob, profileOnDevice, runOnDevice } from "../../firmware-host/device-ops.js";
+import { DeviceTarget } from "../../firmware-host/target.js";
+import { parseArgs, type CommandSpec } from "../args.js";
+import { formatBytes, type Io } from "../io.js";
+import { progressBar } from "../progress.js";
+import { BOLD, paint, useColor } from "../table.js";
+import { asKilnError, deviceUriOption, helloLine } from "./device-common.js";
+import { readBlob } from "./deploy.js";
+import { profileTable } from "./profile.js";
+
+export const benchSpec: CommandSpec = {
+  name: "bench",
+  summary: "profile the model on a device per layer (device time and link time apart); accuracy on the device",
+  usage: "kiln bench [blob.wasm] --device <uri> [--runs N] [--images <idx> --labels <idx>] [--json]",
+  options: {
+    device: { type: "string", description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T, or local" },
+    runs: { type: "number", description: "timed profile runs on the device", default: 200 },
+    warmup: { type: "number", description: "untimed runs first", default: 20 },
+    "link-runs": { type: "number", description: "RUN round trips timed to separate link time from device time", default: 20 },
+    images: { type: "string", description: "idx images: accuracy measured on the device (EVAL)" },
+    labels: { type: "string", description: "idx labels for --images" },
+    count: { type: "number", description: "evaluate the first N images", default: 1000 },
+    json: { type: "boolean", description: "one JSON object", default: false },
+    quiet: { type: "boolean", short: "q", description: "no progress bars", default: false },
+  },
+};
+
+const sha256Hex = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+const sameBytes = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+function sampleInput(size: number): Uint8Array {
+  let s = 4242;
+  return Uint8Array.from({ length: size }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 24));
+}
+
+async function linkTiming(client: DeviceClient, inputSize: number, runs: number) {
+  const input = sampleInput(inputSize);
+  const rtt: number[] = [], device: number[] = [];
+  let outBytes = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = await runOnDevice(client, input);
+    rtt.push(r.rttMs * 1000);
+    device.push(r.deviceUs);
+    outBytes = r.raw.byteLength;
+  }
+  const rt = stats(rtt), dev = stats(device);
+  return { runs, roundTripP50Us: rt.p50Us, roundTripP90Us: rt.p90Us, deviceRunP50Us: dev.p50Us, linkP50Us: Math.max(0, rt.p50Us - dev.p50Us), requestBytes: inputSize + 1, replyBytes: outBytes + 11 };
+}
+
+export async function benchCommand(argv: string[], io: Io): Promise<void> {
+  const parsed = parseArgs(benchSpec, argv);
+  const o = parsed.options;
+  if (parsed.positionals.length > 1) throw new KilnError(`kiln bench: unexpected argument '${parsed.positionals[1]}' (usage: ${benchSpec.usage})`, 2);
+  const uri = deviceUriOption("bench", o.device);
+  const runs = o.runs as number, warmup = o.warmup as number, linkRuns = o["link-runs"] as number, count = o.count as number;
+  if (!(runs >= 1) || !(warmup >= 0) || !(linkRuns >= 1) || !(count >= 1)) throw new KilnError("kiln bench: --runs, --link-runs and --count must be ≥ 1, --warmup ≥ 0", 2);
+  if (Boolean(o.images) !== Boolean(o.labels)) throw new KilnError("kiln bench: --images and --labels go together", 2);
+  let data: LabelledImages | null = null;
+  if (o.images) {
+    try { data = readLabelledImages(String(o.images), String(o.labels)); } catch (e) { throw new KilnError(`kiln bench: ${(e as Error).message}`); }
+  }
+  const local = parsed.positionals[0] ? await readBlob("bench", parsed.positionals[0]) : null;
+  const show = !o.json && !o.quiet;
+  const color = useColor();
+  const target = await DeviceTarget.open(uri);
+  let client: DeviceClient | null = null;
+  try {
+    client = await target.connect();
+    if (local && client.device?.modelId !== sha256Hex(local.bytes)) {
+      await client.close();
+      if (!o.json) io.err(`deploying ${parsed.positionals[0]} first (the device ${client.device?.modelId ? `runs ${client.device.modelName}` : "has no model"})`);
+      await deploy(target, local.bytes, { name: parsed.positionals[0] });
+      client = await target.connect();
+    }
+    const hello = client.device!;
+    if (!hello.modelId) throw new KilnError(`kiln bench: ${target.description} has no model; pass a blob or kiln deploy one first`);
+    if (!o.json) io.out(helloLine(hello, target.description));
+    const manifest = await deviceManifest(client);
+    const inputSize = manifest.input.shape.reduce((a, b) => a * b, 1);
+    const profile = await profileOnDevice(client, runs, warmup);
+    const link = await linkTiming(client, inputSize, linkRuns);
+    let evalResult: Record<string, unknown> | null = null;
+    let mismatches = 0;
+    if (data) {
+      const n = Math.min(count, data.count);
+      if (inputSize !== data.height * data.width * data.channels) throw new KilnError(`kiln bench: images are ${data.height}×${data.width}×${data.channels}; the device's model expects [${manifest.input.shape}]`);
+      const bar = progressBar("evaluating on the device", n, show);
+      const pixels = data.pixels.subarray(0, n * inputSize), labels = data.labels.subarray(0, n);
+      const started = performance.now();
+      const r = await evalOnDevice(client, manifest, pixels, labels, { outputs: true, onProgress: (d) => bar.update(d) });
+      bar.done();
+      const seconds = (performance.now() - started) / 1000;
+      // The host's own run of the same blob (downloaded from the device when none was given), output for output.
+      const hostModel = local?.model ?? await Model.load(await fetchBlob(client));
+      for (let i = 0; i < n; i++) {
+        hostModel.setInput(pixels.subarray(i * inputSize, (i + 1) * inputSize));
+        hostModel.exports.run();
+        if (!sameBytes(hostModel.rawOutput(), r.outputs[i])) mismatches++;
+      }
+      evalResult = { count: n, correct: r.correct, accuracy: r.correct / n, deviceUs: r.deviceUs, linkMs: r.linkMs, seconds, outputsEqual: n - mismatches, mismatches };
+    }
+    if (o.json) {
+      io.out(JSON.stringify({ device: hello, model: manifest.model, profile, link, eval: evalResult }));
+    } else {
+      io.out(paint(`measured on the device (${hello.device}, ${hello.runtime})`, BOLD, color));
+      profileTable(profile, color).forEach((l) => io.out(l));
+      io.out("");
+      io.out(`link: RUN round trip p50 ${(link.roundTripP50Us / 1000).toFixed(2)} ms = device run() p50 ${link.deviceRunP50Us.toFixed(1)} µs `
+        + `+ link ${(link.linkP50Us / 1000).toFixed(2)} ms (${formatBytes(link.requestBytes)} out, ${formatBytes(link.replyBytes)} back, ${link.runs} runs)`);
+      if (evalResult) {
+        const e = evalResult as { count: number; correct: number; accuracy: number; deviceUs: number; linkMs: number; seconds: number };
+        io.out(`accuracy on the device: ${(100 * e.accuracy).toFixed(2)} % (${e.correct}/${e.count}); device ${(e.deviceUs / 1000).toFixed(1)} ms, `
+          + `link ${(e.linkMs / 1000).toFixed(2)} s of ${e.seconds.toFixed(2)} s`);
+        io.out(mismatches === 0 ? `device outputs equal the host's run of the same blob on all ${e.count} images`
+          : `device outputs DIFFER from the host's run of the same blob on ${mismatches} of ${e.count} images`);
+      }
+    }
+    if (mismatches > 0) throw new KilnError(`kiln bench: device outputs differ from the host's on ${mismatches} images`);
+  } catch (e) {
+    throw asKilnError("bench", e);
+  } finally {
+    await client?.close().catch(() => {});
+    await target.dispose();
+  }
+}

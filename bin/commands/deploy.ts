@@ -1,0 +1,73 @@
+// `kiln deploy`: puts a blob on a device (serial, TCP or local) with a verified, resumable upload.
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { KilnError } from "../../compiler/errors.js";
+import { Model } from "../../runtime/model.js";
+import { deploy } from "../../firmware-host/deploy.js";
+import { DeviceTarget } from "../../firmware-host/target.js";
+import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { formatBytes, type Io } from "../io.js";
+import { asKilnError, deviceUriOption, helloLine, rate, transferBar } from "./device-common.js";
+
+export const deploySpec: CommandSpec = {
+  name: "deploy",
+  summary: "upload a blob to a device; it is verified there and replaces the running model atomically",
+  usage: "kiln deploy <blob.wasm> --device <uri> [--json]",
+  options: {
+    device: { type: "string", description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T, or local" },
+    sessions: { type: "number", description: "connections to try; each resumes where the last one stopped", default: 4 },
+    json: { type: "boolean", description: "the result as one JSON object", default: false },
+    quiet: { type: "boolean", short: "q", description: "no progress bar", default: false },
+  },
+};
+
+/** Reads a blob and checks locally that it is a Kiln blob, before spending link time on it. */
+export async function readBlob(command: string, path: string): Promise<{ bytes: Uint8Array; model: Model }> {
+  if (!existsSync(path)) throw new KilnError(`kiln ${command}: ${path}: file not found`);
+  const bytes = new Uint8Array(readFileSync(path));
+  try {
+    return { bytes, model: await Model.load(bytes) };
+  } catch (e) {
+    throw new KilnError(`kiln ${command}: ${path}: ${(e as Error).message}`);
+  }
+}
+
+export async function deployCommand(argv: string[], io: Io): Promise<void> {
+  const parsed = parseArgs(deploySpec, argv);
+  const [blobPath] = requirePositionals(deploySpec, parsed, 1, "<blob.wasm>");
+  const o = parsed.options;
+  const uri = deviceUriOption("deploy", o.device);
+  const sessions = o.sessions as number;
+  if (!Number.isInteger(sessions) || sessions < 1) throw new KilnError("kiln deploy: --sessions must be a whole number ≥ 1", 2);
+  const { bytes, model } = await readBlob("deploy", blobPath);
+  const target = await DeviceTarget.open(uri);
+  const progress = transferBar("uploading", !o.json && !o.quiet);
+  try {
+    const r = await deploy(target, bytes, {
+      name: basename(blobPath), sessions,
+      onHello: (h) => { if (!o.json) io.out(helloLine(h, target.description)); },
+      onProgress: (done, total) => progress.update(done, total),
+      onRetry: (session, e, acked) => {
+        progress.done();
+        if (!o.json) io.err(`link error: ${e.message}; reconnecting (session ${session + 1} of ${sessions}, device holds ${acked} bytes)`);
+      },
+    });
+    progress.done();
+    if (o.json) {
+      io.out(JSON.stringify({
+        device: r.hello, modelId: r.modelId, model: r.name, size: r.size, seconds: r.seconds, bytesPerSecond: r.size / r.seconds,
+        sessions: r.sessions, resumedFrom: r.resumedFrom, alreadyActive: r.alreadyActive, chunks: r.chunks, failedAttempts: r.failedAttempts, wireBytesOut: r.wireBytesOut,
+      }));
+      return;
+    }
+    if (r.alreadyActive) { io.out(`the device already runs this blob: model ${r.modelId} (${model.info.model}, ${formatBytes(r.size)})`); return; }
+    io.out(`committed model ${r.modelId} (${model.info.model}, ${formatBytes(r.size)}) in ${r.seconds.toFixed(2)} s, ${rate(r.size, r.seconds)}`
+      + (r.resumedFrom > 0 ? `, resumed at byte ${r.resumedFrom}` : "")
+      + (r.failedAttempts > 0 ? `, ${r.failedAttempts} chunk attempts repeated` : ""));
+  } catch (e) {
+    progress.done();
+    throw asKilnError("deploy", e);
+  } finally {
+    await target.dispose();
+  }
+}

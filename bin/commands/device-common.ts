@@ -1,0 +1,57 @@
+// Shared by `kiln deploy` and `kiln bench`: device URIs as usage errors, one-line device errors, HELLO and transfer display.
+import { KilnError, UsageError } from "../../compiler/errors.js";
+import { DeviceUriError, parseDeviceUri, type DeviceUri } from "../../firmware-host/device-uri.js";
+import { DeviceError, LinkError, ProtocolError } from "../../firmware-host/errors.js";
+import { DeployError } from "../../firmware-host/deploy.js";
+import type { HelloInfo } from "../../firmware-host/messages.js";
+import { formatBytes } from "../io.js";
+import { bar } from "../table.js";
+
+export function deviceUriOption(command: string, value: unknown): DeviceUri {
+  if (typeof value !== "string" || !value) throw new UsageError(`kiln ${command}: --device <uri> is required (serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T or local)`);
+  try {
+    return parseDeviceUri(value);
+  } catch (e) {
+    if (e instanceof DeviceUriError) throw new UsageError(`kiln ${command}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Turns link and device failures into a one-line KilnError (exit 1); anything else passes through. */
+export function asKilnError(command: string, e: unknown): unknown {
+  if (e instanceof DeployError || e instanceof LinkError || e instanceof DeviceError || e instanceof ProtocolError) {
+    return new KilnError(`kiln ${command}: ${(e as Error).message}`);
+  }
+  return e;
+}
+
+export function helloLine(h: HelloInfo, where: string): string {
+  const model = h.modelId ? `runs ${h.modelName || "a model"} (${h.modelId.slice(0, 12)}, ${formatBytes(h.modelSize)})` : "no model yet";
+  return `device ${h.device} at ${where}: ${h.runtime}, SIMD ${h.simd ? "yes" : "no"}, frames ≤ ${h.maxFrame} B, `
+    + `memory ≤ ${formatBytes(h.memoryLimit)}; ${model}`;
+}
+
+export function rate(bytes: number, seconds: number): string {
+  return seconds > 0 ? `${formatBytes(Math.round(bytes / seconds))}/s` : "-";
+}
+
+/** A transfer bar with bytes/s on stderr, drawn only on a terminal. */
+export function transferBar(label: string, enabled: boolean, stream: NodeJS.WriteStream = process.stderr): { update(done: number, total: number): void; done(): void } {
+  if (!enabled || !stream.isTTY) return { update: () => {}, done: () => {} };
+  const started = performance.now();
+  let first = -1, lastDraw = 0, drawn = false;
+  return {
+    update(done, total) {
+      if (first < 0) first = done;
+      const now = performance.now();
+      if (now - lastDraw < 80 && done < total) return;
+      lastDraw = now;
+      drawn = true;
+      const seconds = (now - started) / 1000;
+      const share = total > 0 ? done / total : 1;
+      stream.write(`\r${label} ${bar(share, 24).padEnd(24)} ${String(Math.floor(share * 100)).padStart(3)}%  `
+        + `${formatBytes(done)}/${formatBytes(total)}  ${rate(done - first, seconds)}   `);
+    },
+    done() { if (drawn) stream.write("\n"); },
+  };
+}

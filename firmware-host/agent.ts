@@ -1,0 +1,254 @@
+// The device end (`kiln agent`): serves links, one session each, over the model store (docs/protocol.md).
+import { createHash, timingSafeEqual } from "node:crypto";
+import { hostname } from "node:os";
+import { profileModel } from "../runtime/profile.js";
+import { BlobError } from "../runtime/model.js";
+import { BodyError } from "./bytes.js";
+import { Channel } from "./channel.js";
+import { DEFAULT_MAX_FRAME, FRAME_OVERHEAD, LIMIT_MAX_FRAME, PROTOCOL_VERSION, SEQ_NONE, type Frame } from "./frame.js";
+import type { Link } from "./link.js";
+import {
+  ErrorCode, INFO_BLOB, INFO_MANIFEST, NakCode, REPLY_TYPE, decodeRequest, encodeReply, rawToBytes, toHex,
+  type HelloInfo, type Reply, type Request,
+} from "./messages.js";
+import { StoreError, type ModelStore } from "./store.js";
+
+export interface AgentOptions {
+  store: ModelStore;
+  /** Largest frame this device accepts and sends. */
+  maxFrame: number;
+  /** When set, HELLO must carry it; without it requests need no HELLO unless requireHello. */
+  token?: string;
+  /** Every connection must start with HELLO (TCP). */
+  requireHello?: boolean;
+  name?: string;
+  log?: (line: string) => void;
+}
+
+/** Replies kept per session to answer retransmissions without executing them again. */
+const CACHE = 8;
+/** WebAssembly module with one SIMD instruction: validates only where SIMD128 is supported. */
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+class Refusal extends Error {
+  constructor(readonly code: number, message: string, readonly detail = 0) { super(message); }
+}
+
+const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+export class Agent {
+  private queue: Promise<unknown> = Promise.resolve();
+  private sessions = new Set<Session>();
+  readonly simd = WebAssembly.validate(SIMD_PROBE);
+
+  constructor(readonly options: AgentOptions) {}
+
+  get store(): ModelStore { return this.options.store; }
+  log(line: string): void { this.options.log?.(line); }
+
+  helloInfo(): HelloInfo {
+    const a = this.store.active;
+    return {
+      maxFrame: this.options.maxFrame, memoryLimit: this.store.options.memoryLimit, maxBlob: this.store.options.maxBlob, simd: this.simd,
+      modelId: a?.id ?? null, modelSize: a?.bytes.length ?? 0, device: this.options.name ?? hostname(),
+      runtime: `node ${process.version} (V8 ${process.versions.v8}) ${process.platform}-${process.arch}`, modelName: a?.model.info.model ?? "",
+    };
+  }
+
+  tokenMatches(token: string): boolean {
+    return this.options.token === undefined || timingSafeEqual(digest(token), digest(this.options.token));
+  }
+
+  /** Serves one link until it closes. */
+  serve(link: Link): { close(): Promise<void> } {
+    const session = new Session(this, link);
+    this.sessions.add(session);
+    link.onClose(() => this.sessions.delete(session));
+    return { close: () => link.close() };
+  }
+
+  /** Requests from every session run one at a time: the store and the model are shared. */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.sessions].map((s) => s.link.close()));
+    await this.queue;
+    this.store.close();
+  }
+}
+
+class Session {
+  private readonly channel: Channel;
+  private authorized: boolean;
+  private cache: { seq: number; crc: number; wire: Uint8Array }[] = [];
+  private inFlight = new Set<string>();
+  private long: { seq: number; data: Uint8Array } | null = null;
+  /** A HELLO with a wrong token arrived: on TCP the connection is closed after the ERROR is sent. */
+  private rejected = false;
+
+  constructor(private readonly agent: Agent, readonly link: Link) {
+    this.authorized = !agent.options.requireHello && agent.options.token === undefined;
+    this.channel = new Channel(link, {
+      frame: (f) => this.onFrame(f),
+      bad: () => this.channel.send(REPLY_TYPE.nak, SEQ_NONE, encodeReply({ kind: "nak", code: NakCode.BAD_FRAME, expected: 0 })),
+    }, agent.options.maxFrame);
+  }
+
+  private onFrame(f: Frame): void {
+    const key = `${f.seq}:${f.crc}`;
+    const cached = this.cache.find((c) => c.seq === f.seq && c.crc === f.crc);
+    if (cached) return this.channel.resend(cached.wire);
+    if (this.inFlight.has(key)) return;
+    if (f.version !== PROTOCOL_VERSION) {
+      return this.reply(f, { kind: "error", code: ErrorCode.BAD_VERSION, detail: PROTOCOL_VERSION, message: `protocol version ${f.version} is not supported; this device speaks ${PROTOCOL_VERSION}` });
+    }
+    this.inFlight.add(key);
+    void this.agent.exclusive(async () => {
+      let reply: Reply;
+      try {
+        reply = await this.handle(decodeRequest(f.type, f.body), f.seq);
+      } catch (e) {
+        reply = this.refusal(e);
+      }
+      this.inFlight.delete(key);
+      if (!this.link.closed) this.reply(f, reply);
+    });
+  }
+
+  private refusal(e: unknown): Reply {
+    if (e instanceof Refusal || e instanceof StoreError) return { kind: "error", code: e.code, detail: e.detail, message: e.message };
+    if (e instanceof BodyError) return { kind: "error", code: ErrorCode.BAD_REQUEST, detail: 0, message: e.message };
+    if (e instanceof BlobError) return { kind: "error", code: ErrorCode.BAD_INPUT, detail: 0, message: e.message };
+    this.agent.log(`internal error: ${(e as Error).stack ?? String(e)}`);
+    return { kind: "error", code: ErrorCode.INTERNAL, detail: 0, message: (e as Error).message ?? String(e) };
+  }
+
+  private reply(f: Frame, reply: Reply): void {
+    let body = encodeReply(reply);
+    if (body.length + FRAME_OVERHEAD > this.channel.sendLimit) {
+      const message = `the answer needs a ${body.length + FRAME_OVERHEAD}-byte frame; this session allows ${this.channel.sendLimit} (say HELLO with a larger frame)`;
+      reply = { kind: "error", code: ErrorCode.TOO_LARGE, detail: body.length + FRAME_OVERHEAD, message };
+      body = encodeReply(reply);
+    }
+    const wire = this.channel.send(REPLY_TYPE[reply.kind], f.seq, body);
+    this.cache.push({ seq: f.seq, crc: f.crc, wire });
+    if (this.cache.length > CACHE) this.cache.shift();
+    if (this.rejected && this.agent.options.requireHello) setTimeout(() => void this.link.close(), 100);
+  }
+
+  private model() {
+    const active = this.agent.store.active;
+    if (!active) throw new Refusal(ErrorCode.NO_MODEL, "no model committed yet (kiln deploy one)");
+    return active;
+  }
+
+  private page(seq: number, data: Uint8Array): Uint8Array {
+    this.long = { seq, data };
+    return data.subarray(0, this.channel.sendLimit - FRAME_OVERHEAD - 4);
+  }
+
+  private async handle(req: Request, seq: number): Promise<Reply> {
+    if (req.kind === "hello") return this.hello(req);
+    if (!this.authorized) throw new Refusal(ErrorCode.UNAUTHORIZED, "say HELLO with the device's token first");
+    const store = this.agent.store;
+    switch (req.kind) {
+      case "info": {
+        const active = this.model();
+        if (req.what !== INFO_MANIFEST && req.what !== INFO_BLOB) throw new Refusal(ErrorCode.BAD_REQUEST, `INFO ${req.what}: unknown selector`);
+        const data = req.what === INFO_BLOB ? active.bytes : new TextEncoder().encode(JSON.stringify(active.model.info));
+        return { kind: "infoOk", total: data.length, data: this.page(seq, data) };
+      }
+      case "more": {
+        if (!this.long || this.long.seq !== req.of) throw new Refusal(ErrorCode.NO_RESULT, `no long reply for request ${req.of} (ask again)`);
+        const { data } = this.long;
+        if (req.offset >= data.length) throw new Refusal(ErrorCode.BAD_REQUEST, `MORE at ${req.offset} of ${data.length} bytes`);
+        return { kind: "moreOk", total: data.length, offset: req.offset, data: data.subarray(req.offset, req.offset + this.channel.sendLimit - FRAME_OVERHEAD - 8) };
+      }
+      case "loadBegin": {
+        const offset = store.begin(req.size, toHex(req.sha256), req.crc32, req.name);
+        this.agent.log(`upload ${req.name || "blob"} (${req.size} bytes, ${toHex(req.sha256).slice(0, 12)}) ${offset ? `resumes at byte ${offset}` : "begins"}`);
+        return { kind: "loadReady", offset };
+      }
+      case "loadChunk": {
+        const next = store.write(req.offset, req.data);
+        if (next === null) return { kind: "nak", code: NakCode.OUT_OF_ORDER, expected: store.pending?.received ?? 0 };
+        return { kind: "loadAck", next };
+      }
+      case "loadCommit": {
+        const t0 = performance.now();
+        const before = store.active?.id;
+        try {
+          const active = await store.commit(toHex(req.sha256));
+          if (before !== active.id) this.agent.log(`committed model ${active.id.slice(0, 12)} (${active.model.info.model}, ${active.bytes.length} bytes)`);
+          return { kind: "loadDone", modelId: active.id, size: active.bytes.length, name: active.model.info.model, verifyUs: (performance.now() - t0) * 1000 };
+        } catch (e) {
+          this.agent.log(`commit refused: ${(e as Error).message}; the active model stays`);
+          throw e;
+        }
+      }
+      case "run": {
+        const { model } = this.model();
+        const expected = model.inputSize * (req.float ? 4 : 1);
+        if (req.input.length !== expected) throw new Refusal(ErrorCode.BAD_INPUT, `input of ${req.input.length} bytes; the model takes ${expected}`, expected);
+        const input = req.float ? new Float32Array(req.input.slice().buffer) : req.input;
+        model.setInput(input);
+        const t0 = performance.now();
+        model.exports.run();
+        const deviceUs = (performance.now() - t0) * 1000;
+        const raw = model.rawOutput();
+        let index = 0;
+        for (let i = 1; i < raw.length; i++) if (raw[i] > raw[index]) index = i;
+        return { kind: "runOk", deviceUs, index, dtype: raw instanceof Float32Array ? "float32" : "int8", output: rawToBytes(raw) };
+      }
+      case "profile": {
+        const { model } = this.model();
+        if (req.runs < 1 || req.runs > 100_000 || req.warmup > 100_000) throw new Refusal(ErrorCode.BAD_REQUEST, "PROFILE: runs must be 1…100000, warmup ≤ 100000");
+        const result = profileModel(model, { runs: req.runs, warmup: req.warmup });
+        const data = new TextEncoder().encode(JSON.stringify(result));
+        return { kind: "profileOk", total: data.length, data: this.page(seq, data) };
+      }
+      case "eval": {
+        const { model } = this.model();
+        const size = model.inputSize;
+        if (req.inputs.length !== req.count * size) throw new Refusal(ErrorCode.BAD_INPUT, `EVAL: ${req.inputs.length} input bytes for ${req.count} images of ${size}`, size);
+        const predictions = new Uint16Array(req.count), outputs: Uint8Array[] = [];
+        let correct = 0;
+        const t0 = performance.now();
+        for (let i = 0; i < req.count; i++) {
+          const p = model.predict(req.inputs.subarray(i * size, (i + 1) * size));
+          predictions[i] = p.index;
+          if (p.index === req.labels[i]) correct++;
+          if (req.outputs) outputs.push(rawToBytes(model.rawOutput()));
+        }
+        const deviceUs = (performance.now() - t0) * 1000;
+        const flat = new Uint8Array(outputs.reduce((a, o) => a + o.length, 0));
+        outputs.reduce((at, o) => (flat.set(o, at), at + o.length), 0);
+        return { kind: "evalOk", count: req.count, correct, deviceUs, predictions, outputs: flat };
+      }
+      case "reset": {
+        await store.reinstantiate();
+        if (req.discardUpload) store.discardPending();
+        this.long = null;
+        return { kind: "resetOk" };
+      }
+    }
+  }
+
+  private hello(req: Extract<Request, { kind: "hello" }>): Reply {
+    if (!this.agent.tokenMatches(req.token)) {
+      this.authorized = false;
+      this.rejected = true;
+      this.agent.log(`HELLO from ${this.link.description} with a wrong token: rejected`);
+      throw new Refusal(ErrorCode.UNAUTHORIZED, "wrong token");
+    }
+    this.authorized = true;
+    this.cache = [];
+    this.long = null;
+    this.channel.sendLimit = Math.max(DEFAULT_MAX_FRAME, Math.min(LIMIT_MAX_FRAME, this.agent.options.maxFrame, req.maxFrame));
+    return { kind: "helloOk", ...this.agent.helloInfo() };
+  }
+}

@@ -1,0 +1,85 @@
+// Device URIs: `serial:/dev/ttyUSB0?baud=115200`, `tcp://host:port?token=T`, `local[?store=DIR]` (docs/protocol.md).
+
+interface Common {
+  /** The host's largest frame (HELLO proposes it). */
+  frame?: number;
+  /** Base timeout per attempt, in milliseconds. */
+  timeoutMs?: number;
+  token?: string;
+}
+
+export type DeviceUri =
+  | ({ kind: "serial"; path: string; baud: number } & Common)
+  | ({ kind: "tcp"; host: string; port: number } & Common)
+  | ({ kind: "local"; store?: string } & Common);
+
+export class DeviceUriError extends Error {
+  override name = "DeviceUriError";
+}
+
+const EXAMPLES = "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T or local";
+
+function positiveInt(uri: string, key: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0 || n > max) throw new DeviceUriError(`device '${uri}': ${key} must be a whole number from 1 to ${max}, got '${value}'`);
+  return n;
+}
+
+function readQuery(uri: string, query: string, allowed: string[]): Map<string, string> {
+  const params = new URLSearchParams(query);
+  const out = new Map<string, string>();
+  for (const [key, value] of params) {
+    if (!allowed.includes(key)) throw new DeviceUriError(`device '${uri}': unknown parameter '${key}' (allowed: ${allowed.join(", ")})`);
+    out.set(key, value);
+  }
+  return out;
+}
+
+function common(uri: string, q: Map<string, string>): Common {
+  const c: Common = {};
+  if (q.has("frame")) c.frame = positiveInt(uri, "frame", q.get("frame") as string, 65536);
+  if (q.has("timeout")) c.timeoutMs = positiveInt(uri, "timeout", q.get("timeout") as string, 600_000);
+  if (q.has("token")) c.token = q.get("token");
+  return c;
+}
+
+export function parseDeviceUri(text: string): DeviceUri {
+  const uri = text.trim();
+  const q = uri.indexOf("?");
+  const head = q < 0 ? uri : uri.slice(0, q), query = q < 0 ? "" : uri.slice(q + 1);
+  if (head === "local" || head === "local:") {
+    const params = readQuery(uri, query, ["store", "frame", "timeout"]);
+    return { kind: "local", store: params.get("store") || undefined, ...common(uri, params) };
+  }
+  if (head.startsWith("serial:")) {
+    let path = head.slice("serial:".length);
+    if (path.startsWith("///")) path = path.slice(2);
+    if (!path || path.startsWith("//")) throw new DeviceUriError(`device '${uri}': no serial port path (e.g. serial:/dev/ttyUSB0)`);
+    const params = readQuery(uri, query, ["baud", "token", "frame", "timeout"]);
+    const baud = params.has("baud") ? positiveInt(uri, "baud", params.get("baud") as string, 20_000_000) : 115200;
+    return { kind: "serial", path: decodeURIComponent(path), baud, ...common(uri, params) };
+  }
+  if (head.startsWith("tcp://")) {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw new DeviceUriError(`device '${uri}': not a valid tcp://host:port URI`);
+    }
+    if (!url.hostname || !url.port) throw new DeviceUriError(`device '${uri}': tcp URIs need a host and a port (tcp://host:port)`);
+    if (url.pathname && url.pathname !== "/") throw new DeviceUriError(`device '${uri}': unexpected path '${url.pathname}'`);
+    const params = readQuery(uri, query, ["token", "frame", "timeout"]);
+    const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    return { kind: "tcp", host, port: Number(url.port), ...common(uri, params) };
+  }
+  throw new DeviceUriError(`device '${uri}' is not a device URI (use ${EXAMPLES})`);
+}
+
+/** The URI for messages: without the token. */
+export function describeDeviceUri(uri: DeviceUri): string {
+  switch (uri.kind) {
+    case "serial": return `serial:${uri.path}?baud=${uri.baud}`;
+    case "tcp": return `tcp://${uri.host.includes(":") ? `[${uri.host}]` : uri.host}:${uri.port}`;
+    case "local": return uri.store ? `local?store=${uri.store}` : "local";
+  }
+}
