@@ -92,6 +92,7 @@ export function optimize(graph: Graph, options: CompileOptions): Graph {
 
 export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {
   const graph = optimize(input, options);
+  graph.meta.target = options.target;
   const int8 = options.quantize === "int8";
   const blobs = int8 ? new Map<string, Uint8Array>() : rawConstants(graph);
   const scratch: BufferRequest[] = [];
@@ -107,6 +108,7 @@ export async function compileGraph(input: Graph, options: CompileOptions): Promi
     const def = opDef(node);
     const ctx = {
       node,
+      graph,
       inputShapes: node.inputs.map((n) => tensorOf(graph, n).shape),
       outputShape: tensorOf(graph, node.outputs[0]).shape,
       addr: layout.addr,

@@ -51,8 +51,9 @@ export function packConvWeights(w: Int8Array, kh: number, kw: number, c: number,
 export const SMALL_ROW = 5;
 const SMALL_OC_BLOCK = 8;
 
-function usesSmallKernel(node: Node, kw: number, c: number): boolean {
-  return node.op === "conv2d" && kw * c <= SMALL_ROW;
+/** SIMD targets only (graph.meta.target, set by the compiler driver): scalar code gains nothing from it. */
+function usesSmallKernel(node: Node, graph: Graph, kw: number, c: number): boolean {
+  return node.op === "conv2d" && kw * c <= SMALL_ROW && graph.meta.target === "simd";
 }
 
 /** Weights [kh][kw][c][oc] → per group of 8 output channels, per tap (ky, kx, ci): 8 int8 (zero beyond oc). */
@@ -75,7 +76,7 @@ export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> 
   const g = geometry(node, graph);
   const w = tensorOf(graph, node.inputs[1]).data;
   if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
-  const small = usesSmallKernel(node, g.kw, g.c);
+  const small = usesSmallKernel(node, graph, g.kw, g.c);
   const ocPadded = roundUp(g.oc, small ? SMALL_OC_BLOCK : OC_BLOCK);
   const bias = new Int32Array(ocPadded);
   const b = node.inputs[2] ? tensorOf(graph, node.inputs[2]).data : undefined;
@@ -98,7 +99,7 @@ export function padScratchBytes(node: Node, graph: Graph): number {
 
 const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
 
-export function emitConvInt8({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext): string {
+export function emitConvInt8({ node, graph, inputShapes: [xs, ws], outputShape, addr }: EmitContext): string {
   const isDense = node.op === "dense";
   const [kh, kw, c] = isDense ? [1, 1, xs[1]] : [ws[0], ws[1], ws[2]];
   const oc = outputShape[outputShape.length - 1];
@@ -116,7 +117,7 @@ export function emitConvInt8({ node, inputShapes: [xs, ws], outputShape, addr }:
   const reluFirst = attrString(node, "activation", "linear") === "relu" ? 1 : 0;
   const lines: string[] = [];
   if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${zpIn});`);
-  const kernel = usesSmallKernel(node, kw, c) ? "conv_small_i8" : "conv_i8";
+  const kernel = usesSmallKernel(node, graph, kw, c) ? "conv_small_i8" : "conv_i8";
   lines.push(`${kernel}(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
     `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${zpIn}, ${attrNumber(node, "output_zp")}, ` +
     `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);

@@ -11,6 +11,7 @@ export type FusionCategory = "producer" | "activation" | "pool" | "layout" | "id
 /** What codegen knows about one node when it emits the call to its kernel. */
 export interface EmitContext {
   node: Node;
+  graph: Graph;
   inputShapes: number[][];
   outputShape: number[];
   /** Absolute address of a tensor in the blob's memory (weights or arena). */

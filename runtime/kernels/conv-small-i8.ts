@@ -3,7 +3,8 @@
 // 4 channels; here each input is broadcast and multiplied into 8 output channels at once (extmul), with no
 // padding and no reduction. Weights (compiler/codegen/conv-int8.ts packConvWeightsSmall): per group of 8
 // output channels, per tap (ky, kx, ci), 8 int8. Same integer sums as conv-i8, so the same bytes out.
-import { requant, requant4 } from "./common";
+// SIMD only: without SIMD there is no broadcast advantage, and scalar builds keep the one conv_i8 kernel.
+import { requant4 } from "./common";
 
 function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
@@ -73,66 +74,14 @@ function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, W
   }
 }
 
-@inline function acc1Small(x: usize, wg: usize, j: i32, WP: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  zpIn: i32, oy: i32, ox: i32): i32 {
-  const row = KW * C;
-  let acc = 0;
-  let wp = wg + <usize>j;
-  for (let ky = 0; ky < KH; ky++) {
-    const xp = x + <usize>(((oy * SH + ky) * WP + ox * SW) * C);
-    for (let t = 0; t < row; t++) {
-      acc += (<i32>load<i8>(xp + <usize>t) - zpIn) * <i32>load<i8>(wp);
-      wp += 8;
-    }
-  }
-  return acc;
-}
-
-function convSmallScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
-  PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
-  const gBytes = <usize>(KH * KW * C) << 3;
-  for (let py = 0; py < PH; py++) {
-    for (let px = 0; px < PW; px++) {
-      const out = y + <usize>((py * PW + px) * OC);
-      for (let o = 0; o < OC; o++) {
-        const wg = w + <usize>(o >> 3) * gBytes;
-        const j = o & 7;
-        const b = load<i32>(bias + (<usize>o << 2));
-        let m = load<f32>(mult + (<usize>o << 2));
-        let r: i32;
-        if (pool == 0) {
-          r = acc1Small(x, wg, j, WP, C, KH, KW, SH, SW, zpIn, py, px) + b;
-        } else {
-          r = pool == 1 ? i32.MIN_VALUE : 0;
-          let count = 0;
-          for (let wy = 0; wy < PKH; wy++) {
-            const cy = py * PSH + wy - PPT;
-            if (cy < 0 || cy >= OH) continue;
-            for (let wx = 0; wx < PKW; wx++) {
-              const cx = px * PSW + wx - PPL;
-              if (cx < 0 || cx >= OW) continue;
-              const a = acc1Small(x, wg, j, WP, C, KH, KW, SH, SW, zpIn, cy, cx) + b;
-              if (pool == 1) r = max(r, a);
-              else r += reluFirst ? max(a, 0) : a;
-              count++;
-            }
-          }
-          if (pool == 2) m = m / <f32>count;
-        }
-        store<i8>(out + <usize>o, <i8>requant(r, m, zpOut, lo, hi));
-      }
-    }
-  }
-}
-
 /** conv_i8's contract (same arguments) for kernels whose rows hold few inputs. */
 export function conv_small_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
   OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32,
   pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
+  // The compiler picks this kernel for simd targets only; scalar builds use conv_i8 for every conv.
   if (ASC_FEATURE_SIMD) {
     convSmallSimd(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
   } else {
-    convSmallScalar(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
+    unreachable();
   }
 }
