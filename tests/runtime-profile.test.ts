@@ -51,6 +51,17 @@ describe("runtime core", () => {
     expect(importGraph(["runtime/node.ts"]).some(({ specifier }) => specifier.startsWith("node:"))).toBe(true);
   });
 
+  it("run() can be repeated on an input written once (the input buffer is never reused)", async () => {
+    const float = await Model.load((await compileFile(MODEL, { ...DEFAULT_COMPILE_OPTIONS, quantize: "none" })).wasm);
+    for (const blob of [model, float]) {
+      blob.setInput(Uint8Array.from({ length: blob.inputSize }, (_v, i) => (i * 37) % 256));
+      blob.exports.run();
+      const first = Array.from(blob.rawOutput());
+      blob.exports.run();
+      expect(Array.from(blob.rawOutput())).toEqual(first);
+    }
+  });
+
   it("rejects bytes that are not a Kiln blob with a clear error", async () => {
     await expect(Model.load(new Uint8Array([1, 2, 3]))).rejects.toThrow(/not a valid WebAssembly module/);
     const noManifest = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
