@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// `npm run bench`: Kiln's blobs against TF.js and ONNX Runtime on the same models, batch 1, one thread, one process.
+import { cpus, loadavg, platform, release, totalmem } from "node:os";
+import { performance } from "node:perf_hooks";
+import { rmSync } from "node:fs";
+import { KilnError, UsageError } from "../compiler/errors.js";
+import { helpText, parseArgs, type CommandSpec } from "./args.js";
+import { BLOB_KINDS, compareScores, kilnBlob, timeCliCompile, type KilnBlob } from "./bench/kiln-blobs.js";
+import { benchWorkDir, loadBenchModels, MODEL_NAMES, type BenchModel } from "./bench/models.js";
+import { exportOnnxFile } from "./bench/onnx-export.js";
+import { maxAbsDiff, ortNodeEngine, ortWebEngine, tfjsEngine, type Engine } from "./bench/peers.js";
+import { evaluateTargets, reportText, type BenchResult, type Check, type EngineResult, type ModelResult } from "./bench/report.js";
+import { measurePeak, timeInterleaved, type PeakResult, type TimingOptions } from "./bench/timing.js";
+
+const spec: CommandSpec = {
+  name: "bench",
+  summary: "time Kiln's int8 simd/scalar and float blobs against TF.js and ONNX Runtime",
+  usage: "npm run -s bench -- [--runs N] [--models a,b] [--quick] [--json]   (-s keeps npm's banner out of the JSON)",
+  options: {
+    runs: { type: "number", description: "timed runs per engine and model", default: 300 },
+    warmup: { type: "number", description: "untimed runs per engine first", default: 30 },
+    block: { type: "number", description: "consecutive timed runs of one engine before the next one's turn", default: 10 },
+    models: { type: "string", description: `comma-separated, from ${MODEL_NAMES.join(", ")}`, default: MODEL_NAMES.join(",") },
+    quick: { type: "boolean", description: "a smoke check: 20 runs, 3 warm-up (overrides --runs/--warmup)", default: false },
+    json: { type: "boolean", description: "print one JSON object (per-run samples included) instead of tables", default: false },
+    "keep-files": { type: "boolean", description: "keep the temporary folder with the generated model and blobs", default: false },
+  },
+};
+
+const log = (line: string): void => { process.stderr.write(line + "\n"); };
+
+/** Checks the exported ONNX model and Kiln's float blob against TF.js (cpu), and reports int8 drift for information. */
+function checks(engines: Engine[]): Check[] {
+  const reference = engines.find((e) => e.name === "tfjs cpu")?.output();
+  if (!reference) return [];
+  const out: Check[] = [];
+  const add = (name: string, what: string, limit: number): void => {
+    const e = engines.find((x) => x.name === name);
+    if (!e) return;
+    const d = maxAbsDiff(e.output(), reference);
+    out.push({ what: `${what} vs tfjs cpu`, maxAbsDiff: d, limit, ok: d <= limit });
+  };
+  add("onnxruntime-node", "exported ONNX on onnxruntime-node", 1e-4);
+  add("onnxruntime-web", "exported ONNX on onnxruntime-web", 1e-4);
+  add("tfjs-backend-wasm", "tfjs-backend-wasm", 1e-4);
+  add("kiln float simd", "kiln float blob", 1e-4);
+  const int8 = engines.find((x) => x.name === "kiln int8 simd")?.output();
+  const scalar = engines.find((x) => x.name === "kiln int8 scalar")?.output();
+  if (int8 && scalar) out.push({ what: "kiln int8 simd vs int8 scalar (bit-exact)", maxAbsDiff: maxAbsDiff(int8, scalar), limit: 0, ok: maxAbsDiff(int8, scalar) === 0 });
+  if (int8) {
+    const c = compareScores(int8, reference);
+    out.push({ what: `kiln int8 (dequantized) vs float, top-1 ${c.sameTop1 ? "same" : "DIFFERENT"} (quantization error, not a bug)`, maxAbsDiff: c.maxAbsDiff, limit: null, ok: true });
+  }
+  return out;
+}
+
+async function benchModel(m: BenchModel, timing: TimingOptions, peak: PeakResult, workDir: string): Promise<ModelResult> {
+  log(`${m.name}: compiling Kiln blobs`);
+  const blobs: KilnBlob[] = [];
+  for (const kind of BLOB_KINDS) blobs.push(await kilnBlob(kind, m, workDir));
+  log(`${m.name}: timing kiln compile (CLI)`);
+  const cliCompileMs = timeCliCompile(m, workDir);
+  log(`${m.name}: exporting to ONNX, loading peers`);
+  const onnx = exportOnnxFile(m.modelJson);
+  const engines: Engine[] = [
+    ...blobs.map((b) => b.engine),
+    await tfjsEngine("cpu", m), await tfjsEngine("wasm", m),
+    await ortWebEngine(m, onnx), await ortNodeEngine(m, onnx),
+  ];
+  // One run each so that every output exists for the checks before anything is timed.
+  for (const e of engines) { await e.activate?.(); e.prepare?.(); await e.run(); }
+  const checked = checks(engines);
+  for (const c of checked) if (!c.ok) log(`${m.name}: CHECK FAILED: ${c.what}: max |diff| ${c.maxAbsDiff}`);
+  log(`${m.name}: timing ${engines.length} engines × ${timing.runs} runs`);
+  let shown = -1;
+  const timings = await timeInterleaved(engines, timing, (done, total) => {
+    const pct = Math.floor((100 * done) / total / 10) * 10;
+    if (pct !== shown) { shown = pct; log(`${m.name}: ${pct} %`); }
+  });
+  const macs = blobs[0].facts.macs;
+  const kilnMedian = timings[0].medianUs;
+  const results: EngineResult[] = timings.map((t, i) => {
+    const { samplesUs, ...rest } = t;
+    const gmacPerSecond = macs / t.medianUs / 1000;
+    const int8 = engines[i].kind === "kiln" && engines[i].name.includes("int8");
+    return {
+      ...rest, kind: engines[i].kind, detail: engines[i].detail, gmacPerSecond, kilnOverThis: kilnMedian / t.medianUs,
+      ...(int8 ? { shareOfPeak: gmacPerSecond / peak.gmacPerSecond } : {}),
+      samplesUs: samplesUs.map((s) => Math.round(s * 100) / 100),
+    };
+  });
+  return {
+    model: m.name, weights: m.weights, input: m.shape, macs, engines: results, blobs: blobs.map((b) => b.facts),
+    cliCompileMs, onnx: { nodes: onnx.nodeCount, bytes: onnx.bytes.length }, checks: checked,
+    referenceMaxAbs: Math.max(...(engines.find((e) => e.name === "tfjs cpu")?.output() ?? [NaN]).map(Math.abs)),
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.includes("--help") || argv.includes("-h")) { console.log(helpText(spec).replaceAll("kiln bench", "npm run bench")); return; }
+  const { options: o, positionals } = parseArgs(spec, argv);
+  if (positionals.length) throw new UsageError(`npm run bench: unexpected argument '${positionals[0]}' (usage: ${spec.usage})`);
+  const quick = o.quick as boolean;
+  const timing: TimingOptions = { runs: quick ? 20 : (o.runs as number), warmup: quick ? 3 : (o.warmup as number), block: quick ? 5 : (o.block as number) };
+  if (!(timing.runs >= 1 && timing.warmup >= 0 && timing.block >= 1)) throw new UsageError("npm run bench: --runs and --block must be ≥ 1, --warmup ≥ 0");
+  const names = String(o.models).split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(MODEL_NAMES as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) throw new UsageError(`npm run bench: unknown model '${unknown[0] ?? ""}' (known: ${MODEL_NAMES.join(", ")})`);
+  const started = performance.now();
+  const loadAtStart = loadavg()[0];
+  const workDir = benchWorkDir();
+  try {
+    log("measuring the int8 SIMD peak");
+    const peak = await measurePeak();
+    const models: ModelResult[] = [];
+    for (const m of await loadBenchModels(names, workDir)) models.push(await benchModel(m, timing, peak, workDir));
+    const cpu = cpus();
+    const result: BenchResult = {
+      machine: {
+        cpu: cpu[0]?.model ?? "unknown", cores: cpu.length, node: process.versions.node, v8: process.versions.v8,
+        os: `${platform()} ${release()}`, memoryGiB: Math.round(totalmem() / 2 ** 30),
+        loadAverage: { start: loadAtStart, end: loadavg()[0] },
+      },
+      options: { ...timing, quick },
+      peak, models, targets: evaluateTargets(models), seconds: (performance.now() - started) / 1000,
+    };
+    if (o.json) console.log(JSON.stringify(result));
+    else {
+      console.log(reportText(result).join("\n"));
+    }
+    if (models.some((m) => m.checks.some((c) => !c.ok))) process.exitCode = 1;
+  } finally {
+    if (o["keep-files"]) log(`files kept in ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const err = e as Error;
+  // parseArgs words its messages for `kiln <command>`; this is `npm run bench`, not the device `kiln bench`.
+  const message = err instanceof KilnError ? err.message.replace(/kiln bench\b/g, "npm run bench") : err.stack ?? String(err);
+  process.stderr.write(`${message.startsWith("npm run bench") ? "" : "npm run bench: "}${message}\n`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+});
