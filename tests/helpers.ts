@@ -4,7 +4,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { saveLayersModel } from "../models/save-model.js";
-import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompileOptions } from "../compiler/compile.js";
+import { expect } from "vitest";
+import { compileFile, DEFAULT_COMPILE_OPTIONS, loadModel, type CompileOptions } from "../compiler/compile.js";
+import { runFloat } from "../compiler/interpreter.js";
+import { FLOAT_PIPELINE, runPipeline } from "../compiler/passes/pipeline.js";
+import { checkGraph } from "../compiler/shapes.js";
 import { Model } from "../runtime/model.js";
 
 export function tempDir(prefix = "kiln-test-"): string {
@@ -64,4 +68,15 @@ export async function loadTfjsLayersModel(modelJson: string): Promise<tf.LayersM
   const all = Buffer.concat(buffers);
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
   return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData }));
+}
+
+/** The float reference interpreter, before and after the float passes, against expected outputs (e.g. TF.js). */
+export function expectFloatReferenceMatches(modelJson: string, inputs: Float32Array[], expected: ArrayLike<number>[], tolerance: number): void {
+  const graph = loadModel(modelJson);
+  checkGraph(graph);
+  const optimized = runPipeline(graph, FLOAT_PIPELINE, { check: true });
+  inputs.forEach((x, i) => {
+    expect(maxAbsDiff(runFloat(graph, x), expected[i])).toBeLessThanOrEqual(tolerance);
+    expect(maxAbsDiff(runFloat(optimized, x), expected[i])).toBeLessThanOrEqual(tolerance);
+  });
 }

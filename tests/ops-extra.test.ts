@@ -5,8 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../compiler/compile.js";
 import { runFloat } from "../compiler/interpreter.js";
 import { FLOAT_PIPELINE, runPipeline } from "../compiler/passes/pipeline.js";
-import { checkGraph } from "../compiler/shapes.js";
-import { compileAndLoad, maxAbsDiff, saveToTemp, seededRandom, useCpuBackend } from "./helpers.js";
+import { compileAndLoad, expectFloatReferenceMatches, maxAbsDiff, saveToTemp, seededRandom, useCpuBackend } from "./helpers.js";
 import { quantizePixels, runInt8All } from "../compiler/int8-interpreter.js";
 import { randomPixels, runInt8Everywhere, type Int8Run } from "./int8-harness.js";
 
@@ -85,15 +84,7 @@ describe.each(CASES)("$name", (extraCase) => {
     int8 = await runInt8Everywhere(model, modelJson, extraCase.inputShape);
   });
 
-  it("float reference matches TF.js before and after the passes", () => {
-    const graph = loadModel(modelJson);
-    checkGraph(graph);
-    const optimized = runPipeline(graph, FLOAT_PIPELINE, { check: true });
-    inputs.forEach((x, i) => {
-      expect(maxAbsDiff(runFloat(graph, x), expected[i])).toBeLessThanOrEqual(TOLERANCE);
-      expect(maxAbsDiff(runFloat(optimized, x), expected[i])).toBeLessThanOrEqual(TOLERANCE);
-    });
-  });
+  it("float reference matches TF.js before and after the passes", () => expectFloatReferenceMatches(modelJson, inputs, expected, TOLERANCE));
 
   it.each(["simd", "scalar"] as const)("%s float blob matches TF.js", async (target) => {
     const blob = await compileAndLoad(modelJson, { target, quantize: "none" });

@@ -1,12 +1,8 @@
 // Every op case on the float reference interpreter and on the simd and scalar float blobs, against TF.js.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadModel } from "../compiler/compile.js";
-import { runFloat } from "../compiler/interpreter.js";
-import { FLOAT_PIPELINE, runPipeline } from "../compiler/passes/pipeline.js";
-import { checkGraph } from "../compiler/shapes.js";
 import { OP_CASES, buildCase } from "./op-cases.js";
-import { compileAndLoad, maxAbsDiff, saveToTemp, useCpuBackend } from "./helpers.js";
+import { compileAndLoad, expectFloatReferenceMatches, maxAbsDiff, saveToTemp, useCpuBackend } from "./helpers.js";
 
 const TOLERANCE = 1e-4;
 
@@ -25,15 +21,7 @@ describe.each(OP_CASES)("$name", (opCase) => {
     expected = inputs.map((x) => (model.predict(tf.tensor(x, [1, ...opCase.inputShape])) as tf.Tensor).dataSync() as Float32Array);
   });
 
-  it("reference interpreter matches TF.js before and after the passes", () => {
-    const graph = loadModel(modelJson);
-    checkGraph(graph);
-    const optimized = runPipeline(graph, FLOAT_PIPELINE, { check: true });
-    inputs.forEach((x, i) => {
-      expect(maxAbsDiff(runFloat(graph, x), expected[i])).toBeLessThanOrEqual(TOLERANCE);
-      expect(maxAbsDiff(runFloat(optimized, x), expected[i])).toBeLessThanOrEqual(TOLERANCE);
-    });
-  });
+  it("reference interpreter matches TF.js before and after the passes", () => expectFloatReferenceMatches(modelJson, inputs, expected, TOLERANCE));
 
   it.each(["simd", "scalar"] as const)("%s float blob matches TF.js", async (target) => {
     const blob = await compileAndLoad(modelJson, { target, quantize: "none" });
