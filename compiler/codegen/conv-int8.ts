@@ -56,16 +56,22 @@ function usesSmallKernel(node: Node, graph: Graph, kw: number, c: number): boole
   return node.op === "conv2d" && kw * c <= SMALL_ROW && graph.meta.target === "simd";
 }
 
-/** Weights [kh][kw][c][oc] → per group of 8 output channels, per tap (ky, kx, ci): 8 int8 (zero beyond oc). */
+/**
+ * Weights [kh][kw][c][oc] → per group of 8 output channels, per kernel row, per pair of the row's kw·c taps
+ * (a, b = a + 1), two halves of 4 channels, each [w(a,o), w(b,o)] per channel: the i32x4.dot_i16x8_s operand
+ * for an input pair splat in every lane. Zero beyond oc and beyond the row (an odd row's last b).
+ */
 export function packConvWeightsSmall(w: Int8Array, kh: number, kw: number, c: number, oc: number): Uint8Array {
-  const taps = kh * kw * c, groups = roundUp(oc, SMALL_OC_BLOCK) / SMALL_OC_BLOCK;
-  const out = new Int8Array(groups * taps * SMALL_OC_BLOCK);
+  const row = kw * c, pairs = Math.ceil(row / 2), groups = roundUp(oc, SMALL_OC_BLOCK) / SMALL_OC_BLOCK;
+  const out = new Int8Array(groups * kh * pairs * 2 * SMALL_OC_BLOCK);
   let at = 0;
   for (let g = 0; g < groups; g++) {
-    for (let k = 0; k < taps; k++) {
-      for (let j = 0; j < SMALL_OC_BLOCK; j++) {
-        const o = g * SMALL_OC_BLOCK + j;
-        out[at++] = o < oc ? w[k * oc + o] : 0;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let p = 0; p < pairs; p++) {
+        for (let j = 0; j < SMALL_OC_BLOCK; j++) {
+          const o = g * SMALL_OC_BLOCK + j;
+          for (const k of [2 * p, 2 * p + 1]) out[at++] = o < oc && k < row ? w[(ky * row + k) * oc + o] : 0;
+        }
       }
     }
   }

@@ -1,74 +1,115 @@
 // Int8 conv kernel (AssemblyScript) for short kernel rows (KW·C ≤ 5, e.g. a first layer on 1–3 channels).
 // The dot-product kernel (conv-i8.ts) pads every kernel row to 8 inputs and pays a horizontal reduction per
-// 4 channels; here each input is broadcast and multiplied into 8 output channels at once (extmul), with no
-// padding and no reduction. Weights (compiler/codegen/conv-int8.ts packConvWeightsSmall): per group of 8
-// output channels, per tap (ky, kx, ci), 8 int8. Same integer sums as conv-i8, so the same bytes out.
+// 4 channels; here taps are taken two at a time: one input pair (xa, xb) is splat into all four i32 lanes and
+// i32x4.dot_i16x8_s multiplies it into 4 output channels at once, with no reduction. Weights
+// (compiler/codegen/conv-int8.ts packConvWeightsSmall): per group of 8 output channels, per kernel row, per
+// tap pair, two 8-byte halves (channels 0–3, 4–7), each [w(a,o), w(b,o)] per channel; an odd row's last pair
+// has a zero second tap, so the input byte it over-reads multiplies by 0. Same integer sums as conv-i8.
 // SIMD only: without SIMD there is no broadcast advantage, and scalar builds keep the one conv_i8 kernel.
 import { requant4 } from "./common";
+
+/** The input pair at p, sign-extended, minus the zero point, repeated in every i32 lane. */
+@inline function pairAt(p: usize, zp: v128): v128 {
+  return i16x8.sub(i16x8.extend_low_i8x16_s(v128.load16_splat(p)), zp);
+}
+
+/** Requantizes one 8-channel group and stores the OC − o ≥ 1 channels it holds. */
+@inline function store8(p: usize, r0: v128, r1: v128, m0: v128, m1: v128, vZp: v128, vLo: v128, vHi: v128, left: i32): void {
+  const q16 = i16x8.narrow_i32x4_s(requant4(r0, m0, vZp, vLo, vHi), requant4(r1, m1, vZp, vLo, vHi));
+  const bytes = i8x16.narrow_i16x8_s(q16, q16);
+  if (left >= 8) {
+    v128.store64_lane(p, bytes, 0);
+  } else {
+    store<i8>(p, i8x16.extract_lane_s(bytes, 0));
+    if (left > 1) store<i8>(p + 1, i8x16.extract_lane_s(bytes, 1));
+    if (left > 2) store<i8>(p + 2, i8x16.extract_lane_s(bytes, 2));
+    if (left > 3) store<i8>(p + 3, i8x16.extract_lane_s(bytes, 3));
+    if (left > 4) store<i8>(p + 4, i8x16.extract_lane_s(bytes, 4));
+    if (left > 5) store<i8>(p + 5, i8x16.extract_lane_s(bytes, 5));
+    if (left > 6) store<i8>(p + 6, i8x16.extract_lane_s(bytes, 6));
+  }
+}
 
 function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
   PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
-  const gBytes = <usize>(KH * KW * C) << 3;
+  const pairs = (KW * C + 1) >> 1;
+  const gBytes = <usize>(KH * pairs) << 4;
   const groups = (OC + 7) >> 3;
-  const row = KW * C;
+  const zp = i16x8.splat(<i16>zpIn);
   const vLo = i32x4.splat(lo), vHi = i32x4.splat(hi), vZp = i32x4.splat(zpOut), zero = i32x4.splat(0);
   // Without a pool the window is the single conv position (the compiler passes a 1×1 window), taken as a max.
   const isMax = pool != 2;
+  // A 2×2/2 max pool without padding: the four conv positions under a window share every weight load.
+  const quad = pool == 1 && PKH == 2 && PKW == 2 && PSH == 2 && PSW == 2 && PPT == 0 && PPL == 0;
+  const dy = <usize>(SH * WP * C), dx = <usize>(SW * C), rowStep = <usize>(WP * C);
   for (let py = 0; py < PH; py++) {
     for (let px = 0; px < PW; px++) {
       const out = y + <usize>((py * PW + px) * OC);
+      const full = quad && 2 * py + 1 < OH && 2 * px + 1 < OW;
       for (let g = 0; g < groups; g++) {
         const wg = w + <usize>g * gBytes;
         const b0 = v128.load(bias + (<usize>g << 5)), b1 = v128.load(bias + (<usize>g << 5), 16);
         let m0 = v128.load(mult + (<usize>g << 5)), m1 = v128.load(mult + (<usize>g << 5), 16);
-        let r0 = isMax ? i32x4.splat(i32.MIN_VALUE) : zero;
-        let r1 = r0;
-        let count = 0;
-        for (let wy = 0; wy < PKH; wy++) {
-          const cy = py * PSH + wy - PPT;
-          if (cy < 0 || cy >= OH) continue;
-          for (let wx = 0; wx < PKW; wx++) {
-            const cx = px * PSW + wx - PPL;
-            if (cx < 0 || cx >= OW) continue;
-            let a0 = b0, a1 = b1;
-            let wp = wg;
-            for (let ky = 0; ky < KH; ky++) {
-              const xp = x + <usize>(((cy * SH + ky) * WP + cx * SW) * C);
-              for (let t = 0; t < row; t++) {
-                const xs = i16x8.splat(<i16>(<i32>load<i8>(xp + <usize>t) - zpIn));
-                const wv = v128.load8x8_s(wp);
-                a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(xs, wv));
-                a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(xs, wv));
-                wp += 8;
-              }
+        let r0: v128, r1: v128;
+        if (full) {
+          let a0 = b0, a1 = b1, c0 = b0, c1 = b1, d0 = b0, d1 = b1, e0 = b0, e1 = b1;
+          let wp = wg;
+          let xr = x + <usize>((2 * py * SH * WP + 2 * px * SW) * C);
+          for (let ky = 0; ky < KH; ky++) {
+            let xp = xr;
+            for (let t = 0; t < pairs; t++) {
+              const w0 = v128.load8x8_s(wp), w1 = v128.load8x8_s(wp, 8);
+              let xv = pairAt(xp, zp);
+              a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, w0)); a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, w1));
+              xv = pairAt(xp + dx, zp);
+              c0 = i32x4.add(c0, i32x4.dot_i16x8_s(xv, w0)); c1 = i32x4.add(c1, i32x4.dot_i16x8_s(xv, w1));
+              xv = pairAt(xp + dy, zp);
+              d0 = i32x4.add(d0, i32x4.dot_i16x8_s(xv, w0)); d1 = i32x4.add(d1, i32x4.dot_i16x8_s(xv, w1));
+              xv = pairAt(xp + dy + dx, zp);
+              e0 = i32x4.add(e0, i32x4.dot_i16x8_s(xv, w0)); e1 = i32x4.add(e1, i32x4.dot_i16x8_s(xv, w1));
+              xp += 2;
+              wp += 16;
             }
-            if (isMax) { r0 = i32x4.max_s(r0, a0); r1 = i32x4.max_s(r1, a1); }
-            else if (reluFirst) { r0 = i32x4.add(r0, i32x4.max_s(a0, zero)); r1 = i32x4.add(r1, i32x4.max_s(a1, zero)); }
-            else { r0 = i32x4.add(r0, a0); r1 = i32x4.add(r1, a1); }
-            count++;
+            xr += rowStep;
+          }
+          r0 = i32x4.max_s(i32x4.max_s(a0, c0), i32x4.max_s(d0, e0));
+          r1 = i32x4.max_s(i32x4.max_s(a1, c1), i32x4.max_s(d1, e1));
+        } else {
+          r0 = isMax ? i32x4.splat(i32.MIN_VALUE) : zero;
+          r1 = r0;
+          let count = 0;
+          for (let wy = 0; wy < PKH; wy++) {
+            const cy = py * PSH + wy - PPT;
+            if (cy < 0 || cy >= OH) continue;
+            for (let wx = 0; wx < PKW; wx++) {
+              const cx = px * PSW + wx - PPL;
+              if (cx < 0 || cx >= OW) continue;
+              let a0 = b0, a1 = b1;
+              let wp = wg;
+              for (let ky = 0; ky < KH; ky++) {
+                let xp = x + <usize>(((cy * SH + ky) * WP + cx * SW) * C);
+                for (let t = 0; t < pairs; t++) {
+                  const xv = pairAt(xp, zp);
+                  a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp)));
+                  a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp, 8)));
+                  xp += 2;
+                  wp += 16;
+                }
+              }
+              if (isMax) { r0 = i32x4.max_s(r0, a0); r1 = i32x4.max_s(r1, a1); }
+              else if (reluFirst) { r0 = i32x4.add(r0, i32x4.max_s(a0, zero)); r1 = i32x4.add(r1, i32x4.max_s(a1, zero)); }
+              else { r0 = i32x4.add(r0, a0); r1 = i32x4.add(r1, a1); }
+              count++;
+            }
+          }
+          if (!isMax) {
+            const n = f32x4.splat(<f32>count);
+            m0 = f32x4.div(m0, n); m1 = f32x4.div(m1, n);
           }
         }
-        if (!isMax) {
-          const n = f32x4.splat(<f32>count);
-          m0 = f32x4.div(m0, n); m1 = f32x4.div(m1, n);
-        }
-        const q16 = i16x8.narrow_i32x4_s(requant4(r0, m0, vZp, vLo, vHi), requant4(r1, m1, vZp, vLo, vHi));
-        const bytes = i8x16.narrow_i16x8_s(q16, q16);
         const o = g << 3;
-        const p = out + <usize>o;
-        const left = OC - o;
-        if (left >= 8) {
-          v128.store64_lane(p, bytes, 0);
-        } else {
-          store<i8>(p, i8x16.extract_lane_s(bytes, 0));
-          if (left > 1) store<i8>(p + 1, i8x16.extract_lane_s(bytes, 1));
-          if (left > 2) store<i8>(p + 2, i8x16.extract_lane_s(bytes, 2));
-          if (left > 3) store<i8>(p + 3, i8x16.extract_lane_s(bytes, 3));
-          if (left > 4) store<i8>(p + 4, i8x16.extract_lane_s(bytes, 4));
-          if (left > 5) store<i8>(p + 5, i8x16.extract_lane_s(bytes, 5));
-          if (left > 6) store<i8>(p + 6, i8x16.extract_lane_s(bytes, 6));
-        }
+        store8(out + <usize>o, r0, r1, m0, m1, vZp, vLo, vHi, OC - o);
       }
     }
   }
