@@ -102,6 +102,9 @@ export async function compileGraph(input: Graph, options: CompileOptions): Promi
     for (const [name, bytes] of def.packInt8?.(node, graph) ?? []) blobs.set(name, bytes);
     const bytes = def.scratchInt8?.(node, graph) ?? 0;
     if (bytes > 0) scratch.push({ id: `${node.name}#scratch`, size: bytes, firstUse: step, lastUse: step });
+    // Live over every step, so no other buffer ever shares its bytes and they survive from one run to the next.
+    const kept = def.persistentInt8?.(node, graph) ?? 0;
+    if (kept > 0) scratch.push({ id: `${node.name}#persistent`, size: kept, firstUse: 0, lastUse: graph.nodes.length });
   });
   const layout = layoutGraph(graph, blobs, scratch);
   const layerCode = graph.nodes.map((node) => {

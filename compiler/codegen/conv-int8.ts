@@ -2,6 +2,7 @@
 import { attrInts, attrNumber, attrString, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
+import { emitConvWinoInt8, packConvWino, usesWinograd, winoScratchBytes } from "./conv-wino-int8.js";
 
 /** Output channels are computed four at a time and the reduction eight at a time (one i16x8 dot). */
 export const OC_BLOCK = 4;
@@ -78,7 +79,16 @@ export function packConvWeightsSmall(w: Int8Array, kh: number, kw: number, c: nu
   return new Uint8Array(out.buffer);
 }
 
+/** Dense weights [c][oc] → one zero-padded row of roundUp(c, 8) bytes per output channel (dense_i8). */
+export function packDenseWeights(w: Int8Array, c: number, oc: number): Uint8Array {
+  const row = roundUp(c, K_BLOCK);
+  const out = new Int8Array(oc * row);
+  for (let o = 0; o < oc; o++) for (let i = 0; i < c; i++) out[o * row + i] = w[i * oc + o];
+  return new Uint8Array(out.buffer);
+}
+
 export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> {
+  if (usesWinograd(node, graph)) return packConvWino(node, graph);
   const g = geometry(node, graph);
   const w = tensorOf(graph, node.inputs[1]).data;
   if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
@@ -90,14 +100,16 @@ export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> 
   const multipliers = new Float32Array(ocPadded);
   multipliers.set(attrInts(node, "multipliers"));
   return new Map([
-    [`${node.name}#w`, small ? packConvWeightsSmall(w, g.kh, g.kw, g.c, g.oc) : packConvWeights(w, g.kh, g.kw, g.c, g.oc)],
+    [`${node.name}#w`, node.op === "dense" ? packDenseWeights(w, g.c, g.oc)
+      : small ? packConvWeightsSmall(w, g.kh, g.kw, g.c, g.oc) : packConvWeights(w, g.kh, g.kw, g.c, g.oc)],
     [`${node.name}#b`, new Uint8Array(bias.buffer)],
     [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
   ]);
 }
 
-/** Padding is materialised: the input is copied with a border of zero-point values, then the conv is VALID. */
+/** Padding is materialised: the input is copied with a border of zero-point values, then the conv is VALID (Winograd convs need more). */
 export function padScratchBytes(node: Node, graph: Graph): number {
+  if (usesWinograd(node, graph)) return winoScratchBytes(node, graph);
   const g = geometry(node, graph);
   const [t, l, b, r] = g.pads;
   return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
@@ -105,8 +117,15 @@ export function padScratchBytes(node: Node, graph: Graph): number {
 
 const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
 
-export function emitConvInt8({ node, graph, inputShapes: [xs, ws], outputShape, addr }: EmitContext): string {
+export function emitConvInt8(ctx: EmitContext): string {
+  if (usesWinograd(ctx.node, ctx.graph)) return emitConvWinoInt8(ctx);
+  const { node, graph, inputShapes: [xs, ws], outputShape, addr } = ctx;
   const isDense = node.op === "dense";
+  if (isDense) {
+    return `dense_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
+      `${addr(node.outputs[0])}, ${xs[1]}, ${outputShape[1]}, ${attrNumber(node, "input_zp")}, ${attrNumber(node, "output_zp")}, ` +
+      `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`;
+  }
   const [kh, kw, c] = isDense ? [1, 1, xs[1]] : [ws[0], ws[1], ws[2]];
   const oc = outputShape[outputShape.length - 1];
   const [pt, pl, pb, pr] = isDense ? [0, 0, 0, 0] : attrInts(node, "pads", [0, 0, 0, 0]);

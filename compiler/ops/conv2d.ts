@@ -5,6 +5,7 @@ import { outputSize, type Window2D } from "./geometry.js";
 import { forEachPoolWindow, fusedPoolOf, pooledSize } from "./fused-pool.js";
 import { requantize } from "../quant/arithmetic.js";
 import { emitConvInt8, packConvInt8, padScratchBytes } from "../codegen/conv-int8.js";
+import { usesWinograd, winoPersistentBytes } from "../codegen/conv-wino-int8.js";
 
 export function convWindow(node: Node, weightShape: number[]): Window2D {
   return {
@@ -96,6 +97,7 @@ export const conv2d: OpDef = {
   },
   packInt8: (node, graph) => packConvInt8(node, graph),
   scratchInt8: (node, graph) => padScratchBytes(node, graph),
+  persistentInt8: (node, graph) => (usesWinograd(node, graph) ? winoPersistentBytes(node, graph) : 0),
   emitInt8: (ctx) => emitConvInt8(ctx),
   emitFloat({ node, inputShapes: [xs, ws], outputShape: [, oh, ow, oc], addr }) {
     if (fusedPoolOf(node)) throw new Error(`internal: node '${node.name}' has a fused pool; the float blob does not fuse pools`);

@@ -33,6 +33,8 @@ export interface OpDef {
   packInt8?(node: Node, graph: Graph): Map<string, Uint8Array>;
   /** Scratch bytes the int8 kernel needs while it runs (e.g. a padded copy of its input). */
   scratchInt8?(node: Node, graph: Graph): number;
+  /** Bytes the int8 kernel keeps from one run to the next (e.g. weights it transforms on its first call). */
+  persistentInt8?(node: Node, graph: Graph): number;
   /** AssemblyScript statements calling the int8 kernel. */
   emitInt8?(ctx: EmitContext): string;
   /** Multiply-accumulates for one inference (0 for data movement). */

@@ -12,10 +12,14 @@
   return roundClamp(<f32>acc * m, zp, lo, hi);
 }
 
-/** The same f32 steps as `requant`, four lanes at once (SIMD builds only). */
-@inline export function requant4(acc: v128, m: v128, zp: v128, lo: v128, hi: v128): v128 {
-  const f = f32x4.min(f32x4.splat(512), f32x4.max(f32x4.splat(-512), f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(acc), m))));
-  return i32x4.min_s(hi, i32x4.max_s(lo, i32x4.add(i32x4.trunc_sat_f32x4_s(f), zp)));
+/**
+ * `requant` four lanes at once (SIMD builds only). Clamping to [lo − zp, hi − zp] before adding zp gives what
+ * roundClamp's ±512 limit and [lo, hi] clamp give (lo, hi and zp are int8, far inside ±512), with two f32 constants
+ * fewer in every kernel that inlines it. loLessZp, hiLessZp: splat(lo − zp), splat(hi − zp).
+ */
+@inline export function requant4(acc: v128, m: v128, zp: v128, loLessZp: v128, hiLessZp: v128): v128 {
+  const q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(acc), m)));
+  return i32x4.add(i32x4.min_s(hiLessZp, i32x4.max_s(loLessZp, q)), zp);
 }
 
 // Activation codes shared with the compiler (compiler/ops/op.ts ACTIVATION_CODES): 0 linear, 1 relu, 2 relu6.

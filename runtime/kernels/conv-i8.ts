@@ -1,8 +1,8 @@
-// Int8 conv and dense kernel (AssemblyScript) with fused activation clamp and fused max/avg pool.
+// Int8 conv and dense kernels (AssemblyScript) with fused activation clamp and fused max/avg pool.
 // Weights come packed by compiler/codegen/conv-int8.ts: per group of 4 output channels, per kernel row,
 // 8-byte blocks of the row's KW·C contiguous inputs for each of the 4 channels (zero-padded).
 // Bit-exact with compiler/ops/conv2d.ts `int8`: integer accumulation, then one f32 requantization.
-import { requant } from "./common";
+import { requant, requant4 } from "./common";
 
 /** Packed weight bytes of one group of 4 output channels. */
 @inline function groupBytes(KH: i32, KW: i32, C: i32): i32 {
@@ -28,10 +28,14 @@ import { requant } from "./common";
       wp += 32;
     }
   }
-  // Transpose-and-add so that lane j holds the whole sum of a_j.
+  return i32x4.add(bias, sumLanes4(a0, a1, a2, a3));
+}
+
+/** Transpose-and-add: lane j holds the whole sum of a_j. */
+@inline function sumLanes4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
   const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
-  return i32x4.add(bias, i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7)));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
 }
 
 function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
@@ -40,8 +44,8 @@ function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i3
   const zp = i16x8.splat(<i16>zpIn);
   const gBytes = <usize>groupBytes(KH, KW, C);
   const groups = (OC + 3) >> 2;
-  const vLo = i32x4.splat(lo), vHi = i32x4.splat(hi), vZp = i32x4.splat(zpOut);
-  const limit = f32x4.splat(512), nLimit = f32x4.splat(-512), zero = i32x4.splat(0);
+  const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut);
+  const zero = i32x4.splat(0);
   for (let py = 0; py < PH; py++) {
     for (let px = 0; px < PW; px++) {
       const out = y + <usize>((py * PW + px) * OC);
@@ -69,8 +73,7 @@ function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i3
           }
           if (pool == 2) m = f32x4.div(m, f32x4.splat(<f32>count));
         }
-        const f = f32x4.min(limit, f32x4.max(nLimit, f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(r), m))));
-        const q = i32x4.min_s(vHi, i32x4.max_s(vLo, i32x4.add(i32x4.trunc_sat_f32x4_s(f), vZp)));
+        const q = requant4(r, m, vZp, vLo, vHi);
         const n16 = i16x8.narrow_i32x4_s(q, q);
         const bytes = i8x16.narrow_i16x8_s(n16, n16);
         const o = g << 2;
@@ -152,5 +155,43 @@ export function conv_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, 
     convSimd(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
   } else {
     convScalar(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
+  }
+}
+
+/**
+ * A dense layer. Weights (compiler/codegen/conv-int8.ts packDenseWeights): one row of C8 = C rounded up to 8 bytes
+ * per output channel, zero-padded, so the last group of 4 may read rows past OC (other constants; those lanes are
+ * never stored) and the weights need no padding to whole groups.
+ */
+export function dense_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, C: i32, OC: i32,
+  zpIn: i32, zpOut: i32, lo: i32, hi: i32): void {
+  const row = <usize>((C + 7) & ~7);
+  if (ASC_FEATURE_SIMD) {
+    const zp = i16x8.splat(<i16>zpIn);
+    const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut);
+    for (let o = 0; o < OC; o += 4) {
+      let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      let w0 = w + <usize>o * row, w1 = w0 + row, w2 = w1 + row, w3 = w2 + row;
+      for (let xp = x, end = x + row; xp < end; xp += 8) {
+        const xv = i16x8.sub(v128.load8x8_s(xp), zp);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w0)));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w1)));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w2)));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w3)));
+        w0 += 8; w1 += 8; w2 += 8; w3 += 8;
+      }
+      const acc = i32x4.add(v128.load(bias + (<usize>o << 2)), sumLanes4(a0, a1, a2, a3));
+      const q = requant4(acc, v128.load(mult + (<usize>o << 2)), vZp, vLo, vHi);
+      const n16 = i16x8.narrow_i32x4_s(q, q);
+      // Up to 3 bytes past OC land in the 8 bytes of slack every arena buffer has (codegen/layout.ts OVERREAD_SLACK).
+      v128.store32_lane(y + <usize>o, i8x16.narrow_i16x8_s(n16, n16), 0);
+    }
+  } else {
+    for (let o = 0; o < OC; o++) {
+      const wo = w + <usize>o * row;
+      let acc = load<i32>(bias + (<usize>o << 2));
+      for (let i = 0; i < C; i++) acc += (<i32>load<i8>(x + <usize>i) - zpIn) * <i32>load<i8>(wo + <usize>i);
+      store<i8>(y + <usize>o, <i8>requant(acc, load<f32>(mult + (<usize>o << 2)), zpOut, lo, hi));
+    }
   }
 }

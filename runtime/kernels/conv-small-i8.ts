@@ -37,16 +37,18 @@ function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, W
   const gBytes = <usize>(KH * pairs) << 4;
   const groups = (OC + 7) >> 3;
   const zp = i16x8.splat(<i16>zpIn);
-  const vLo = i32x4.splat(lo), vHi = i32x4.splat(hi), vZp = i32x4.splat(zpOut), zero = i32x4.splat(0);
+  const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut), zero = i32x4.splat(0);
   // Without a pool the window is the single conv position (the compiler passes a 1×1 window), taken as a max.
   const isMax = pool != 2;
   // A 2×2/2 max pool without padding: the four conv positions under a window share every weight load.
   const quad = pool == 1 && PKH == 2 && PKW == 2 && PSH == 2 && PSW == 2 && PPT == 0 && PPL == 0;
+  // Every window whole (shapes are constants the optimiser propagates): the general path below folds away.
+  const allQuads = quad && 2 * PH <= OH && 2 * PW <= OW;
   const dy = <usize>(SH * WP * C), dx = <usize>(SW * C), rowStep = <usize>(WP * C);
   for (let py = 0; py < PH; py++) {
     for (let px = 0; px < PW; px++) {
       const out = y + <usize>((py * PW + px) * OC);
-      const full = quad && 2 * py + 1 < OH && 2 * px + 1 < OW;
+      const full = allQuads || (quad && 2 * py + 1 < OH && 2 * px + 1 < OW);
       for (let g = 0; g < groups; g++) {
         const wg = w + <usize>g * gBytes;
         const b0 = v128.load(bias + (<usize>g << 5)), b1 = v128.load(bias + (<usize>g << 5), 16);
@@ -109,7 +111,8 @@ function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, W
           }
         }
         const o = g << 3;
-        store8(out + <usize>o, r0, r1, m0, m1, vZp, vLo, vHi, OC - o);
+        // A whole group when OC is a multiple of 8: a constant condition, so the partial store folds away.
+        store8(out + <usize>o, r0, r1, m0, m1, vZp, vLo, vHi, (OC & 7) == 0 ? 8 : OC - o);
       }
     }
   }

@@ -50,7 +50,7 @@ function depthwiseSimd(x: usize, w: usize, bias: usize, mult: usize, gather: usi
   OH: i32, OW: i32, DM: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32): void {
   const OC = C * DM, full = OC >> 3, taps = KH * KW;
   const zp = i16x8.splat(<i16>zpIn);
-  const vZp = i32x4.splat(zpOut), vLo = i32x4.splat(lo), vHi = i32x4.splat(hi);
+  const vZp = i32x4.splat(zpOut), vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut);
   const rowBytes = <usize>(WP * C);
   for (let oy = 0; oy < OH; oy++) {
     for (let ox = 0; ox < OW; ox++) {

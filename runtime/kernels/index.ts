@@ -7,3 +7,4 @@ export * from "./misc-i8";
 export * from "./float-extra";
 export * from "./layout";
 export * from "./conv-small-i8";
+export * from "./conv-wino-i8";
