@@ -18,9 +18,23 @@ export interface BuiltBlob {
   sizes: { weights: number; code: number; manifest: number; total: number };
 }
 
+type Asc = typeof import("assemblyscript/asc").default;
+type Binaryen = typeof import("assemblyscript/binaryen").default;
+
+let toolchain: Promise<{ asc: Asc; binaryen: Binaryen }> | undefined;
+
+/**
+ * asc and Binaryen, loaded on first use: they take most of a second to load, and only building needs them.
+ * Binaryen is AssemblyScript's own copy, which asc loads anyway (another version would be 15 MB more to load).
+ */
+export function loadToolchain(): Promise<{ asc: Asc; binaryen: Binaryen }> {
+  toolchain ??= Promise.all([import("assemblyscript/asc"), import("assemblyscript/binaryen")])
+    .then(([asc, binaryen]) => ({ asc: asc.default, binaryen: binaryen.default }));
+  return toolchain;
+}
+
 async function compileAssemblyScript(source: string, memoryBase: number, simd: boolean): Promise<Uint8Array> {
-  // Loaded on first use: the toolchain takes most of a second to load, and only compiling needs it.
-  const { default: asc } = await import("assemblyscript/asc");
+  const { asc } = await loadToolchain();
   const kernels = kernelLibrary();
   let binary: Uint8Array | undefined;
   let errors = "";
@@ -49,7 +63,7 @@ async function compileAssemblyScript(source: string, memoryBase: number, simd: b
 
 export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
   const compiled = await compileAssemblyScript(input.source, input.memoryBase, input.simd);
-  const { default: binaryen } = await import("binaryen");
+  const { binaryen } = await loadToolchain();
   const mod = binaryen.readBinary(compiled);
   try {
     const f = binaryen.Features;

@@ -14,7 +14,8 @@ import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
 import { kernelLibrary } from "./codegen/kernels.js";
 import { buildManifest, type Manifest } from "./codegen/manifest.js";
-import { buildBlob, type BuiltBlob } from "./build.js";
+import type { BuiltBlob } from "./build.js";
+import { build, startToolchain } from "./toolchain.js";
 import { opDef } from "./ops/registry.js";
 import { tensorOf } from "./ir.js";
 
@@ -91,6 +92,8 @@ export function optimize(graph: Graph, options: CompileOptions): Graph {
 }
 
 export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {
+  // Before the passes: the toolchain loads on its own thread while they (and calibration) run.
+  startToolchain();
   const graph = optimize(input, options);
   graph.meta.target = options.target;
   const int8 = options.quantize === "int8";
@@ -122,7 +125,7 @@ export async function compileGraph(input: Graph, options: CompileOptions): Promi
   });
   const source = emitModelSource(graph, layout, layerCode, kernelLibrary());
   const manifest = buildManifest(graph, layout, options);
-  const built = await buildBlob({
+  const built = await build({
     source, weights: layout.weights, weightsBase: layout.weightsBase, memoryBase: layout.end,
     simd: options.target === "simd", manifest: manifest as unknown as Record<string, unknown>,
   });

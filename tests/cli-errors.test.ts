@@ -114,6 +114,14 @@ describe("kiln compile: model file errors", () => {
     expect(line).toMatch(/supported layers:.*Conv2D.*Dense/);
   });
 
+  it("exits at once when compiling fails after the build worker started (int8 without calibration images)", () => {
+    // The worker starts loading the toolchain as compileGraph begins; an idle worker must not hold the process.
+    const args = [CLI, "compile", join(dirOf("good"), "model.json"), "-o", join(dir, "never.wasm")];
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, KILN_DEBUG: "" } });
+    expect(r.signal, "kiln compile hung after its error").toBeNull();
+    expect(expectOneLineError({ status: r.status, stdout: r.stdout, stderr: r.stderr }, 1)).toContain("--calibration");
+  });
+
   it("names the layer and the activation when the activation is unsupported", () => {
     const line = expectOneLineError(kiln("compile", join(dirOf("elu"), "model.json")), 1);
     expect(line).toContain("logits");
