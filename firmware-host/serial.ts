@@ -1,5 +1,4 @@
 // The serial transport through the `serialport` package (or its mock binding, for tests).
-import { SerialPort, SerialPortMock } from "serialport";
 import { BaseLink } from "./link.js";
 
 /** What this transport needs from a serialport stream (SerialPort and SerialPortMock both are one). */
@@ -34,8 +33,10 @@ export class SerialLink extends BaseLink {
   }
 
   /** Opens the port; rejects with the system's reason (no such device, permission denied, …). */
-  static open(path: string, options: SerialOptions = {}): Promise<SerialLink> {
+  static async open(path: string, options: SerialOptions = {}): Promise<SerialLink> {
     const baudRate = options.baudRate ?? DEFAULT_BAUD;
+    // Loaded here, not at start-up: its native binding costs every kiln command ~30 ms, and few use a serial port.
+    const { SerialPort, SerialPortMock } = await import("serialport");
     const port: PortLike = options.mock
       ? new SerialPortMock({ path, baudRate, autoOpen: false })
       : new SerialPort({ path, baudRate, autoOpen: false, highWaterMark: 64 * 1024 });

@@ -1,12 +1,14 @@
 // Turns user-supplied inputs (PNG/JPEG files, folders, raw .u8, idx) into uint8 NHWC batches sized for a model.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, extname, join } from "node:path";
-import pngjs from "pngjs";
-import jpeg from "jpeg-js";
 import { parseIdx } from "./idx.js";
 
-// pngjs and jpeg-js are CommonJS; default-importing them is what works reliably under Node's ESM loader.
-const { PNG } = pngjs;
+// The codecs (CommonJS) load on first use: most commands never touch an image, and loading them at start-up
+// costs every command ~25 ms.
+const require = createRequire(import.meta.url);
+const pngCodec = (): typeof import("pngjs").PNG => (require("pngjs") as typeof import("pngjs")).PNG;
+const jpegCodec = (): typeof import("jpeg-js") => require("jpeg-js") as typeof import("jpeg-js");
 
 export interface ImageBatch {
   count: number;
@@ -55,7 +57,7 @@ export function decodeImage(bytes: Uint8Array, source: string): DecodedImage {
   let width: number;
   if (startsWith(bytes, PNG_MAGIC)) {
     try {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      const png = pngCodec().sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       ({ height, width } = png);
       rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
     } catch (err) {
@@ -63,7 +65,7 @@ export function decodeImage(bytes: Uint8Array, source: string): DecodedImage {
     }
   } else if (startsWith(bytes, JPEG_MAGIC)) {
     try {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+      const img = jpegCodec().decode(bytes, { useTArray: true, formatAsRGBA: true });
       ({ height, width } = img);
       rgba = img.data;
     } catch (err) {
@@ -227,6 +229,7 @@ export function encodeGrayPng(pixels: Uint8Array, height: number, width: number)
   if (pixels.length !== height * width) {
     throw new Error(`encodeGrayPng: ${pixels.length} pixels for a ${height}×${width} image`);
   }
+  const PNG = pngCodec();
   const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
   png.data = Buffer.from(pixels);
   const file = PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
