@@ -112,7 +112,10 @@ export function padScratchBytes(node: Node, graph: Graph): number {
   if (usesWinograd(node, graph)) return winoScratchBytes(node, graph);
   const g = geometry(node, graph);
   const [t, l, b, r] = g.pads;
-  return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
+  const padded = (g.h + t + b) * (g.w + l + r) * g.c;
+  // conv_small_i8 widens its (padded) input to i16 after the padded copy.
+  const widened = usesSmallKernel(node, graph, g.kw, g.c) ? 2 * roundUp(padded, 8) : 0;
+  return (t + l + b + r === 0 ? 0 : roundUp(padded, 16)) + widened;
 }
 
 const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
@@ -142,8 +145,9 @@ export function emitConvInt8(ctx: EmitContext): string {
   const reluFirst = attrString(node, "activation", "linear") === "relu" ? 1 : 0;
   const lines: string[] = [];
   if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${zpIn});`);
-  const kernel = usesSmallKernel(node, graph, kw, c) ? "conv_small_i8" : "conv_i8";
-  lines.push(`${kernel}(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
+  const small = usesSmallKernel(node, graph, kw, c);
+  const widened = small ? `${addr(`${node.name}#scratch`) + (padded ? roundUp(hp * wp * c, 16) : 0)}, ` : "";
+  lines.push(`${small ? "conv_small_i8" : "conv_i8"}(${x}, ${widened}${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
     `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${zpIn}, ${attrNumber(node, "output_zp")}, ` +
     `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);
   return lines.join("\n  ");

@@ -4,13 +4,19 @@
 // i32x4.dot_i16x8_s multiplies it into 4 output channels at once, with no reduction. Weights
 // (compiler/codegen/conv-int8.ts packConvWeightsSmall): per group of 8 output channels, per kernel row, per
 // tap pair, two 8-byte halves (channels 0–3, 4–7), each [w(a,o), w(b,o)] per channel; an odd row's last pair
-// has a zero second tap, so the input byte it over-reads multiplies by 0. Same integer sums as conv-i8.
+// has a zero second tap, so the input it over-reads multiplies by 0. The input is first widened once to i16
+// x − zp (a scratch buffer), so each input pair is one 32-bit splat load. Same integer sums as conv-i8.
 // SIMD only: without SIMD there is no broadcast advantage, and scalar builds keep the one conv_i8 kernel.
 import { requant4 } from "./common";
 
-/** The input pair at p, sign-extended, minus the zero point, repeated in every i32 lane. */
-@inline function pairAt(p: usize, zp: v128): v128 {
-  return i16x8.sub(i16x8.extend_low_i8x16_s(v128.load16_splat(p)), zp);
+/** The widened input pair at p (two i16), repeated in every i32 lane. */
+@inline function pairAt(p: usize): v128 {
+  return v128.load32_splat(p);
+}
+
+/** xw[i] = x[i] − zp as i16 for n inputs, 8 at a time (xw holds n rounded up to 8). */
+function widen(x: usize, xw: usize, n: i32, zp: v128): void {
+  for (let i: usize = 0; i < <usize>n; i += 8) v128.store(xw + (i << 1), i16x8.sub(v128.load8x8_s(x + i), zp));
 }
 
 /** Requantizes one 8-channel group and stores the OC − o ≥ 1 channels it holds. */
@@ -30,13 +36,15 @@ import { requant4 } from "./common";
   }
 }
 
-function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
+function convSmallSimd(x8: usize, xw: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
   KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
   PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
   const pairs = (KW * C + 1) >> 1;
   const gBytes = <usize>(KH * pairs) << 4;
   const groups = (OC + 7) >> 3;
-  const zp = i16x8.splat(<i16>zpIn);
+  widen(x8, xw, HP * WP * C, i16x8.splat(<i16>zpIn));
+  // From here on offsets count i16 inputs: every byte offset below is doubled.
+  const x = xw;
   const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut), zero = i32x4.splat(0);
   // Without a pool the window is the single conv position (the compiler passes a 1×1 window), taken as a max.
   const isMax = pool != 2;
@@ -44,7 +52,7 @@ function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, W
   const quad = pool == 1 && PKH == 2 && PKW == 2 && PSH == 2 && PSW == 2 && PPT == 0 && PPL == 0;
   // Every window whole (shapes are constants the optimiser propagates): the general path below folds away.
   const allQuads = quad && 2 * PH <= OH && 2 * PW <= OW;
-  const dy = <usize>(SH * WP * C), dx = <usize>(SW * C), rowStep = <usize>(WP * C);
+  const dy = <usize>(SH * WP * C) << 1, dx = <usize>(SW * C) << 1, rowStep = <usize>(WP * C) << 1;
   for (let py = 0; py < PH; py++) {
     for (let px = 0; px < PW; px++) {
       const out = y + <usize>((py * PW + px) * OC);
@@ -57,20 +65,20 @@ function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, W
         if (full) {
           let a0 = b0, a1 = b1, c0 = b0, c1 = b1, d0 = b0, d1 = b1, e0 = b0, e1 = b1;
           let wp = wg;
-          let xr = x + <usize>((2 * py * SH * WP + 2 * px * SW) * C);
+          let xr = x + (<usize>((2 * py * SH * WP + 2 * px * SW) * C) << 1);
           for (let ky = 0; ky < KH; ky++) {
             let xp = xr;
             for (let t = 0; t < pairs; t++) {
               const w0 = v128.load8x8_s(wp), w1 = v128.load8x8_s(wp, 8);
-              let xv = pairAt(xp, zp);
+              let xv = pairAt(xp);
               a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, w0)); a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, w1));
-              xv = pairAt(xp + dx, zp);
+              xv = pairAt(xp + dx);
               c0 = i32x4.add(c0, i32x4.dot_i16x8_s(xv, w0)); c1 = i32x4.add(c1, i32x4.dot_i16x8_s(xv, w1));
-              xv = pairAt(xp + dy, zp);
+              xv = pairAt(xp + dy);
               d0 = i32x4.add(d0, i32x4.dot_i16x8_s(xv, w0)); d1 = i32x4.add(d1, i32x4.dot_i16x8_s(xv, w1));
-              xv = pairAt(xp + dy + dx, zp);
+              xv = pairAt(xp + dy + dx);
               e0 = i32x4.add(e0, i32x4.dot_i16x8_s(xv, w0)); e1 = i32x4.add(e1, i32x4.dot_i16x8_s(xv, w1));
-              xp += 2;
+              xp += 4;
               wp += 16;
             }
             xr += rowStep;
@@ -90,12 +98,12 @@ function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, W
               let a0 = b0, a1 = b1;
               let wp = wg;
               for (let ky = 0; ky < KH; ky++) {
-                let xp = x + <usize>(((cy * SH + ky) * WP + cx * SW) * C);
+                let xp = x + (<usize>(((cy * SH + ky) * WP + cx * SW) * C) << 1);
                 for (let t = 0; t < pairs; t++) {
-                  const xv = pairAt(xp, zp);
+                  const xv = pairAt(xp);
                   a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp)));
                   a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp, 8)));
-                  xp += 2;
+                  xp += 4;
                   wp += 16;
                 }
               }
@@ -118,13 +126,13 @@ function convSmallSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, W
   }
 }
 
-/** conv_i8's contract (same arguments) for kernels whose rows hold few inputs. */
-export function conv_small_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
+/** conv_i8's contract for kernels whose rows hold few inputs, plus xw: scratch for HP·WP·C (rounded up to 8) i16. */
+export function conv_small_i8(x: usize, xw: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
   OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32,
   pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
   // The compiler picks this kernel for simd targets only; scalar builds use conv_i8 for every conv.
   if (ASC_FEATURE_SIMD) {
-    convSmallSimd(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
+    convSmallSimd(x, xw, w, bias, mult, y, HP, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
   } else {
     unreachable();
   }
