@@ -91,18 +91,25 @@ const t2 = performance.now();
 console.log(JSON.stringify({ instantiateMs: t1 - t0, firstInferenceMs: t2 - t0 }));
 `;
 
-/** Instantiate + first inference as a fresh process sees it (nothing compiled or cached yet): median of 5 processes. */
+const STARTUP_PROCESSES = 7;
+
+/**
+ * Instantiate + first inference as a fresh process sees it (nothing compiled or cached yet): median of 7 processes.
+ * The first run is bimodal (V8 sometimes tiers the hot kernel up in the middle of it), so one sample says little.
+ */
 function timeStartup(blob: string, m: BenchModel, workDir: string): { instantiateMs: number; firstInferenceMs: number } {
+  // This process has just compiled a blob: let its background compiler threads finish before a child is timed.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
   const input = join(workDir, `${m.name}.input.u8`);
   writeFileSync(input, m.pixels);
   const runtime = pathToFileURL(join(repoRoot(), "dist", "runtime", "model.js")).href;
   const samples: { instantiateMs: number; firstInferenceMs: number }[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < STARTUP_PROCESSES; i++) {
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", STARTUP_SCRIPT, runtime, blob, input], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`startup timing of ${blob} failed: ${r.stderr}`);
     samples.push(JSON.parse(r.stdout) as { instantiateMs: number; firstInferenceMs: number });
   }
-  const median = (k: "instantiateMs" | "firstInferenceMs"): number => samples.map((s) => s[k]).sort((a, b) => a - b)[2];
+  const median = (k: "instantiateMs" | "firstInferenceMs"): number => samples.map((s) => s[k]).sort((a, b) => a - b)[STARTUP_PROCESSES >> 1];
   return { instantiateMs: median("instantiateMs"), firstInferenceMs: median("firstInferenceMs") };
 }
 
