@@ -97,6 +97,12 @@ export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> 
   const bias = new Int32Array(ocPadded);
   const b = node.inputs[2] ? tensorOf(graph, node.inputs[2]).data : undefined;
   if (b) bias.set(b as Int32Array);
+  // conv_i8 and dense_i8 multiply raw inputs: Σ (x − zp)·w = Σ x·w − zp·Σ w, with Σ w over every tap (a padded tap
+  // holds zp, so it still adds nothing). conv_small_i8 subtracts zp as it widens its input.
+  if (!small) {
+    const zpIn = attrNumber(node, "input_zp");
+    for (let k = 0; k < w.length; k++) bias[k % g.oc] -= zpIn * w[k];
+  }
   const multipliers = new Float32Array(ocPadded);
   multipliers.set(attrInts(node, "multipliers"));
   return new Map([
@@ -126,7 +132,7 @@ export function emitConvInt8(ctx: EmitContext): string {
   const isDense = node.op === "dense";
   if (isDense) {
     return `dense_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
-      `${addr(node.outputs[0])}, ${xs[1]}, ${outputShape[1]}, ${attrNumber(node, "input_zp")}, ${attrNumber(node, "output_zp")}, ` +
+      `${addr(node.outputs[0])}, ${xs[1]}, ${outputShape[1]}, ${attrNumber(node, "output_zp")}, ` +
       `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`;
   }
   const [kh, kw, c] = isDense ? [1, 1, xs[1]] : [ws[0], ws[1], ws[2]];
@@ -148,7 +154,7 @@ export function emitConvInt8(ctx: EmitContext): string {
   const small = usesSmallKernel(node, graph, kw, c);
   const widened = small ? `${addr(`${node.name}#scratch`) + (padded ? roundUp(hp * wp * c, 16) : 0)}, ` : "";
   lines.push(`${small ? "conv_small_i8" : "conv_i8"}(${x}, ${widened}${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
-    `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${zpIn}, ${attrNumber(node, "output_zp")}, ` +
+    `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${small ? `${zpIn}, ` : ""}${attrNumber(node, "output_zp")}, ` +
     `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);
   return lines.join("\n  ");
 }

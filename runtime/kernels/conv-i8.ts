@@ -1,7 +1,9 @@
 // Int8 conv and dense kernels (AssemblyScript) with fused activation clamp and fused max/avg pool.
 // Weights come packed by compiler/codegen/conv-int8.ts: per group of 4 output channels, per kernel row,
 // 8-byte blocks of the row's KW·C contiguous inputs for each of the 4 channels (zero-padded).
-// Bit-exact with compiler/ops/conv2d.ts `int8`: integer accumulation, then one f32 requantization.
+// Bit-exact with compiler/ops/conv2d.ts `int8`: integer accumulation, then one f32 requantization. The input zero
+// point is folded into the bias at compile time (Σ (x − zp)·w = Σ x·w − zp·Σ w; padding holds zp), so the loops
+// multiply raw int8 inputs.
 import { requant, requant4 } from "./common";
 
 /** Packed weight bytes of one group of 4 output channels. */
@@ -12,14 +14,14 @@ import { requant, requant4 } from "./common";
 // ---- SIMD128: i32x4.dot_i16x8_s over sign-extended int8, four channels at once ----
 
 @inline function acc4Simd(x: usize, wg: usize, bias: v128, WP: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  zp: v128, oy: i32, ox: i32): v128 {
+  oy: i32, ox: i32): v128 {
   const blocks = (KW * C + 7) >> 3;
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let wp = wg;
   for (let ky = 0; ky < KH; ky++) {
     let xp = x + <usize>(((oy * SH + ky) * WP + ox * SW) * C);
     for (let b = 0; b < blocks; b++) {
-      const xv = i16x8.sub(v128.load8x8_s(xp), zp);
+      const xv = v128.load8x8_s(xp);
       a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp)));
       a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp, 8)));
       a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp, 16)));
@@ -39,9 +41,8 @@ import { requant, requant4 } from "./common";
 }
 
 function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
   PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
-  const zp = i16x8.splat(<i16>zpIn);
   const gBytes = <usize>groupBytes(KH, KW, C);
   const groups = (OC + 3) >> 2;
   const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut);
@@ -55,7 +56,7 @@ function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i3
         let m = v128.load(mult + (<usize>g << 4));
         let r: v128;
         if (pool == 0) {
-          r = acc4Simd(x, wg, b, WP, C, KH, KW, SH, SW, zp, py, px);
+          r = acc4Simd(x, wg, b, WP, C, KH, KW, SH, SW, py, px);
         } else {
           r = pool == 1 ? i32x4.splat(i32.MIN_VALUE) : zero;
           let count = 0;
@@ -65,7 +66,7 @@ function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i3
             for (let wx = 0; wx < PKW; wx++) {
               const cx = px * PSW + wx - PPL;
               if (cx < 0 || cx >= OW) continue;
-              const a = acc4Simd(x, wg, b, WP, C, KH, KW, SH, SW, zp, cy, cx);
+              const a = acc4Simd(x, wg, b, WP, C, KH, KW, SH, SW, cy, cx);
               if (pool == 1) r = i32x4.max_s(r, a);
               else r = i32x4.add(r, reluFirst ? i32x4.max_s(a, zero) : a);
               count++;
@@ -94,14 +95,14 @@ function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i3
 // ---- Scalar: the same blocked loops, one channel at a time ----
 
 @inline function acc1Scalar(x: usize, wg: usize, j: i32, WP: i32, C: i32, KH: i32, KW: i32, SH: i32, SW: i32,
-  zpIn: i32, oy: i32, ox: i32): i32 {
+  oy: i32, ox: i32): i32 {
   const blocks = (KW * C + 7) >> 3;
   let acc = 0;
   let wp = wg + (<usize>j << 3);
   for (let ky = 0; ky < KH; ky++) {
     let xp = x + <usize>(((oy * SH + ky) * WP + ox * SW) * C);
     for (let b = 0; b < blocks; b++) {
-      for (let t = 0; t < 8; t++) acc += (<i32>load<i8>(xp + t) - zpIn) * <i32>load<i8>(wp + t);
+      for (let t = 0; t < 8; t++) acc += <i32>load<i8>(xp + t) * <i32>load<i8>(wp + t);
       xp += 8;
       wp += 32;
     }
@@ -110,7 +111,7 @@ function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i3
 }
 
 function convScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, C: i32, OH: i32, OW: i32, OC: i32,
-  KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32,
   PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
   const gBytes = <usize>groupBytes(KH, KW, C);
   for (let py = 0; py < PH; py++) {
@@ -123,7 +124,7 @@ function convScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: 
         let m = load<f32>(mult + (<usize>o << 2));
         let r: i32;
         if (pool == 0) {
-          r = acc1Scalar(x, wg, j, WP, C, KH, KW, SH, SW, zpIn, py, px) + b;
+          r = acc1Scalar(x, wg, j, WP, C, KH, KW, SH, SW, py, px) + b;
         } else {
           r = pool == 1 ? i32.MIN_VALUE : 0;
           let count = 0;
@@ -133,7 +134,7 @@ function convScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: 
             for (let wx = 0; wx < PKW; wx++) {
               const cx = px * PSW + wx - PPL;
               if (cx < 0 || cx >= OW) continue;
-              const a = acc1Scalar(x, wg, j, WP, C, KH, KW, SH, SW, zpIn, cy, cx) + b;
+              const a = acc1Scalar(x, wg, j, WP, C, KH, KW, SH, SW, cy, cx) + b;
               if (pool == 1) r = max(r, a);
               else r += reluFirst ? max(a, 0) : a;
               count++;
@@ -149,12 +150,12 @@ function convScalar(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: 
 
 /** One conv (or dense: 1×1 image, N channels) layer on a VALID-padded input; pool 0 none, 1 max, 2 avg. */
 export function conv_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
-  OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32,
+  OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32,
   pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
   if (ASC_FEATURE_SIMD) {
-    convSimd(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
+    convSimd(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
   } else {
-    convScalar(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpIn, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
+    convScalar(x, w, bias, mult, y, WP, C, OH, OW, OC, KH, KW, SH, SW, zpOut, lo, hi, pool, PH, PW, PKH, PKW, PSH, PSW, PPT, PPL, reluFirst);
   }
 }
 
@@ -164,16 +165,15 @@ export function conv_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, 
  * never stored) and the weights need no padding to whole groups.
  */
 export function dense_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, C: i32, OC: i32,
-  zpIn: i32, zpOut: i32, lo: i32, hi: i32): void {
+  zpOut: i32, lo: i32, hi: i32): void {
   const row = <usize>((C + 7) & ~7);
   if (ASC_FEATURE_SIMD) {
-    const zp = i16x8.splat(<i16>zpIn);
-    const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut);
+      const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut);
     for (let o = 0; o < OC; o += 4) {
       let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
       let w0 = w + <usize>o * row, w1 = w0 + row, w2 = w1 + row, w3 = w2 + row;
       for (let xp = x, end = x + row; xp < end; xp += 8) {
-        const xv = i16x8.sub(v128.load8x8_s(xp), zp);
+        const xv = v128.load8x8_s(xp);
         a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w0)));
         a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w1)));
         a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xv, v128.load8x8_s(w2)));
@@ -190,7 +190,7 @@ export function dense_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize,
     for (let o = 0; o < OC; o++) {
       const wo = w + <usize>o * row;
       let acc = load<i32>(bias + (<usize>o << 2));
-      for (let i = 0; i < C; i++) acc += (<i32>load<i8>(x + <usize>i) - zpIn) * <i32>load<i8>(wo + <usize>i);
+      for (let i = 0; i < C; i++) acc += <i32>load<i8>(x + <usize>i) * <i32>load<i8>(wo + <usize>i);
       store<i8>(y + <usize>o, <i8>requant(acc, load<f32>(mult + (<usize>o << 2)), zpOut, lo, hi));
     }
   }
