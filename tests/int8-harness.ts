@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel } from "../compiler/compile.js";
 import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
 import { Model } from "../runtime/model.js";
-import { seededRandom } from "./helpers.js";
+import { expect } from "vitest";
+import { saveToTemp, seededRandom } from "./helpers.js";
 
 export interface Int8Run {
   compiled: Record<"simd" | "scalar", CompiledModel>;
@@ -49,4 +50,22 @@ export async function runInt8Everywhere(model: tf.LayersModel, modelJson: string
     run.float.push((model.predict(x) as tf.Tensor).dataSync() as Float32Array);
   }
   return run;
+}
+
+/**
+ * A Sequential model of `layers` on `shape`, compiled both ways: the simd source calls `kernel` exactly `count` times
+ * (so a case cannot pass by silently not using it), the scalar one never, and both blobs equal the int8 reference.
+ */
+export async function expectKernelExact(shape: number[], layers: tf.layers.Layer[], kernel: string, count: number): Promise<void> {
+  const model = tf.sequential();
+  model.add(tf.layers.inputLayer({ inputShape: shape }));
+  layers.forEach((l) => model.add(l));
+  const run = await runInt8Everywhere(model, await saveToTemp(model), shape, 16, 6);
+  const calls = (source: string): number => source.match(new RegExp(`\\b${kernel}\\(`, "g"))?.length ?? 0;
+  expect(calls(run.compiled.simd.source)).toBe(count);
+  expect(calls(run.compiled.scalar.source)).toBe(0);
+  run.reference.forEach((ref, i) => {
+    expect(Array.from(run.simd[i])).toEqual(Array.from(ref));
+    expect(Array.from(run.scalar[i])).toEqual(Array.from(ref));
+  });
 }

@@ -2,9 +2,9 @@
 // bit for bit (and the scalar blob, which never uses it). Shapes on purpose: odd output sides (tiles overhang),
 // channels off multiples of 8/16, input zero points other than −128, pools it fuses and pools it leaves alone.
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
-import { saveToTemp, useCpuBackend } from "./helpers.js";
-import { runInt8Everywhere } from "./int8-harness.js";
+import { beforeAll, describe, it } from "vitest";
+import { useCpuBackend } from "./helpers.js";
+import { expectKernelExact } from "./int8-harness.js";
 
 interface WinoCase {
   label: string;
@@ -45,15 +45,6 @@ beforeAll(useCpuBackend);
 
 describe.each(CASES)("winograd $label", (wc) => {
   it("simd = scalar = int8 reference", async () => {
-    const model = tf.sequential();
-    model.add(tf.layers.inputLayer({ inputShape: wc.shape }));
-    wc.layers().forEach((l) => model.add(l));
-    const run = await runInt8Everywhere(model, await saveToTemp(model), wc.shape, 16, 6);
-    expect(run.compiled.simd.source.match(/\bconv_wino_i8\(/g)?.length ?? 0).toBe(wc.winograd);
-    expect(run.compiled.scalar.source).not.toMatch(/\bconv_wino_i8\(/);
-    run.reference.forEach((ref, i) => {
-      expect(Array.from(run.simd[i])).toEqual(Array.from(ref));
-      expect(Array.from(run.scalar[i])).toEqual(Array.from(ref));
-    });
+    await expectKernelExact(wc.shape, wc.layers(), "conv_wino_i8", wc.winograd);
   });
 });

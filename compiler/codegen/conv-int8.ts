@@ -3,6 +3,7 @@ import { attrInts, attrNumber, attrString, tensorOf, type Graph, type Node } fro
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { emitConvWinoInt8, packConvWino, usesWinograd, winoScratchBytes } from "./conv-wino-int8.js";
+import { emitConvPwInt8, packConvPw, POINTWISE_SCRATCH_BYTES, usesPointwise } from "./conv-pw-int8.js";
 
 /** Output channels are computed four at a time and the reduction eight at a time (one i16x8 dot). */
 export const OC_BLOCK = 4;
@@ -89,6 +90,7 @@ export function packDenseWeights(w: Int8Array, c: number, oc: number): Uint8Arra
 
 export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> {
   if (usesWinograd(node, graph)) return packConvWino(node, graph);
+  if (usesPointwise(node, graph)) return packConvPw(node, graph);
   const g = geometry(node, graph);
   const w = tensorOf(graph, node.inputs[1]).data;
   if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
@@ -116,6 +118,7 @@ export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> 
 /** Padding is materialised: the input is copied with a border of zero-point values, then the conv is VALID (Winograd convs need more). */
 export function padScratchBytes(node: Node, graph: Graph): number {
   if (usesWinograd(node, graph)) return winoScratchBytes(node, graph);
+  if (usesPointwise(node, graph)) return POINTWISE_SCRATCH_BYTES;
   const g = geometry(node, graph);
   const [t, l, b, r] = g.pads;
   const padded = (g.h + t + b) * (g.w + l + r) * g.c;
@@ -128,6 +131,7 @@ const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
 
 export function emitConvInt8(ctx: EmitContext): string {
   if (usesWinograd(ctx.node, ctx.graph)) return emitConvWinoInt8(ctx);
+  if (usesPointwise(ctx.node, ctx.graph)) return emitConvPwInt8(ctx);
   const { node, graph, inputShapes: [xs, ws], outputShape, addr } = ctx;
   const isDense = node.op === "dense";
   if (isDense) {

@@ -8,3 +8,4 @@ export * from "./float-extra";
 export * from "./layout";
 export * from "./conv-small-i8";
 export * from "./conv-wino-i8";
+export * from "./conv-pw-i8";

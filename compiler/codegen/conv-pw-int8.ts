@@ -1,0 +1,62 @@
+// Int8 codegen for pointwise convs (1×1, stride 1, no padding, no fused pool) on SIMD targets: when
+// runtime/kernels/conv-pw-i8.ts applies, its weight layout, and the conv_pw_i8 call.
+import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
+import type { EmitContext } from "../ops/op.js";
+import { fusedPoolOf } from "../ops/fused-pool.js";
+
+const OC_BLOCK = 16;
+/** Up to 5 inputs per row, conv_small_i8 does as well; from 6 on, pairs of channels fill the dot product. */
+const MIN_CHANNELS = 6;
+
+const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+export function usesPointwise(node: Node, graph: Graph): boolean {
+  if (node.op !== "conv2d" || graph.meta.target !== "simd" || fusedPoolOf(node)) return false;
+  const [kh, kw, c] = tensorOf(graph, node.inputs[1]).shape;
+  const [sh, sw] = attrInts(node, "strides", [1, 1]);
+  return kh === 1 && kw === 1 && sh === 1 && sw === 1 && c >= MIN_CHANNELS && attrInts(node, "pads", [0, 0, 0, 0]).every((p) => p === 0);
+}
+
+/** Weights [1][1][c][oc] → per block of 16 output channels, per input pair, 16 × [w(c, o), w(c + 1, o)]. */
+export function packPointwiseWeights(w: Int8Array, c: number, oc: number): Uint8Array {
+  const pairs = Math.ceil(c / 2), blocks = roundUp(oc, OC_BLOCK) / OC_BLOCK;
+  const out = new Int8Array(blocks * pairs * 2 * OC_BLOCK);
+  let at = 0;
+  for (let b = 0; b < blocks; b++) {
+    for (let p = 0; p < pairs; p++) {
+      for (let j = 0; j < OC_BLOCK; j++) {
+        const o = b * OC_BLOCK + j;
+        for (const i of [2 * p, 2 * p + 1]) out[at++] = o < oc && i < c ? w[i * oc + o] : 0;
+      }
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** Weights, the bias with −zp·Σw folded in (the kernel multiplies raw inputs), multipliers; both padded to 16. */
+export function packConvPw(node: Node, graph: Graph): Map<string, Uint8Array> {
+  const w = tensorOf(graph, node.inputs[1]).data;
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
+  const [, , c, oc] = tensorOf(graph, node.inputs[1]).shape;
+  const bias = new Int32Array(roundUp(oc, OC_BLOCK));
+  if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
+  const zpIn = attrNumber(node, "input_zp");
+  for (let k = 0; k < w.length; k++) bias[k % oc] -= zpIn * w[k];
+  const multipliers = new Float32Array(roundUp(oc, OC_BLOCK));
+  multipliers.set(attrInts(node, "multipliers"));
+  return new Map([
+    [`${node.name}#w`, packPointwiseWeights(w, c, oc)],
+    [`${node.name}#b`, new Uint8Array(bias.buffer)],
+    [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
+  ]);
+}
+
+/** 16 bytes where a partial block of channels is staged before it is copied out. */
+export const POINTWISE_SCRATCH_BYTES = 16;
+
+export function emitConvPwInt8({ node, inputShapes: [xs], outputShape, addr }: EmitContext): string {
+  const pixels = xs[1] * xs[2];
+  return `conv_pw_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
+    `${addr(node.outputs[0])}, ${pixels}, ${xs[3]}, ${outputShape[3]}, ${attrNumber(node, "output_zp")}, ` +
+    `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ${addr(`${node.name}#scratch`)});`;
+}

@@ -1,0 +1,44 @@
+// The pointwise (1×1) int8 kernel: wherever the compiler picks it, the simd blob equals the int8 reference bit for
+// bit (and the scalar blob, which never uses it). Channels off multiples of 2 and 16, an odd pixel count, an input
+// zero point other than −128, and 1×1 convs it must leave to other kernels.
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, it } from "vitest";
+import { useCpuBackend } from "./helpers.js";
+import { expectKernelExact } from "./int8-harness.js";
+
+interface PointwiseCase {
+  label: string;
+  shape: [number, number, number];
+  layers: () => tf.layers.Layer[];
+  /** How many layers must have compiled to conv_pw_i8 (so a case cannot pass by silently not using it). */
+  pointwise: number;
+}
+
+const init = (seed: number) => ({
+  kernelInitializer: tf.initializers.randomNormal({ stddev: 0.4, seed }),
+  biasInitializer: tf.initializers.randomNormal({ stddev: 0.4, seed: seed + 1 }),
+});
+const pw = (filters: number, activation: "linear" | "relu" | "relu6", seed: number, strides = 1) =>
+  tf.layers.conv2d({ filters, kernelSize: 1, strides, activation, ...init(seed) });
+
+const CASES: PointwiseCase[] = [
+  { label: "6×6×16 →32 relu6", shape: [6, 6, 16], layers: () => [pw(32, "relu6", 1)], pointwise: 1 },
+  { label: "5×7×7 →5 linear (odd C, odd pixel count, 5 of 16 channels)", shape: [5, 7, 7], layers: () => [pw(5, "linear", 2)], pointwise: 1 },
+  { label: "3×3×33 →17 relu (a second, partial block of 16)", shape: [3, 3, 33], layers: () => [pw(17, "relu", 3)], pointwise: 1 },
+  {
+    label: "two layers, linear then pointwise (input zero point not −128), then dense",
+    shape: [4, 5, 9],
+    layers: () => [pw(12, "linear", 4), pw(20, "relu", 5), tf.layers.flatten(), tf.layers.dense({ units: 7, ...init(6) })],
+    pointwise: 2,
+  },
+  { label: "1×1 stride 2 (not pointwise)", shape: [6, 6, 8], layers: () => [pw(8, "relu", 7, 2)], pointwise: 0 },
+  { label: "1×1 with a fused max pool (not pointwise)", shape: [6, 6, 8], layers: () => [pw(8, "relu", 8), tf.layers.maxPooling2d({ poolSize: 2 })], pointwise: 0 },
+];
+
+beforeAll(useCpuBackend);
+
+describe.each(CASES)("pointwise $label", (pc) => {
+  it("simd = scalar = int8 reference", async () => {
+    await expectKernelExact(pc.shape, pc.layers(), "conv_pw_i8", pc.pointwise);
+  });
+});
