@@ -57,6 +57,9 @@ export function packDepthwiseInt8(node: Node, graph: Graph): Map<string, Uint8Ar
   // Bias and multipliers are padded so the SIMD path can load two full vectors per block.
   const bias = new Int32Array(ocPadded);
   if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
+  // The kernel multiplies raw inputs: Σ (x − zp)·w = Σ x·w − zp·Σ w (w is [taps][oc]; padding holds zp).
+  const zpIn = attrNumber(node, "input_zp");
+  for (let k = 0; k < w.length; k++) bias[k % oc] -= zpIn * w[k];
   const multipliers = new Float32Array(ocPadded);
   multipliers.set(attrInts(node, "multipliers"));
   const blobs = new Map([
@@ -87,7 +90,7 @@ export function emitDepthwiseInt8({ node, inputShapes: [xs, ws], outputShape: [,
   const lines: string[] = [];
   if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${zpIn});`);
   lines.push(`depthwise_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${gather}, ` +
-    `${addr(node.outputs[0])}, ${w + pl + pr}, ${c}, ${oh}, ${ow}, ${dm}, ${kh}, ${kw}, ${sh}, ${sw}, ${zpIn}, ` +
+    `${addr(node.outputs[0])}, ${w + pl + pr}, ${c}, ${oh}, ${ow}, ${dm}, ${kh}, ${kw}, ${sh}, ${sw}, ` +
     `${attrNumber(node, "output_zp")}, ${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`);
   return lines.join("\n  ");
 }
