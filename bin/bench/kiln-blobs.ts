@@ -25,8 +25,6 @@ export interface BlobFacts {
   /** Median over fresh Node processes of Model.load (WebAssembly compile + instantiate), then + setInput and the first run(). */
   instantiateMs: number;
   firstInferenceMs: number;
-  /** The same with V8's memory protection keys for wasm code off (see timeStartup). */
-  firstInferenceNoPkeysMs: number;
 }
 
 export interface KilnBlob {
@@ -56,7 +54,6 @@ export async function kilnBlob(kind: BlobKind, m: BenchModel, workDir: string): 
   const file = join(workDir, `${m.name}.${kind.replace(" ", "-")}.wasm`);
   writeFileSync(file, compiled.wasm);
   const startup = timeStartup(file, m, workDir);
-  const firstInferenceNoPkeysMs = timeStartup(file, m, workDir, ["--no-wasm-memory-protection-keys"]).firstInferenceMs;
   const model = await Model.load(compiled.wasm);
   model.setInput(m.pixels);
   const bytes = model.inputSize * (model.info.input.dtype === "float32" ? 4 : 1);
@@ -65,7 +62,7 @@ export async function kilnBlob(kind: BlobKind, m: BenchModel, workDir: string): 
   const run = model.exports.run;
   return {
     facts: {
-      kind, sizes: compiled.sizes, arenaBytes: compiled.manifest.arenaBytes, macs: compiled.manifest.macs, compileMs, ...startup, firstInferenceNoPkeysMs,
+      kind, sizes: compiled.sizes, arenaBytes: compiled.manifest.arenaBytes, macs: compiled.manifest.macs, compileMs, ...startup,
     },
     model,
     engine: {
@@ -98,11 +95,11 @@ const STARTUP_PROCESSES = 7;
 
 /**
  * Instantiate + first inference as a fresh process sees it (nothing compiled or cached yet): median of 7 processes.
- * The first run is bimodal: in about a third of processes it takes ~2 ms more. That goes away with
- * `--no-wasm-memory-protection-keys` (measured on an Intel Xeon with PKU, Node 20: 0 of 16 slow against 5 of 16), so
- * it is V8 switching code-space protection while it publishes the optimised kernel, not the blob; both are reported.
+ * The first run is bimodal: in 20–35 % of processes it takes ~2 ms more, when V8 tiers the hot kernel up to its
+ * optimising compiler during that run (with `--liftoff-only` or a huge `--wasm-tiering-budget` it never does:
+ * 0 of 20 each, Intel Xeon, Node 20), so one sample says little.
  */
-function timeStartup(blob: string, m: BenchModel, workDir: string, v8Flags: string[] = []): { instantiateMs: number; firstInferenceMs: number } {
+function timeStartup(blob: string, m: BenchModel, workDir: string): { instantiateMs: number; firstInferenceMs: number } {
   // This process has just compiled a blob: let its background compiler threads finish before a child is timed.
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
   const input = join(workDir, `${m.name}.input.u8`);
@@ -110,7 +107,7 @@ function timeStartup(blob: string, m: BenchModel, workDir: string, v8Flags: stri
   const runtime = pathToFileURL(join(repoRoot(), "dist", "runtime", "model.js")).href;
   const samples: { instantiateMs: number; firstInferenceMs: number }[] = [];
   for (let i = 0; i < STARTUP_PROCESSES; i++) {
-    const r = spawnSync(process.execPath, [...v8Flags, "--input-type=module", "-e", STARTUP_SCRIPT, runtime, blob, input], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", STARTUP_SCRIPT, runtime, blob, input], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`startup timing of ${blob} failed: ${r.stderr}`);
     samples.push(JSON.parse(r.stdout) as { instantiateMs: number; firstInferenceMs: number });
   }

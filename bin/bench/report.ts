@@ -69,8 +69,6 @@ export function modelTable(m: ModelResult): string[] {
     { header: "size−weights", align: "right" }, { header: "arena", align: "right" }, { header: "compile ms", align: "right" },
     { header: "instantiate ms", align: "right" }, { header: "+1st run ms", align: "right" },
   ], blobRows).map((l) => `  ${l}`));
-  const simd = m.blobs.find((b) => b.kind === "int8 simd");
-  if (simd) lines.push(`  instantiate + first inference, int8 simd, with node --no-wasm-memory-protection-keys: ${ms(simd.firstInferenceNoPkeysMs)} ms`);
   lines.push(`  kiln compile (CLI, fresh process, int8 simd): ${ms(m.cliCompileMs)} ms; ONNX export: ${m.onnx.nodes} nodes, ${formatBytes(m.onnx.bytes)}`);
   lines.push(`  checks on one input (reference: tfjs cpu, outputs up to ±${m.referenceMaxAbs.toPrecision(3)}):`);
   for (const c of m.checks) lines.push(`    ${c.ok ? "ok  " : "FAIL"} ${c.what}: max |diff| ${c.maxAbsDiff.toExponential(2)}${c.limit === null ? "" : ` (limit ${c.limit})`}`);
