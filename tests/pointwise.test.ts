@@ -24,11 +24,11 @@ const pw = (filters: number, activation: "linear" | "relu" | "relu6", seed: numb
 const CASES: PointwiseCase[] = [
   { label: "6×6×16 →32 relu6", shape: [6, 6, 16], layers: () => [pw(32, "relu6", 1)], pointwise: 1 },
   { label: "5×7×7 →5 linear (odd C, odd pixel count, 5 of 16 channels)", shape: [5, 7, 7], layers: () => [pw(5, "linear", 2)], pointwise: 1 },
-  { label: "3×3×33 →17 relu (a second, partial block of 16)", shape: [3, 3, 33], layers: () => [pw(17, "relu", 3)], pointwise: 1 },
+  { label: "3×3×33 →30 relu (a second block of 14: partial stores of 8 + 4 + 2)", shape: [3, 3, 33], layers: () => [pw(30, "relu", 3)], pointwise: 1 },
   {
     label: "two layers, linear then pointwise (input zero point not −128), then dense",
     shape: [4, 5, 9],
-    layers: () => [pw(12, "linear", 4), pw(20, "relu", 5), tf.layers.flatten(), tf.layers.dense({ units: 7, ...init(6) })],
+    layers: () => [pw(12, "linear", 4), pw(23, "relu", 5), tf.layers.flatten(), tf.layers.dense({ units: 7, ...init(6) })],
     pointwise: 2,
   },
   { label: "1×1 stride 2 (not pointwise)", shape: [6, 6, 8], layers: () => [pw(8, "relu", 7, 2)], pointwise: 0 },

@@ -3,7 +3,7 @@ import { attrInts, attrNumber, attrString, tensorOf, type Graph, type Node } fro
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { emitConvWinoInt8, packConvWino, usesWinograd, winoScratchBytes } from "./conv-wino-int8.js";
-import { emitConvPwInt8, packConvPw, POINTWISE_SCRATCH_BYTES, usesPointwise } from "./conv-pw-int8.js";
+import { emitConvPwInt8, packConvPw, usesPointwise } from "./conv-pw-int8.js";
 
 /** Output channels are computed four at a time and the reduction eight at a time (one i16x8 dot). */
 export const OC_BLOCK = 4;
@@ -118,7 +118,7 @@ export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> 
 /** Padding is materialised: the input is copied with a border of zero-point values, then the conv is VALID (Winograd convs need more). */
 export function padScratchBytes(node: Node, graph: Graph): number {
   if (usesWinograd(node, graph)) return winoScratchBytes(node, graph);
-  if (usesPointwise(node, graph)) return POINTWISE_SCRATCH_BYTES;
+  if (usesPointwise(node, graph)) return 0;
   const g = geometry(node, graph);
   const [t, l, b, r] = g.pads;
   const padded = (g.h + t + b) * (g.w + l + r) * g.c;

@@ -51,12 +51,9 @@ export function packConvPw(node: Node, graph: Graph): Map<string, Uint8Array> {
   ]);
 }
 
-/** 16 bytes where a partial block of channels is staged before it is copied out. */
-export const POINTWISE_SCRATCH_BYTES = 16;
-
 export function emitConvPwInt8({ node, inputShapes: [xs], outputShape, addr }: EmitContext): string {
   const pixels = xs[1] * xs[2];
   return `conv_pw_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
     `${addr(node.outputs[0])}, ${pixels}, ${xs[3]}, ${outputShape[3]}, ${attrNumber(node, "output_zp")}, ` +
-    `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ${addr(`${node.name}#scratch`)});`;
+    `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`;
 }

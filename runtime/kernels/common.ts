@@ -22,6 +22,15 @@
   return i32x4.add(i32x4.min_s(hiLessZp, i32x4.max_s(loLessZp, q)), zp);
 }
 
+/** Stores the first n < 16 bytes of `bytes` at p: the partial channel block at the end of an output pixel. */
+@inline export function storeFirstBytes(p: usize, bytes: v128, n: i32): void {
+  let v = bytes, at = p;
+  if (n & 8) { v128.store64_lane(at, v, 0); v = i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0); at += 8; }
+  if (n & 4) { v128.store32_lane(at, v, 0); v = i8x16.shuffle(v, v, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0); at += 4; }
+  if (n & 2) { v128.store16_lane(at, v, 0); v = i8x16.shuffle(v, v, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0); at += 2; }
+  if (n & 1) v128.store8_lane(at, v, 0);
+}
+
 // Activation codes shared with the compiler (compiler/ops/op.ts ACTIVATION_CODES): 0 linear, 1 relu, 2 relu6.
 @inline export function actScalar(v: f32, act: i32): f32 {
   if (act == 1) return v < 0 ? 0 : v;

@@ -4,7 +4,7 @@
 // Bit-exact with compiler/ops/conv2d.ts `int8`: integer accumulation, then one f32 requantization. The input zero
 // point is folded into the bias at compile time (Σ (x − zp)·w = Σ x·w − zp·Σ w; padding holds zp), so the loops
 // multiply raw int8 inputs.
-import { requant, requant4 } from "./common";
+import { requant, requant4, storeFirstBytes } from "./common";
 
 /** Packed weight bytes of one group of 4 output channels. */
 @inline function groupBytes(KH: i32, KW: i32, C: i32): i32 {
@@ -83,9 +83,7 @@ function convSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i3
           v128.store32_lane(p, bytes, 0);
         } else {
           const left = OC - o;
-          store<i8>(p, i8x16.extract_lane_s(bytes, 0));
-          if (left > 1) store<i8>(p + 1, i8x16.extract_lane_s(bytes, 1));
-          if (left > 2) store<i8>(p + 2, i8x16.extract_lane_s(bytes, 2));
+          storeFirstBytes(p, bytes, left);
         }
       }
     }

@@ -4,23 +4,22 @@
 // (compiler/codegen/conv-pw-int8.ts): per block of 16 output channels, per input pair, 16 × [w(c,o), w(c+1,o)]
 // int8 (zero past C and OC). The input zero point is folded into the bias at compile time, as for conv_i8, so the
 // integer sums are conv_i8's and the reference's.
-import { requant4 } from "./common";
+import { requant4, storeFirstBytes } from "./common";
 
 /** Requantizes 16 channels of one pixel and stores the first min(16, left) of them. */
-function store16(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, mult: usize, vZp: v128, vLo: v128, vHi: v128, left: i32, tmp: usize): void {
+function store16(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, mult: usize, vZp: v128, vLo: v128, vHi: v128, left: i32): void {
   const lo = i16x8.narrow_i32x4_s(requant4(a0, v128.load(mult), vZp, vLo, vHi), requant4(a1, v128.load(mult, 16), vZp, vLo, vHi));
   const hi = i16x8.narrow_i32x4_s(requant4(a2, v128.load(mult, 32), vZp, vLo, vHi), requant4(a3, v128.load(mult, 48), vZp, vLo, vHi));
   const bytes = i8x16.narrow_i16x8_s(lo, hi);
   if (left >= 16) {
     v128.store(p, bytes);
   } else {
-    v128.store(tmp, bytes);
-    memory.copy(p, tmp, <usize>left);
+    storeFirstBytes(p, bytes, left);
   }
 }
 
 function convPwSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, P: i32, C: i32, OC: i32,
-  zpOut: i32, lo: i32, hi: i32, tmp: usize): void {
+  zpOut: i32, lo: i32, hi: i32): void {
   const pairs = (C + 1) >> 1;
   const blockBytes = <usize>pairs << 5;
   const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut);
@@ -44,18 +43,18 @@ function convPwSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, P: i
         wp += 32;
       }
       const out = y + <usize>(p * OC + o), left = OC - o;
-      store16(out, a0, a1, a2, a3, mb, vZp, vLo, vHi, left, tmp);
-      if (second) store16(out + <usize>OC, c0, c1, c2, c3, mb, vZp, vLo, vHi, left, tmp);
+      store16(out, a0, a1, a2, a3, mb, vZp, vLo, vHi, left);
+      if (second) store16(out + <usize>OC, c0, c1, c2, c3, mb, vZp, vLo, vHi, left);
     }
   }
 }
 
-/** One 1×1 stride-1 conv over P pixels of C channels; tmp: 16 bytes of scratch for partial stores. */
+/** One 1×1 stride-1 conv over P pixels of C channels. */
 export function conv_pw_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, P: i32, C: i32, OC: i32,
-  zpOut: i32, lo: i32, hi: i32, tmp: usize): void {
+  zpOut: i32, lo: i32, hi: i32): void {
   // The compiler picks this kernel for simd targets only; scalar builds use conv_i8.
   if (ASC_FEATURE_SIMD) {
-    convPwSimd(x, w, bias, mult, y, P, C, OC, zpOut, lo, hi, tmp);
+    convPwSimd(x, w, bias, mult, y, P, C, OC, zpOut, lo, hi);
   } else {
     unreachable();
   }

@@ -7,7 +7,7 @@
 // has a zero second tap, so the input it over-reads multiplies by 0. The input is first widened once to i16
 // x − zp (a scratch buffer), so each input pair is one 32-bit splat load. Same integer sums as conv-i8.
 // SIMD only: without SIMD there is no broadcast advantage, and scalar builds keep the one conv_i8 kernel.
-import { requant4 } from "./common";
+import { requant4, storeFirstBytes } from "./common";
 
 /** The widened input pair at p (two i16), repeated in every i32 lane. */
 @inline function pairAt(p: usize): v128 {
@@ -26,13 +26,7 @@ function widen(x: usize, xw: usize, n: i32, zp: v128): void {
   if (left >= 8) {
     v128.store64_lane(p, bytes, 0);
   } else {
-    store<i8>(p, i8x16.extract_lane_s(bytes, 0));
-    if (left > 1) store<i8>(p + 1, i8x16.extract_lane_s(bytes, 1));
-    if (left > 2) store<i8>(p + 2, i8x16.extract_lane_s(bytes, 2));
-    if (left > 3) store<i8>(p + 3, i8x16.extract_lane_s(bytes, 3));
-    if (left > 4) store<i8>(p + 4, i8x16.extract_lane_s(bytes, 4));
-    if (left > 5) store<i8>(p + 5, i8x16.extract_lane_s(bytes, 5));
-    if (left > 6) store<i8>(p + 6, i8x16.extract_lane_s(bytes, 6));
+    storeFirstBytes(p, bytes, left);
   }
 }
 

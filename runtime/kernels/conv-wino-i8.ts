@@ -6,7 +6,7 @@
 // holds zp, so it still adds nothing): the same integer sums as conv-i8, hence bit-exact with the reference.
 // The weights arrive int8 ([3][3][C][OC], as the reference holds them) and are transformed on the first call into
 // a persistent arena buffer: [16-byte "done" flag][OCP i32 folded bias][U], so the blob stays as small as before.
-import { requant4 } from "./common";
+import { requant4, storeFirstBytes } from "./common";
 
 /** Where U starts in the persistent buffer. */
 @inline function uData(u: usize, OCP: i32): usize {
@@ -121,9 +121,7 @@ function requantStore4(p: usize, acc: v128, mul: v128, vZp: v128, vLo: v128, vHi
   if (left >= 4) {
     v128.store32_lane(p, bytes, 0);
   } else {
-    store<i8>(p, i8x16.extract_lane_s(bytes, 0));
-    if (left > 1) store<i8>(p + 1, i8x16.extract_lane_s(bytes, 1));
-    if (left > 2) store<i8>(p + 2, i8x16.extract_lane_s(bytes, 2));
+    storeFirstBytes(p, bytes, left);
   }
 }
 
