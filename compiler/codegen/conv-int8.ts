@@ -3,6 +3,7 @@ import { attrInts, attrNumber, attrString, tensorOf, type Graph, type Node } fro
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { emitConvWinoInt8, packConvWino, usesWinograd, winoScratchBytes } from "./conv-wino-int8.js";
+import { packBiasAndMultipliers } from "./requant-params.js";
 import { emitConvPwInt8, packConvPw, usesPointwise } from "./conv-pw-int8.js";
 
 /** Output channels are computed four at a time and the reduction eight at a time (one i16x8 dot). */
@@ -96,22 +97,11 @@ export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> 
   if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
   const small = usesSmallKernel(node, graph, g.kw, g.c);
   const ocPadded = roundUp(g.oc, small ? SMALL_OC_BLOCK : OC_BLOCK);
-  const bias = new Int32Array(ocPadded);
-  const b = node.inputs[2] ? tensorOf(graph, node.inputs[2]).data : undefined;
-  if (b) bias.set(b as Int32Array);
-  // conv_i8 and dense_i8 multiply raw inputs: Σ (x − zp)·w = Σ x·w − zp·Σ w, with Σ w over every tap (a padded tap
-  // holds zp, so it still adds nothing). conv_small_i8 subtracts zp as it widens its input.
-  if (!small) {
-    const zpIn = attrNumber(node, "input_zp");
-    for (let k = 0; k < w.length; k++) bias[k % g.oc] -= zpIn * w[k];
-  }
-  const multipliers = new Float32Array(ocPadded);
-  multipliers.set(attrInts(node, "multipliers"));
   return new Map([
     [`${node.name}#w`, node.op === "dense" ? packDenseWeights(w, g.c, g.oc)
       : small ? packConvWeightsSmall(w, g.kh, g.kw, g.c, g.oc) : packConvWeights(w, g.kh, g.kw, g.c, g.oc)],
-    [`${node.name}#b`, new Uint8Array(bias.buffer)],
-    [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
+    // conv_i8 and dense_i8 multiply raw inputs; conv_small_i8 subtracts zp as it widens its input.
+    ...packBiasAndMultipliers(node, graph, ocPadded, !small),
   ]);
 }
 

@@ -3,6 +3,7 @@
 import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
+import { packBiasAndMultipliers } from "./requant-params.js";
 
 const OC_BLOCK = 16;
 /** Up to 5 inputs per row, conv_small_i8 does as well; from 6 on, pairs of channels fill the dot product. */
@@ -38,17 +39,7 @@ export function packConvPw(node: Node, graph: Graph): Map<string, Uint8Array> {
   const w = tensorOf(graph, node.inputs[1]).data;
   if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
   const [, , c, oc] = tensorOf(graph, node.inputs[1]).shape;
-  const bias = new Int32Array(roundUp(oc, OC_BLOCK));
-  if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
-  const zpIn = attrNumber(node, "input_zp");
-  for (let k = 0; k < w.length; k++) bias[k % oc] -= zpIn * w[k];
-  const multipliers = new Float32Array(roundUp(oc, OC_BLOCK));
-  multipliers.set(attrInts(node, "multipliers"));
-  return new Map([
-    [`${node.name}#w`, packPointwiseWeights(w, c, oc)],
-    [`${node.name}#b`, new Uint8Array(bias.buffer)],
-    [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
-  ]);
+  return new Map([[`${node.name}#w`, packPointwiseWeights(w, c, oc)], ...packBiasAndMultipliers(node, graph, roundUp(oc, OC_BLOCK), true)]);
 }
 
 export function emitConvPwInt8({ node, inputShapes: [xs], outputShape, addr }: EmitContext): string {

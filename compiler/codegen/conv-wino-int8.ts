@@ -3,6 +3,7 @@
 import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
+import { packBiasAndMultipliers } from "./requant-params.js";
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -45,19 +46,16 @@ export function usesWinograd(node: Node, graph: Graph): boolean {
   return ws[0] === 3 && ws[1] === 3 && sh === 1 && sw === 1 && ws[2] >= MIN_CHANNELS && ws[2] <= MAX_CHANNELS && poolFits(node);
 }
 
-/** Weights stay int8 as the reference holds them ([3][3][C][OC]); bias and multipliers padded to 16 channels. */
+/**
+ * Weights stay int8 as the reference holds them ([3][3][C][OC]); the kernel transforms its raw inputs, so the bias
+ * has −zp·Σw folded in; bias and multipliers padded to 16 channels.
+ */
 export function packConvWino(node: Node, graph: Graph): Map<string, Uint8Array> {
   const w = tensorOf(graph, node.inputs[1]).data;
   if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
-  const ocPadded = roundUp(geometryOf(node, graph).oc, 16);
-  const bias = new Int32Array(ocPadded);
-  if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
-  const multipliers = new Float32Array(ocPadded);
-  multipliers.set(attrInts(node, "multipliers"));
   return new Map([
     [`${node.name}#w`, new Uint8Array(w.buffer, w.byteOffset, w.byteLength)],
-    [`${node.name}#b`, new Uint8Array(bias.buffer)],
-    [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
+    ...packBiasAndMultipliers(node, graph, roundUp(geometryOf(node, graph).oc, 16), true),
   ]);
 }
 
@@ -72,10 +70,10 @@ export function winoScratchBytes(node: Node, graph: Graph): number {
   return paddedInputBytes(g) + 256 + 32 * roundUp(g.c, 8) + 64 * roundUp(g.oc, 16);
 }
 
-/** Kept for good: a 16-byte "done" flag, the bias with the zero point folded in, then U, 16 × CP × OCP i16. */
+/** Kept for good: a 16-byte "done" flag, then U, 16 × CP × OCP i16. */
 export function winoPersistentBytes(node: Node, graph: Graph): number {
-  const g = geometryOf(node, graph), ocp = roundUp(g.oc, 16);
-  return 16 + 4 * ocp + 32 * roundUp(g.c, 8) * ocp;
+  const g = geometryOf(node, graph);
+  return 16 + 32 * roundUp(g.c, 8) * roundUp(g.oc, 16);
 }
 
 export function emitConvWinoInt8({ node, graph, outputShape, addr }: EmitContext): string {
@@ -90,7 +88,7 @@ export function emitConvWinoInt8({ node, graph, outputShape, addr }: EmitContext
   const [ph, pw] = g.pool ? [outputShape[1], outputShape[2]] : [g.oh, g.ow];
   lines.push(`conv_wino_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#persistent`)}, ${addr(`${node.name}#b`)}, ` +
     `${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ${scratch + padBytes}, ${g.w + pl + pr}, ${g.c}, ${g.oh}, ${g.ow}, ` +
-    `${g.oc}, ${zpIn}, ${attrNumber(node, "output_zp")}, ${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ` +
+    `${g.oc}, ${attrNumber(node, "output_zp")}, ${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ` +
     `${g.pool ? 1 : 0}, ${ph}, ${pw});`);
   return lines.join("\n  ");
 }

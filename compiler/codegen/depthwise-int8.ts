@@ -1,6 +1,7 @@
 // Int8 depthwise codegen: packs weights, bias, multipliers and gather masks for depthwise_i8 and emits its call.
 import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
+import { packBiasAndMultipliers } from "./requant-params.js";
 
 /** The SIMD kernel computes eight output channels at a time (one i16x8 multiply per tap). */
 export const DW_BLOCK = 8;
@@ -54,18 +55,11 @@ export function packDepthwiseInt8(node: Node, graph: Graph): Map<string, Uint8Ar
   const w = tensorOf(graph, node.inputs[1]).data;
   if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
   const oc = g.c * g.dm, ocPadded = roundUp(oc, DW_BLOCK);
-  // Bias and multipliers are padded so the SIMD path can load two full vectors per block.
-  const bias = new Int32Array(ocPadded);
-  if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
-  // The kernel multiplies raw inputs: Σ (x − zp)·w = Σ x·w − zp·Σ w (w is [taps][oc]; padding holds zp).
-  const zpIn = attrNumber(node, "input_zp");
-  for (let k = 0; k < w.length; k++) bias[k % oc] -= zpIn * w[k];
-  const multipliers = new Float32Array(ocPadded);
-  multipliers.set(attrInts(node, "multipliers"));
+  // Bias and multipliers are padded so the SIMD path can load two full vectors per block; the kernel multiplies
+  // raw inputs (weights are [taps][c·dm], so the fold sums each output channel's taps).
   const blobs = new Map([
     [`${node.name}#w`, packDepthwiseWeights(w, g.kh * g.kw, oc)],
-    [`${node.name}#b`, new Uint8Array(bias.buffer)],
-    [`${node.name}#m`, new Uint8Array(multipliers.buffer)],
+    ...packBiasAndMultipliers(node, graph, ocPadded, true),
   ]);
   if (g.dm > 1 && oc >= DW_BLOCK) blobs.set(`${node.name}#gather`, packGatherMasks(oc, g.dm));
   return blobs;

@@ -2,16 +2,14 @@
 // 2×2 outputs and input channel instead of 36. Transformed inputs are sums of ±4 int8 values (|V| ≤ 512) and the
 // weights are transformed with 2G (no halves, |U| ≤ 1152), so both fit i16 and every product is exact; the output
 // transform then yields 4 × Σ x·w, exact in wrapping i32 arithmetic whenever the true sum fits (the compiler bounds
-// C), and >> 2 recovers it. The input zero point is folded into the bias (Σ (x − zp)·w = Σ x·w − zp·Σ w; padding
-// holds zp, so it still adds nothing): the same integer sums as conv-i8, hence bit-exact with the reference.
+// C), and >> 2 recovers it. The compiler folds the input zero point into the bias, as for conv-i8: the same
+// integer sums as conv-i8, hence bit-exact with the reference.
 // The weights arrive int8 ([3][3][C][OC], as the reference holds them) and are transformed on the first call into
-// a persistent arena buffer: [16-byte "done" flag][OCP i32 folded bias][U], so the blob stays as small as before.
+// a persistent arena buffer: [16-byte "done" flag][U], so the blob stays as small as before.
 import { requant4, storeFirstBytes } from "./common";
 
-/** Where U starts in the persistent buffer. */
-@inline function uData(u: usize, OCP: i32): usize {
-  return u + 16 + (<usize>OCP << 2);
-}
+/** Where U starts in the persistent buffer, after the "done" flag. */
+const U_DATA: usize = 16;
 
 /** 2G applied to three vectors: (2a, a + b + c, a − b + c, 2c), stored at p, p + s, p + 2s, p + 3s. */
 function applyG2(a: v128, b: v128, c: v128, p: usize, s: usize): void {
@@ -23,13 +21,12 @@ function applyG2(a: v128, b: v128, c: v128, p: usize, s: usize): void {
 
 /**
  * U = (2G) g (2G)ᵀ, 8 output channels at a time, into [pos][pair][oc][c & 1] (i16), zero for the channel padding
- * (output channels past OC hold whatever follows the weights: their lanes are never stored); and the bias with
- * −zp·Σ w folded in (Σ over the 3×3 of g is U at position 5). tmp: 704 bytes — T, then U of channels c − 1 and c.
+ * (output channels past OC hold whatever follows the weights: their lanes are never stored).
+ * tmp: 704 bytes — T, then U of channels c − 1 and c.
  */
-function transformWeights(w: usize, bias: usize, u: usize, C: i32, OC: i32, CP: i32, OCP: i32, zpIn: i32, tmp: usize): void {
-  const pairs = CP >> 1, ud = uData(u, OCP), ky = <usize>(3 * C * OC), kx = <usize>(C * OC);
+function transformWeights(w: usize, u: usize, C: i32, OC: i32, CP: i32, OCP: i32, tmp: usize): void {
+  const pairs = CP >> 1, ud = u + U_DATA, ky = <usize>(3 * C * OC), kx = <usize>(C * OC);
   for (let ob = 0; ob < OCP; ob += 8) {
-    let total0 = i32x4.splat(0), total1 = total0;
     for (let c = 0; c < CP; c++) {
       const uc = tmp + 192 + (<usize>(c & 1) << 8);
       if (c < C) {
@@ -38,9 +35,6 @@ function transformWeights(w: usize, bias: usize, u: usize, C: i32, OC: i32, CP: 
           applyG2(v128.load8x8_s(g + k * kx), v128.load8x8_s(g + ky + k * kx), v128.load8x8_s(g + 2 * ky + k * kx), tmp + (k << 4), 48);
         }
         for (let i: usize = 0; i < 4; i++) applyG2(v128.load(tmp + i * 48), v128.load(tmp + i * 48 + 16), v128.load(tmp + i * 48 + 32), uc + (i << 6), 16);
-        const sum = v128.load(uc + 80);
-        total0 = i32x4.add(total0, i32x4.extend_low_i16x8_s(sum));
-        total1 = i32x4.add(total1, i32x4.extend_high_i16x8_s(sum));
       } else {
         memory.fill(uc, 0, 256);
       }
@@ -53,9 +47,6 @@ function transformWeights(w: usize, bias: usize, u: usize, C: i32, OC: i32, CP: 
         }
       }
     }
-    const zp = i32x4.splat(zpIn), bp = bias + (<usize>ob << 2), fp = u + 16 + (<usize>ob << 2);
-    v128.store(fp, i32x4.sub(v128.load(bp), i32x4.mul(zp, total0)));
-    v128.store(fp, i32x4.sub(v128.load(bp, 16), i32x4.mul(zp, total1)), 16);
   }
   store<i32>(u, 1);
 }
@@ -94,7 +85,7 @@ function transformWeights(w: usize, bias: usize, u: usize, C: i32, OC: i32, CP: 
   const uRow = <usize>OCP << 2;
   for (let pos = 0; pos < 16; pos++) {
     const vp = v + (<usize>(pos * CP) << 1);
-    const up = uData(u, OCP) + <usize>(pos * pairs) * uRow;
+    const up = u + U_DATA + <usize>(pos * pairs) * uRow;
     const mp = m + (<usize>(pos * OCP) << 2);
     for (let o = 0; o < OCP; o += 16) {
       let a0 = i32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
@@ -126,11 +117,11 @@ function requantStore4(p: usize, acc: v128, mul: v128, vZp: v128, vLo: v128, vHi
 }
 
 function convWinoSimd(x: usize, w: usize, u: usize, bias: usize, mult: usize, y: usize, scratch: usize,
-  WP: i32, C: i32, OH: i32, OW: i32, OC: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32): void {
+  WP: i32, C: i32, OH: i32, OW: i32, OC: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32): void {
   const CP = (C + 7) & ~7, OCP = (OC + 15) & ~15;
   const v = scratch, m = scratch + 256 + (<usize>(16 * CP) << 1);
   // M's space (≥ 16·16·4 bytes) is free before the first tile.
-  if (load<i32>(u) == 0) transformWeights(w, bias, u, C, OC, CP, OCP, zpIn, m);
+  if (load<i32>(u) == 0) transformWeights(w, u, C, OC, CP, OCP, m);
   const vLo = i32x4.splat(lo - zpOut), vHi = i32x4.splat(hi - zpOut), vZp = i32x4.splat(zpOut);
   const TH = pool ? PH : (OH + 1) >> 1, TW = pool ? PW : (OW + 1) >> 1;
   const posStride = <usize>OCP << 2;
@@ -149,7 +140,7 @@ function convWinoSimd(x: usize, w: usize, u: usize, bias: usize, mult: usize, y:
         const z01 = i32x4.add(i32x4.add(m01, m11), m21), z11 = i32x4.sub(i32x4.sub(m11, m21), m31);
         const z02 = i32x4.add(i32x4.add(m02, m12), m22), z12 = i32x4.sub(i32x4.sub(m12, m22), m32);
         const z03 = i32x4.add(i32x4.add(m03, m13), m23), z13 = i32x4.sub(i32x4.sub(m13, m23), m33);
-        const b = v128.load(u + 16 + (<usize>o << 2)), mul = v128.load(mult + (<usize>o << 2));
+        const b = v128.load(bias + (<usize>o << 2)), mul = v128.load(mult + (<usize>o << 2));
         const y00 = i32x4.add(i32x4.shr_s(i32x4.add(i32x4.add(z00, z01), z02), 2), b);
         const y01 = i32x4.add(i32x4.shr_s(i32x4.sub(i32x4.sub(z01, z02), z03), 2), b);
         const y10 = i32x4.add(i32x4.shr_s(i32x4.add(i32x4.add(z10, z11), z12), 2), b);
@@ -179,10 +170,10 @@ function convWinoSimd(x: usize, w: usize, u: usize, bias: usize, mult: usize, y:
  * pool 0: no pool, ⌈OH/2⌉×⌈OW/2⌉ tiles. scratch: 256 bytes of row sums, 16·CP i16 of V, then 16·OCP i32 of M.
  */
 export function conv_wino_i8(x: usize, w: usize, u: usize, bias: usize, mult: usize, y: usize, scratch: usize,
-  WP: i32, C: i32, OH: i32, OW: i32, OC: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32): void {
+  WP: i32, C: i32, OH: i32, OW: i32, OC: i32, zpOut: i32, lo: i32, hi: i32, pool: i32, PH: i32, PW: i32): void {
   // The compiler picks this kernel for simd targets only; scalar builds use conv_i8.
   if (ASC_FEATURE_SIMD) {
-    convWinoSimd(x, w, u, bias, mult, y, scratch, WP, C, OH, OW, OC, zpIn, zpOut, lo, hi, pool, PH, PW);
+    convWinoSimd(x, w, u, bias, mult, y, scratch, WP, C, OH, OW, OC, zpOut, lo, hi, pool, PH, PW);
   } else {
     unreachable();
   }

@@ -1,0 +1,21 @@
+// The bias and requantization multipliers every int8 conv-like kernel reads, packed once for all of them.
+import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
+
+/**
+ * `${node.name}#b` (i32 bias) and `${node.name}#m` (f32 multipliers), zero-padded to `padded` channels so kernels
+ * load whole vectors. With `foldZeroPoint` the kernel multiplies raw int8 inputs, so −zp·Σw goes into the bias:
+ * Σ (x − zp)·w = Σ x·w − zp·Σ w, over every tap (weights flat as [..][oc]; a padded tap holds zp, adding nothing).
+ */
+export function packBiasAndMultipliers(node: Node, graph: Graph, padded: number, foldZeroPoint: boolean): [string, Uint8Array][] {
+  // Output channels, from the output (a depthwise weight's last dimension is its multiplier, not C·DM).
+  const out = tensorOf(graph, node.outputs[0]).shape, oc = out[out.length - 1];
+  const bias = new Int32Array(padded);
+  if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
+  if (foldZeroPoint) {
+    const w = tensorOf(graph, node.inputs[1]).data as Int8Array, zpIn = attrNumber(node, "input_zp");
+    for (let k = 0; k < w.length; k++) bias[k % oc] -= zpIn * w[k];
+  }
+  const multipliers = new Float32Array(padded);
+  multipliers.set(attrInts(node, "multipliers"));
+  return [[`${node.name}#b`, new Uint8Array(bias.buffer)], [`${node.name}#m`, new Uint8Array(multipliers.buffer)]];
+}
