@@ -23,7 +23,12 @@ export interface AgentOptions {
   requireHello?: boolean;
   name?: string;
   log?: (line: string) => void;
+  /** Longest one RUN, PROFILE or EVAL may take (ms), stated in HELLO_OK. */
+  runLimitMs?: number;
 }
+
+/** Default per-request time limit for running a blob. */
+export const DEFAULT_RUN_LIMIT_MS = 10_000;
 
 /** Replies kept per session to answer retransmissions without executing them again. */
 const CACHE = 8;
@@ -52,6 +57,7 @@ export class Agent {
       maxFrame: this.options.maxFrame, memoryLimit: this.store.options.memoryLimit, maxBlob: this.store.options.maxBlob, simd: this.simd,
       modelId: a?.id ?? null, modelSize: a?.bytes.length ?? 0, device: this.options.name ?? hostname(),
       runtime: `node ${process.version} (V8 ${process.versions.v8}) ${process.platform}-${process.arch}`, modelName: a?.model.info.model ?? "",
+      runLimitMs: this.options.runLimitMs ?? DEFAULT_RUN_LIMIT_MS,
     };
   }
 

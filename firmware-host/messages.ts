@@ -13,7 +13,7 @@ export const NakCode = { BAD_FRAME: 1, OUT_OF_ORDER: 2 } as const;
 export const ErrorCode = {
   BAD_VERSION: 1, UNAUTHORIZED: 2, BAD_REQUEST: 3, NO_MODEL: 4, NO_UPLOAD: 5, TOO_LARGE: 6, INCOMPLETE: 7,
   HASH_MISMATCH: 8, INVALID_BLOB: 9, BAD_MANIFEST: 10, OUT_OF_MEMORY: 11, BAD_INPUT: 12, STORAGE: 13, NO_RESULT: 14,
-  INTERNAL: 15,
+  INTERNAL: 15, TIMEOUT: 16, BUSY: 17,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -51,6 +51,8 @@ export interface HelloInfo {
   device: string;
   runtime: string;
   modelName: string;
+  /** Longest a single RUN, PROFILE or EVAL may take on this device (ms); past it the request gets TIMEOUT. */
+  runLimitMs: number;
 }
 
 export type Reply =
@@ -136,7 +138,7 @@ export function encodeReply(r: Reply): Uint8Array {
   switch (r.kind) {
     case "helloOk":
       return w.u32(r.maxFrame).u32(r.memoryLimit).u32(r.maxBlob).u8((r.simd ? 1 : 0) | (r.modelId ? 2 : 0)).bytes(unhex(r.modelId))
-        .u32(r.modelSize).str(r.device, 48).str(r.runtime, 64).str(r.modelName, 48).finish();
+        .u32(r.modelSize).str(r.device, 48).str(r.runtime, 64).str(r.modelName, 48).u32(r.runLimitMs).finish();
     case "infoOk": case "profileOk": return w.u32(r.total).bytes(r.data).finish();
     case "moreOk": return w.u32(r.total).u32(r.offset).bytes(r.data).finish();
     case "loadReady": return w.u32(r.offset).finish();
@@ -161,7 +163,7 @@ export function decodeReply(type: number, body: Uint8Array): Reply {
     case MsgType.HELLO_OK: {
       const maxFrame = r.u32(), memoryLimit = r.u32(), maxBlob = r.u32(), flags = r.u8(), id = r.bytes(32), modelSize = r.u32();
       reply = { kind: "helloOk", maxFrame, memoryLimit, maxBlob, simd: (flags & 1) === 1, modelId: flags & 2 && !isZero(id) ? hex(id) : null,
-        modelSize, device: r.str(), runtime: r.str(), modelName: r.str() };
+        modelSize, device: r.str(), runtime: r.str(), modelName: r.str(), runLimitMs: r.u32() };
       break;
     }
     case MsgType.INFO_OK: reply = { kind: "infoOk", total: r.u32(), data: r.rest() }; break;
