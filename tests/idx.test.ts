@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { mnistPaths, parseIdx, readIdx, readLabelledImages } from "../models/idx.js";
+import { requireTool } from "./require-tool.js";
 
 let dir: string;
 beforeAll(() => {
@@ -202,9 +203,10 @@ function findFashionMnist(): { trainImages: string; trainLabels: string; testIma
 }
 
 const fashion = findFashionMnist();
+const fashionData = requireTool("dataset-fashion-mnist", fashion !== undefined, "apt-get install dataset-fashion-mnist");
 
 describe("Fashion-MNIST (Debian dataset-fashion-mnist)", () => {
-  it.skipIf(!fashion)("reads 60000/10000 × 28×28 with labels 0–9 (skipped: dataset-fashion-mnist is not installed)", () => {
+  it.skipIf(!fashionData.ok)(`reads 60000/10000 × 28×28 with labels 0–9${fashionData.note}`, () => {
     const f = fashion!;
     const train = readLabelledImages(f.trainImages, f.trainLabels);
     const test = readLabelledImages(f.testImages, f.testLabels);

@@ -10,6 +10,7 @@ import { readIdx } from "../models/idx.js";
 import { toModelInput } from "../models/images.js";
 import { Model } from "../runtime/model.js";
 import { maxAbsDiff, tempDir, useCpuBackend } from "./helpers.js";
+import { requirePath } from "./require-tool.js";
 
 /** The package's exports map hides package.json: find its folder from the main entry instead. */
 function packageDir(name: string): string {
@@ -48,7 +49,10 @@ const CASES = [
 
 beforeAll(useCpuBackend);
 
-describe.skipIf(!existsSync(FASHION))("@vladmandic/human models", () => {
+// Fashion-MNIST photos are the only inputs available offline (see fashionImages).
+const fashionData = requirePath("dataset-fashion-mnist", FASHION, "apt-get install dataset-fashion-mnist");
+
+describe.skipIf(!fashionData.ok)(`@vladmandic/human models${fashionData.note}`, () => {
   describe.each(CASES)("$name", (c) => {
     const [h, w, ch] = c.shape;
     const size = h * w * ch;
