@@ -1,6 +1,6 @@
 // The compiler driver: model file → graph → passes → layout → AssemblyScript → blob.
-import { existsSync, readFileSync, statSync } from "node:fs";
-import type { Graph } from "./ir.js";
+import { readFileSync, statSync, type Stats } from "node:fs";
+import { sizeOf, type Graph } from "./ir.js";
 import { KilnError } from "./errors.js";
 import { loadLayersModel } from "./frontends/layers-model.js";
 import { loadGraphModel } from "./frontends/graph-model.js";
@@ -12,6 +12,9 @@ import { calibrationSet } from "./quant/calibration-data.js";
 import { quantizeGraph } from "./quant/quantize.js";
 import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
+import { checkGeneratedSource } from "./codegen/source-guard.js";
+import { MAX_BLOB_MEMORY_BYTES, MAX_MODEL_JSON_BYTES, mib } from "./limits.js";
+import type { Layout } from "./codegen/layout.js";
 import { kernelLibrary } from "./codegen/kernels.js";
 import { buildManifest, type Manifest } from "./codegen/manifest.js";
 import type { BuiltBlob } from "./build.js";
@@ -45,19 +48,32 @@ export interface CompiledModel extends BuiltBlob {
   source: string;
 }
 
-/** Reads a TF.js model.json of any supported format into the float IR. */
+/** Reads a TF.js model.json of any supported format into the float IR; a bad file only ever gives a KilnError. */
 export function loadModel(path: string): Graph {
-  if (!existsSync(path)) throw new KilnError(`${path}: file not found`);
-  if (statSync(path).isDirectory()) throw new KilnError(`${path}: is a folder; pass the model.json inside it`);
-  let json: Record<string, unknown>;
+  let stats: Stats;
   try {
-    json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    stats = statSync(path);
+  } catch {
+    throw new KilnError(`${path}: file not found`);
+  }
+  if (stats.isDirectory()) throw new KilnError(`${path}: is a folder; pass the model.json inside it`);
+  if (!stats.isFile()) throw new KilnError(`${path}: not a regular file; pass a model.json`);
+  if (stats.size > MAX_MODEL_JSON_BYTES) throw new KilnError(`${path}: ${mib(stats.size)} is larger than Kiln reads for a model.json (limit ${mib(MAX_MODEL_JSON_BYTES)})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
     throw new KilnError(`${path}: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof json !== "object" || json === null) throw new KilnError(`${path}: expected a TF.js model.json object`);
-  if (json.format === "graph-model") return loadGraphModel(path, json);
-  return loadLayersModel(path, json);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new KilnError(`${path}: expected a TF.js model.json object`);
+  const model = json as Record<string, unknown>;
+  try {
+    return model.format === "graph-model" ? loadGraphModel(path, model) : loadLayersModel(path, model);
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    // The frontends check every value they read; this is the net under them, so a file never shows a stack trace.
+    throw new KilnError(`${path}: cannot read this model (internal: ${(e as Error).message.split("\n")[0]})`);
+  }
 }
 
 /** The passes for a compile: float ones, then for int8 pool fusion and quantization (calibrated on the fused graph). */
@@ -91,10 +107,30 @@ export function optimize(graph: Graph, options: CompileOptions): Graph {
   return runPipeline(graph, passes, { after: (name, g) => { if (dump?.pass === name) dump.print(g); } });
 }
 
-export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {
-  // Before the passes: the toolchain loads on its own thread while they (and calibration) run.
-  startToolchain();
+export interface GeneratedModel {
+  graph: Graph;
+  layout: Layout;
+  source: string;
+  manifest: Manifest;
+}
+
+/** A blob's whole memory: the weights segment, then the arena (the layout's end is where asc's own data starts). */
+function checkMemory(layout: Layout): void {
+  if (layout.end > MAX_BLOB_MEMORY_BYTES) {
+    throw new KilnError(`the model needs ${mib(layout.end)} of blob memory (weights ${mib(layout.weights.length)}, activations and scratch ${mib(layout.plan.arenaBytes)}); Kiln blobs are limited to ${mib(MAX_BLOB_MEMORY_BYTES)}`);
+  }
+}
+
+function checkLabels(graph: Graph, labels: string[] | undefined): void {
+  if (!labels) return;
+  const outputs = sizeOf(graph.tensors.get(graph.outputs[0])?.shape ?? []);
+  if (labels.length !== outputs) throw new KilnError(`${labels.length} labels given, but the model has ${outputs} outputs; give one label per output`);
+}
+
+/** Everything up to the toolchain: passes, layout, the AssemblyScript source (checked by the source guard), the manifest. */
+export function generateModel(input: Graph, options: CompileOptions): GeneratedModel {
   const graph = optimize(input, options);
+  checkLabels(graph, options.labels);
   graph.meta.target = options.target;
   const int8 = options.quantize === "int8";
   const blobs = int8 ? new Map<string, Uint8Array>() : rawConstants(graph);
@@ -110,6 +146,7 @@ export async function compileGraph(input: Graph, options: CompileOptions): Promi
     if (kept > 0) scratch.push({ id: `${node.name}#persistent`, size: kept, firstUse: 0, lastUse: graph.nodes.length });
   });
   const layout = layoutGraph(graph, blobs, scratch);
+  checkMemory(layout);
   const layerCode = graph.nodes.map((node) => {
     const def = opDef(node);
     const ctx = {
@@ -123,8 +160,16 @@ export async function compileGraph(input: Graph, options: CompileOptions): Promi
     if (!def.emitInt8) throw new KilnError(`node '${node.name}' (op ${node.op}) has no int8 kernel; compile with --quantize none`);
     return def.emitInt8(ctx);
   });
-  const source = emitModelSource(graph, layout, layerCode, kernelLibrary());
-  const manifest = buildManifest(graph, layout, options);
+  const kernels = kernelLibrary();
+  const source = emitModelSource(graph, layout, layerCode, kernels);
+  checkGeneratedSource(source, graph.nodes.map((n) => n.name), kernels);
+  return { graph, layout, source, manifest: buildManifest(graph, layout, options) };
+}
+
+export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {
+  // Before the passes: the toolchain loads on its own thread while they (and calibration) run.
+  startToolchain();
+  const { graph, layout, source, manifest } = generateModel(input, options);
   const built = await build({
     source, weights: layout.weights, weightsBase: layout.weightsBase, memoryBase: layout.end,
     simd: options.target === "simd", manifest: manifest as unknown as Record<string, unknown>,

@@ -9,6 +9,8 @@ export interface KernelLibrary {
   sources: Map<string, string>;
   /** File name (no extension) → exported function names. */
   exports: Map<string, string[]>;
+  /** Exported function name → its parameters' types, in order (e.g. ["usize", "i32", "f32"]). */
+  signatures: Map<string, string[]>;
 }
 
 /** The package root, found from this file whether it runs from source (vitest) or from dist/. */
@@ -31,12 +33,18 @@ export function kernelLibrary(): KernelLibrary {
   const dir = join(packageRoot(), "runtime", "kernels");
   const sources = new Map<string, string>();
   const exports = new Map<string, string[]>();
+  const signatures = new Map<string, string[]>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
     const name = file.slice(0, -3);
     const text = readFileSync(join(dir, file), "utf8");
     sources.set(name, text);
-    if (name !== "index") exports.set(name, [...text.matchAll(/^export function (\w+)/gm)].map((m) => m[1]));
+    if (name === "index") continue;
+    const found = [...text.matchAll(/^export function (\w+)\(([^)]*)\)/gm)];
+    exports.set(name, found.map((m) => m[1]));
+    for (const [, fn, params] of found) {
+      signatures.set(fn, params.split(",").map((p) => p.trim()).filter(Boolean).map((p) => p.slice(p.indexOf(":") + 1).trim()));
+    }
   }
-  cached = { dir, sources, exports };
+  cached = { dir, sources, exports, signatures };
   return cached;
 }

@@ -1,6 +1,28 @@
 // Builds a Graph node by node, inferring each output's shape as it goes so frontends can rely on it.
+// It is the frontends' last gate: shapes, constants and attrs that leave it are bounded, finite and well typed.
 import type { AttrValue, Graph, Tensor, TensorData } from "../ir.js";
 import { opDef } from "../ops/registry.js";
+import { describe, firstNonFinite, MAX_WINDOW, shapeProblem } from "../limits.js";
+
+/** Attrs that are integer lists, and the least value each entry may take (reshape's target may hold one -1). */
+const INT_LIST_ATTRS: Record<string, number> = { strides: 1, pool: 1, pads: 0, crops: 0, shape: -1 };
+
+/** Why `attrs` are not attrs codegen can rely on, or undefined: numbers finite, window attrs bounded integers. */
+function attrProblem(attrs: Record<string, AttrValue>): string | undefined {
+  for (const [key, v] of Object.entries(attrs)) {
+    const min = Object.hasOwn(INT_LIST_ATTRS, key) ? INT_LIST_ATTRS[key] : undefined;
+    if (min !== undefined) {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isInteger(x) || x < min || x > MAX_WINDOW)) {
+        return `${key} ${describe(v)} must be integers from ${min} to ${MAX_WINDOW}`;
+      }
+    } else if (typeof v === "number" ? !Number.isFinite(v) : Array.isArray(v) && v.some((x) => typeof x === "number" && !Number.isFinite(x))) {
+      return `${key} is not a finite number`;
+    } else if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean" && !Array.isArray(v)) {
+      return `${key} is ${describe(v)}`;
+    }
+  }
+  return undefined;
+}
 
 export class GraphBuilder {
   readonly graph: Graph;
@@ -10,12 +32,19 @@ export class GraphBuilder {
   }
 
   input(name: string, shape: number[]): string {
+    const problem = shapeProblem(shape);
+    if (problem) throw new Error(`input: ${problem}`);
     this.graph.tensors.set(name, { name, shape, dtype: "float32" });
     this.graph.inputs.push(name);
     return name;
   }
 
   constant(name: string, shape: number[], data: TensorData): string {
+    const problem = shapeProblem(shape);
+    if (problem) throw new Error(`constant '${name}': ${problem}`);
+    if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`constant '${name}' has ${data.length} values for shape [${shape}]`);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new Error(`weights are not finite: '${name}' holds ${Number.isNaN(data[bad]) ? "a not-a-number value" : data[bad]} at index ${bad}`);
     const dtype: Tensor["dtype"] = data instanceof Float32Array ? "float32" : data instanceof Int8Array ? "int8" : data instanceof Int32Array ? "int32" : "uint8";
     this.graph.tensors.set(name, { name, shape, dtype, data });
     return name;
@@ -30,7 +59,11 @@ export class GraphBuilder {
   /** Adds a node whose single output tensor is named after the node; returns that tensor's name. */
   node(op: string, name: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
     const node = { name, op, inputs, outputs: [name], attrs };
+    const problem = attrProblem(attrs);
+    if (problem) throw new Error(problem);
     const shape = opDef(node).inferShape(node, inputs.map((i) => this.shapeOf(i)));
+    const shapeIssue = shapeProblem(shape);
+    if (shapeIssue) throw new Error(`output ${shapeIssue}`);
     if (this.graph.tensors.has(name)) throw new Error(`internal: tensor '${name}' defined twice`);
     this.graph.tensors.set(name, { name, shape, dtype: "float32" });
     this.graph.nodes.push(node);

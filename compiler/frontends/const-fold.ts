@@ -1,5 +1,6 @@
 // Constant folding for GraphModels: evaluates nodes whose inputs are all known (weight preprocessing, static shapes).
 import { constDtype, intAttr, intListAttr, typeAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
+import { shapeProblem } from "../limits.js";
 
 /** A run-time tensor: its values are unknown, but its static shape is (which is all `Shape` needs). */
 export interface ShapeOnly {
@@ -12,6 +13,13 @@ export type FoldInput = ConstValue | ShapeOnly;
 type Evaluator = (node: TfNode, inputs: ConstValue[]) => ConstValue;
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** A folded result's shape, checked before its values are computed (a file must not make Kiln allocate gigabytes). */
+function bounded(shape: number[]): number[] {
+  const problem = shapeProblem(shape, 0);
+  if (problem) throw new Error(`the folded constant's ${problem}`);
+  return shape;
+}
 
 function make(dtype: ConstValue["dtype"], shape: number[], values: ArrayLike<number>): ConstValue {
   const data = dtype === "float32" ? Float32Array.from(values) : Int32Array.from(values, (v) => Math.trunc(v));
@@ -68,6 +76,7 @@ function broadcastBinary(fn: (a: number, b: number) => number): Evaluator {
       if (d !== bs[i] && d !== 1 && bs[i] !== 1) throw new Error(`shapes [${a.shape}] and [${b.shape}] do not broadcast`);
       return d === 1 ? bs[i] : d;
     });
+    bounded(out);
     const ast = stridesOf(as), bst = stridesOf(bs);
     const values = new Array<number>(sizeOf(out));
     forEachIndex(out, (index, flat) => {
@@ -91,6 +100,9 @@ function concatAlong(parts: ConstValue[], axis: number): ConstValue {
       throw new Error(`cannot join shapes ${parts.map((q) => `[${q.shape}]`).join(", ")} along axis ${axis}`);
     }
   }
+  const joined = [...first];
+  joined[a] = parts.reduce((s, p) => s + p.shape[a], 0);
+  bounded(joined);
   const outer = sizeOf(first.slice(0, a));
   const values: number[] = [];
   for (let o = 0; o < outer; o++) {
@@ -205,7 +217,7 @@ export function foldConstant(node: TfNode, inputs: FoldInput[]): ConstValue | un
     if (inputs.length !== 1 || inputs[0].shape.some((d) => d < 0)) return undefined;
     return make("int32", [inputs[0].shape.length], inputs[0].shape);
   }
-  const evaluate = EVALUATORS[node.op];
+  const evaluate = Object.hasOwn(EVALUATORS, node.op) ? EVALUATORS[node.op] : undefined;
   if (!evaluate || !inputs.every((i): i is ConstValue => i.data !== undefined)) return undefined;
   return evaluate(node, inputs);
 }

@@ -2,8 +2,9 @@
 import { basename, dirname } from "node:path";
 import { consumersOf, producerOf, tensorOf, type Graph, type Node } from "../ir.js";
 import { KilnError } from "../errors.js";
+import { describe, MAX_GRAPH_NODES, own, shapeProblem } from "../limits.js";
 import { GraphBuilder } from "./builder.js";
-import { loadWeights, type NamedWeight, type WeightGroup } from "./weights.js";
+import { loadWeights, type NamedWeight } from "./weights.js";
 import { FOLDABLE_OPS, foldConstant, type FoldInput } from "./const-fold.js";
 import { FLT_MAX, GRAPH_LOWERINGS, type OpContext, type Value } from "./graph-ops.js";
 import { constDtype, dataInputs, parseInput, shapeAttr, tensorAttr, typeAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
@@ -15,12 +16,19 @@ export const SUPPORTED_GRAPH_OPS = [...new Set([...Object.keys(GRAPH_LOWERINGS),
 
 function readNodes(path: string, json: Record<string, unknown>): Map<string, TfNode> {
   const topology = json.modelTopology as { node?: unknown } | undefined;
-  if (!topology || !Array.isArray(topology.node)) throw new KilnError(`${path}: a graph-model needs modelTopology.node (a list of GraphDef nodes)`);
+  if (!topology || typeof topology !== "object" || !Array.isArray(topology.node)) throw new KilnError(`${path}: a graph-model needs modelTopology.node (a list of GraphDef nodes)`);
+  if (topology.node.length > MAX_GRAPH_NODES) throw new KilnError(`${path}: the graph has ${topology.node.length} nodes; Kiln reads at most ${MAX_GRAPH_NODES}`);
   const nodes = new Map<string, TfNode>();
-  for (const raw of topology.node as TfNode[]) {
-    if (typeof raw?.name !== "string" || typeof raw.op !== "string") throw new KilnError(`${path}: a node in modelTopology.node lacks a name or an op`);
-    if (nodes.has(raw.name)) throw new KilnError(`${path}: two nodes are named '${raw.name}'`);
-    nodes.set(raw.name, raw);
+  for (const raw of topology.node as unknown[]) {
+    const node = raw as Partial<TfNode> | null;
+    if (typeof node !== "object" || node === null || typeof node.name !== "string" || typeof node.op !== "string") {
+      throw new KilnError(`${path}: a node in modelTopology.node lacks a name or an op`);
+    }
+    const where = `${path}: node '${node.name}' (${node.op})`;
+    if (node.input !== undefined && (!Array.isArray(node.input) || !node.input.every((i) => typeof i === "string"))) throw new KilnError(`${where}: input must be a list of node names`);
+    if (node.attr !== undefined && (typeof node.attr !== "object" || node.attr === null || Array.isArray(node.attr))) throw new KilnError(`${where}: attr must be an object`);
+    if (nodes.has(node.name)) throw new KilnError(`${path}: two nodes are named '${node.name}'`);
+    nodes.set(node.name, node as TfNode);
   }
   return nodes;
 }
@@ -29,7 +37,8 @@ function readNodes(path: string, json: Record<string, unknown>): Map<string, TfN
 function findOutput(path: string, json: Record<string, unknown>, nodes: Map<string, TfNode>): string {
   type Signature = { outputs?: Record<string, { name?: string }> };
   const signature = (json.signature ?? (json.userDefinedMetadata as { signature?: unknown } | undefined)?.signature) as Signature | undefined;
-  let outputs = Object.values(signature?.outputs ?? {}).map((o) => parseInput(String(o.name)).node).filter((n) => nodes.has(n));
+  const declared = signature && typeof signature === "object" && signature.outputs && typeof signature.outputs === "object" ? Object.values(signature.outputs) : [];
+  let outputs = declared.map((o) => (o && typeof o.name === "string" ? parseInput(o.name).node : "")).filter((n) => nodes.has(n));
   if (outputs.length === 0) {
     const read = new Set([...nodes.values()].flatMap((n) => dataInputs(n).map((r) => r.node)));
     outputs = [...nodes.values()].filter((n) => !read.has(n.name) && !NEVER_OUTPUTS.has(n.op)).map((n) => n.name);
@@ -86,6 +95,9 @@ function placeholderShape(node: TfNode): number[] {
   if (!shape) throw new Error("the input has no static shape");
   if (shape.slice(1).some((d) => d < 0)) throw new Error(`input shape [${shape}] has unknown sizes; Kiln needs every size but the batch`);
   if (shape.length !== 4 && shape.length !== 2) throw new Error(`input shape [${shape}]: Kiln supports images [batch, h, w, c] and vectors [batch, n]`);
+  if (shape[0] !== -1 && shape[0] !== 1) throw new Error(`input shape [${shape}] has a batch of ${shape[0]}; Kiln compiles batch 1`);
+  const problem = shapeProblem([1, ...shape.slice(1)]);
+  if (problem) throw new Error(`input ${problem}`);
   return [1, ...shape.slice(1)];
 }
 
@@ -121,7 +133,7 @@ function mergeElementwiseChains(graph: Graph): void {
       removeOrphanConstants(graph, old);
     } else if (node.op === "reshape" && first.op === "reshape") {
       first.attrs = { ...node.attrs };
-    } else if (BOUNDS[node.op] && BOUNDS[first.op]) {
+    } else if (Object.hasOwn(BOUNDS, node.op) && Object.hasOwn(BOUNDS, first.op)) {
       const [lo1, hi1] = BOUNDS[first.op](first), [lo2, hi2] = BOUNDS[node.op](node);
       const lo = Math.max(lo1, lo2), hi = Math.min(hi1, hi2);
       if (lo > hi) continue; // disjoint ranges: the result is a constant, left as two nodes
@@ -138,7 +150,7 @@ function mergeElementwiseChains(graph: Graph): void {
 
 export function loadGraphModel(path: string, json: Record<string, unknown>): Graph {
   const nodes = readNodes(path, json);
-  const weights = loadWeights(path, json.weightsManifest as WeightGroup[] | undefined);
+  const weights = loadWeights(path, json.weightsManifest);
   const output = findOutput(path, json, nodes);
   const b = new GraphBuilder(basename(dirname(path)) || "graph-model", { source: path, format: "graph-model" });
   const values = new Map<string, Value>();
@@ -167,10 +179,10 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
     const known: FoldInput[] = inputs.map((v) => (typeof v === "string" ? { shape: b.shapeOf(v) } : v));
     const folded = foldConstant(node, known);
     if (folded) return folded;
-    const lowering = GRAPH_LOWERINGS[node.op];
+    const lowering = own(GRAPH_LOWERINGS, node.op);
     if (!lowering) {
       if (FOLDABLE_OPS.includes(node.op)) throw new Error("Kiln evaluates this op only at compile time, but one of its inputs is computed at run time");
-      throw new KilnError(`${path}: node '${node.name}' has op ${node.op}, which Kiln does not support; supported ops: ${SUPPORTED_GRAPH_OPS.join(", ")}`);
+      throw new KilnError(`${path}: node '${node.name}' has op ${describe(node.op)}, which Kiln does not support; supported ops: ${SUPPORTED_GRAPH_OPS.join(", ")}`);
     }
     const ctx: OpContext = {
       builder: b,
@@ -204,7 +216,7 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
     try {
       values.set(node.name, lower(node));
     } catch (e) {
-      if (e instanceof KilnError) throw e;
+      if (e instanceof KilnError) throw e.message.startsWith(path) ? e : new KilnError(`${path}: node '${node.name}' (${node.op}): ${e.message}`, e.exitCode);
       throw new KilnError(`${path}: node '${node.name}' (${node.op}): ${(e as Error).message}`);
     }
   }

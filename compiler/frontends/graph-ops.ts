@@ -90,11 +90,11 @@ function withFusedOps(ctx: OpContext, op: string, inputs: string[], attrs: Recor
     } else if (fused === "FusedBatchNorm") {
       y = batchNorm(ctx, primary(), [0, 1, 2, 3].map((k) => ctx.constant(arg + k)), "batch_norm");
       arg += 4;
-    } else if (ACTIVATIONS[fused]) {
+    } else if (Object.hasOwn(ACTIVATIONS, fused)) {
       const { op: act, attrs: actAttrs } = ACTIVATIONS[fused](ctx);
       y = emit(ctx, act, [primary()], actAttrs, act);
     } else {
-      throw new Error(`fused op ${fused} is not supported (BiasAdd, FusedBatchNorm, ${Object.keys(ACTIVATIONS).join(", ")})`);
+      throw new Error(`fused op ${JSON.stringify(fused)} is not supported (BiasAdd, FusedBatchNorm, ${Object.keys(ACTIVATIONS).join(", ")})`);
     }
   }
   return primary();
@@ -222,6 +222,7 @@ const concatV2: GraphLowering = (ctx) => {
   const parts = ctx.inputs.slice(0, n).map((_v, i) => ctx.tensor(i));
   const rank = shapeOf(ctx, parts[0]).length;
   const axis = values(ctx.constant(n))[0];
+  if (axis === undefined) throw new Error("the axis constant is empty");
   if ((axis < 0 ? axis + rank : axis) !== rank - 1) throw new Error(`axis ${axis} is not the channel axis; Kiln concatenates channels only`);
   return n === 1 ? parts[0] : emit(ctx, "concat", parts);
 };

@@ -1,17 +1,18 @@
 // Lowerings for the rest of the Keras layer set: separable convs, padding/cropping, merges, LeakyReLU, Rescaling.
 import { KilnError } from "../errors.js";
 import type { KerasLayer } from "./keras-config.js";
-import { activate, channelsLast, pair, paddingMode, type Lowering, type LoweringContext } from "./keras-layers.js";
+import { activate, channelsLast, finite, flag, pair, paddingMode, type Lowering, type LoweringContext } from "./keras-layers.js";
 import { padsFor } from "../ops/geometry.js";
+import { describe } from "../limits.js";
 
 /** Keras padding/cropping specs: n, [h, w], or [[top, bottom], [left, right]] → [top, left, bottom, right]. */
 function borders(v: unknown, layer: KerasLayer, what: string): [number, number, number, number] {
   if (typeof v === "number") return [v, v, v, v];
   if (Array.isArray(v) && v.length === 2) {
     if (v.every((x) => typeof x === "number")) return [v[0], v[1], v[0], v[1]];
-    if (v.every((x) => Array.isArray(x) && x.length === 2)) return [v[0][0], v[1][0], v[0][1], v[1][1]];
+    if (v.every((x) => Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === "number"))) return [v[0][0], v[1][0], v[0][1], v[1][1]];
   }
-  throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} ${JSON.stringify(v)} is not n, [h, w] or [[top, bottom], [left, right]]`);
+  throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} ${describe(v)} is not n, [h, w] or [[top, bottom], [left, right]]`);
 }
 
 function needImage(ctx: LoweringContext, layer: KerasLayer, x: string): number[] {
@@ -34,7 +35,7 @@ const separableConv2D: Lowering = (ctx, layer, [x]) => {
   const dw = ctx.builder.node("depthwise_conv2d", `${layer.name}/depthwise`, [x,
     ctx.builder.constant(`${layer.name}/depthwise_kernel`, depthwise.shape, depthwise.data)], { strides, pads });
   const inputs = [dw, ctx.builder.constant(`${layer.name}/pointwise_kernel`, pointwise.shape, pointwise.data)];
-  if (c.use_bias !== false) {
+  if (flag(layer, "use_bias", true)) {
     const bias = ctx.weight(layer, "bias");
     inputs.push(ctx.builder.constant(`${layer.name}/bias`, bias.shape, bias.data));
   }
@@ -57,7 +58,7 @@ const cropping2D: Lowering = (ctx, layer, [x]) => {
 const globalMaxPooling2D: Lowering = (ctx, layer, [x]) => {
   channelsLast(layer, ctx);
   needImage(ctx, layer, x);
-  return ctx.builder.node("global_max_pool", layer.name, [x], { keepdims: layer.config.keepdims === true });
+  return ctx.builder.node("global_max_pool", layer.name, [x], { keepdims: flag(layer, "keepdims", false) });
 };
 
 const multiply: Lowering = (ctx, layer, inputs) => {
@@ -69,27 +70,27 @@ const multiply: Lowering = (ctx, layer, inputs) => {
 
 const concatenate: Lowering = (ctx, layer, inputs) => {
   const rank = ctx.builder.shapeOf(inputs[0]).length;
-  const axis = Number(layer.config.axis ?? -1);
-  if (axis !== -1 && axis !== rank - 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Concatenate) joins axis ${axis}; only the channel axis (-1) is supported`);
+  const axis = layer.config.axis ?? -1;
+  if (axis !== -1 && axis !== rank - 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Concatenate) joins axis ${describe(axis)}; only the channel axis (-1) is supported`);
   return ctx.builder.node("concat", layer.name, inputs);
 };
 
 const leakyReLU: Lowering = (ctx, layer, [x]) => {
-  const alpha = Number(layer.config.alpha ?? layer.config.negative_slope ?? 0.3);
+  const alpha = layer.config.alpha !== undefined ? finite(layer, "alpha", 0.3) : finite(layer, "negative_slope", 0.3);
   return ctx.builder.node("leaky_relu", layer.name, [x], { alpha });
 };
 
 /** ReLU(max_value, negative_slope, threshold): the combinations that map onto core ops. */
 export const reluLayer: Lowering = (ctx, layer, [x]) => {
-  const { max_value: max, negative_slope: slope = 0, threshold = 0 } = layer.config as { max_value?: number | null; negative_slope?: number; threshold?: number };
-  const hasMax = max !== undefined && max !== null;
+  const hasMax = layer.config.max_value !== undefined && layer.config.max_value !== null;
+  const max = finite(layer, "max_value", 0), slope = finite(layer, "negative_slope", 0), threshold = finite(layer, "threshold", 0);
   if (threshold !== 0 || (slope !== 0 && hasMax)) {
     throw new KilnError(`${ctx.source}: layer '${layer.name}' (ReLU) with max_value=${max}, negative_slope=${slope}, threshold=${threshold} is not supported; supported: threshold 0 with either max_value or negative_slope`);
   }
   if (slope !== 0) return ctx.builder.node("leaky_relu", layer.name, [x], { alpha: slope });
   if (!hasMax) return ctx.builder.node("relu", layer.name, [x]);
   if (max === 6) return ctx.builder.node("relu6", layer.name, [x]);
-  return ctx.builder.node("clamp", layer.name, [x], { min: 0, max: max as number });
+  return ctx.builder.node("clamp", layer.name, [x], { min: 0, max });
 };
 
 /** y = x·scale + offset, as a per-channel scale/shift that a pass can fold into the next conv or dense. */
@@ -97,7 +98,8 @@ const rescaling: Lowering = (ctx, layer, [x]) => {
   const shape = ctx.builder.shapeOf(x);
   const channels = shape[shape.length - 1];
   const expand = (v: unknown, what: string): Float32Array => {
-    const values = Array.isArray(v) ? v.map(Number) : [Number(v)];
+    const values = Array.isArray(v) ? v : [v];
+    if (!values.every((x) => typeof x === "number" && Number.isFinite(x))) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Rescaling) ${what} must be a number or a list of numbers, got ${describe(v)}`);
     if (values.length !== 1 && values.length !== channels) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Rescaling) ${what} has ${values.length} values for ${channels} channels`);
     return Float32Array.from({ length: channels }, (_v, i) => values[values.length === 1 ? 0 : i]);
   };

@@ -4,6 +4,7 @@ import type { KerasLayer } from "./keras-config.js";
 import type { GraphBuilder } from "./builder.js";
 import type { NamedWeight } from "./weights.js";
 import { padsFor } from "../ops/geometry.js";
+import { describe, MAX_WINDOW } from "../limits.js";
 
 export interface LoweringContext {
   builder: GraphBuilder;
@@ -15,16 +16,35 @@ export type Lowering = (ctx: LoweringContext, layer: KerasLayer, inputs: string[
 
 const ACTIVATIONS = ["linear", "relu", "relu6", "sigmoid", "tanh", "softmax"];
 
+const isWindow = (x: unknown): x is number => typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= MAX_WINDOW;
+
+/** A window size, stride or dilation: n or [h, w], integers from 1 to MAX_WINDOW. */
 export function pair(v: unknown, what: string, layer: KerasLayer): [number, number] {
-  if (typeof v === "number") return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === "number")) return [v[0], v[1]];
-  throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} must be a number or a pair, got ${JSON.stringify(v)}`);
+  if (isWindow(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && v.every(isWindow)) return [v[0], v[1]];
+  throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} must be an integer from 1 to ${MAX_WINDOW} or a pair of them, got ${describe(v)}`);
+}
+
+/** A boolean config entry (use_bias, center, …), `fallback` when absent. */
+export function flag(layer: KerasLayer, key: string, fallback: boolean): boolean {
+  const v = layer.config[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "boolean") throw new KilnError(`layer '${layer.name}' (${layer.className}): ${key} must be true or false, got ${describe(v)}`);
+  return v;
+}
+
+/** A finite number config entry (epsilon, alpha, …), `fallback` when absent. */
+export function finite(layer: KerasLayer, key: string, fallback: number): number {
+  const v = layer.config[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new KilnError(`layer '${layer.name}' (${layer.className}): ${key} must be a number, got ${describe(v)}`);
+  return v;
 }
 
 function activationName(raw: unknown): string {
   if (typeof raw === "string") return raw;
-  if (raw && typeof raw === "object" && "class_name" in raw) return String((raw as { class_name: unknown }).class_name).toLowerCase();
-  return raw === undefined || raw === null ? "linear" : String(raw);
+  if (raw && typeof raw === "object" && typeof (raw as { class_name?: unknown }).class_name === "string") return (raw as { class_name: string }).class_name.toLowerCase();
+  return raw === undefined || raw === null ? "linear" : describe(raw);
 }
 
 /** Emits `activation` as its own node (a pass fuses it back into the producer). */
@@ -40,13 +60,14 @@ export function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw
 export function channelsLast(layer: KerasLayer, ctx: LoweringContext): void {
   const format = layer.config.data_format;
   if (format !== undefined && format !== null && format !== "channels_last") {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses data_format '${String(format)}'; only channels_last is supported`);
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses data_format ${describe(format)}; only channels_last is supported`);
   }
 }
 
 export function paddingMode(layer: KerasLayer, ctx: LoweringContext): "same" | "valid" {
-  const p = String(layer.config.padding ?? "valid").toLowerCase();
-  if (p !== "same" && p !== "valid") throw new KilnError(`${ctx.source}: layer '${layer.name}' uses padding '${p}'; supported: same, valid`);
+  const raw = layer.config.padding ?? "valid";
+  const p = typeof raw === "string" ? raw.toLowerCase() : raw;
+  if (p !== "same" && p !== "valid") throw new KilnError(`${ctx.source}: layer '${layer.name}' uses padding ${describe(raw)}; supported: same, valid`);
   return p;
 }
 
@@ -55,13 +76,13 @@ const conv2D: Lowering = (ctx, layer, [x]) => {
   const c = layer.config;
   const dilation = pair(c.dilation_rate ?? 1, "dilation_rate", layer);
   if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has dilation_rate [${dilation}]; only 1 is supported`);
-  if (c.groups !== undefined && c.groups !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has groups=${String(c.groups)}; only 1 is supported`);
+  if (c.groups !== undefined && c.groups !== null && c.groups !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has groups=${describe(c.groups)}; only 1 is supported`);
   const kernel = ctx.weight(layer, "kernel");
   const strides = pair(c.strides ?? 1, "strides", layer);
   const [, h, w] = ctx.builder.shapeOf(x);
   const pads = padsFor(paddingMode(layer, ctx), h, w, kernel.shape, strides);
   const inputs = [x, ctx.builder.constant(`${layer.name}/kernel`, kernel.shape, kernel.data)];
-  if (c.use_bias !== false) {
+  if (flag(layer, "use_bias", true)) {
     const bias = ctx.weight(layer, "bias");
     inputs.push(ctx.builder.constant(`${layer.name}/bias`, bias.shape, bias.data));
   }
@@ -76,7 +97,7 @@ const dense: Lowering = (ctx, layer, [x]) => {
   }
   const kernel = ctx.weight(layer, "kernel");
   const inputs = [x, ctx.builder.constant(`${layer.name}/kernel`, kernel.shape, kernel.data)];
-  if (layer.config.use_bias !== false) {
+  if (flag(layer, "use_bias", true)) {
     const bias = ctx.weight(layer, "bias");
     inputs.push(ctx.builder.constant(`${layer.name}/bias`, bias.shape, bias.data));
   }
@@ -93,13 +114,13 @@ const depthwiseConv2D: Lowering = (ctx, layer, [x]) => {
   const kernel = ctx.weight(layer, "depthwise_kernel");
   const multiplier = c.depth_multiplier ?? 1;
   if (kernel.shape.length !== 4 || kernel.shape[3] !== multiplier) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (DepthwiseConv2D) has depth_multiplier ${String(multiplier)} but its kernel is [${kernel.shape}]`);
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (DepthwiseConv2D) has depth_multiplier ${describe(multiplier)} but its kernel is [${kernel.shape}]`);
   }
   const strides = pair(c.strides ?? 1, "strides", layer);
   const [, h, w] = ctx.builder.shapeOf(x);
   const pads = padsFor(paddingMode(layer, ctx), h, w, kernel.shape, strides);
   const inputs = [x, ctx.builder.constant(`${layer.name}/depthwise_kernel`, kernel.shape, kernel.data)];
-  if (c.use_bias !== false) {
+  if (flag(layer, "use_bias", true)) {
     const bias = ctx.weight(layer, "bias");
     inputs.push(ctx.builder.constant(`${layer.name}/bias`, bias.shape, bias.data));
   }
@@ -141,22 +162,30 @@ const flatten: Lowering = (ctx, layer, [x]) => ctx.builder.node("reshape", layer
 
 const reshape: Lowering = (ctx, layer, [x]) => {
   const target = layer.config.target_shape;
-  if (!Array.isArray(target)) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Reshape) has no target_shape`);
-  return ctx.builder.node("reshape", layer.name, [x], { shape: [1, ...target.map(Number)] });
+  if (!Array.isArray(target) || !target.every((d) => typeof d === "number" && Number.isInteger(d) && (d >= 1 || d === -1))) {
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Reshape) has target_shape ${describe(target)}; expected a list of positive sizes (one may be -1)`);
+  }
+  return ctx.builder.node("reshape", layer.name, [x], { shape: [1, ...target] });
 };
 
 /** Inference batch norm is a per-channel scale and shift; the fold-batch-norm pass removes it. */
 const batchNormalization: Lowering = (ctx, layer, [x]) => {
-  const c = layer.config as { axis?: number | number[]; epsilon?: number; center?: boolean; scale?: boolean };
+  const c = layer.config;
   const shape = ctx.builder.shapeOf(x);
-  const axis = Array.isArray(c.axis) ? c.axis[0] : c.axis ?? -1;
+  const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : c.axis ?? -1;
   if (axis !== -1 && axis !== shape.length - 1) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (BatchNormalization) normalises axis ${axis}; only the channel axis (-1) is supported`);
+    throw new KilnError(`${ctx.source}: layer '${layer.name}' (BatchNormalization) normalises axis ${describe(axis)}; only the channel axis (-1) is supported`);
   }
-  const mean = ctx.weight(layer, "moving_mean").data, variance = ctx.weight(layer, "moving_variance").data;
-  const gamma = c.scale === false ? undefined : ctx.weight(layer, "gamma").data;
-  const beta = c.center === false ? undefined : ctx.weight(layer, "beta").data;
-  const eps = c.epsilon ?? 1e-3;
+  const channels = shape[shape.length - 1];
+  const vector = (short: string): Float32Array => {
+    const w = ctx.weight(layer, short);
+    if (w.data.length !== channels) throw new KilnError(`${ctx.source}: layer '${layer.name}' (BatchNormalization) has ${short} of shape [${w.shape}] for ${channels} channels`);
+    return w.data;
+  };
+  const mean = vector("moving_mean"), variance = vector("moving_variance");
+  const gamma = flag(layer, "scale", true) ? vector("gamma") : undefined;
+  const beta = flag(layer, "center", true) ? vector("beta") : undefined;
+  const eps = finite(layer, "epsilon", 1e-3);
   const scale = Float32Array.from(variance, (v, i) => (gamma ? gamma[i] : 1) / Math.sqrt(v + eps));
   const shift = Float32Array.from(mean, (m, i) => (beta ? beta[i] : 0) - m * scale[i]);
   const n = scale.length;

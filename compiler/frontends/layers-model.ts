@@ -2,9 +2,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Graph } from "../ir.js";
 import { KilnError } from "../errors.js";
+import { describe, own, shapeProblem } from "../limits.js";
 import { GraphBuilder } from "./builder.js";
 import { readKerasModel, type KerasLayer } from "./keras-config.js";
-import { loadWeights, type NamedWeight, type WeightGroup } from "./weights.js";
+import { loadWeights, type NamedWeight } from "./weights.js";
 import { LAYER_LOWERINGS as BASIC_LOWERINGS, type LoweringContext } from "./keras-layers.js";
 import { MORE_LAYER_LOWERINGS } from "./keras-layers-more.js";
 
@@ -12,10 +13,18 @@ const LAYER_LOWERINGS = { ...BASIC_LOWERINGS, ...MORE_LAYER_LOWERINGS };
 
 export const SUPPORTED_LAYERS = Object.keys(LAYER_LOWERINGS).sort();
 
-function batchShape(layer: KerasLayer): number[] | undefined {
+/** The input shape a layer declares, batch first (null or 1), checked: positive integer sizes within the limits. */
+function batchShape(layer: KerasLayer, source: string): number[] | undefined {
   const c = layer.config;
-  const raw = c.batch_input_shape ?? c.batch_shape ?? (Array.isArray(c.input_shape) ? [null, ...c.input_shape] : undefined);
-  return Array.isArray(raw) ? raw.map((d) => (d === null ? 1 : Number(d))) : undefined;
+  const raw = c.batch_input_shape ?? c.batch_shape ?? (Array.isArray(c.input_shape) ? [null, ...c.input_shape] : c.input_shape);
+  if (raw === undefined || raw === null) return undefined;
+  const where = `${source}: input '${layer.name}' (${layer.className})`;
+  if (!Array.isArray(raw) || raw.length === 0) throw new KilnError(`${where} declares input shape ${describe(raw)}, not a list of sizes`);
+  if (raw[0] !== null && raw[0] !== 1 && raw[0] !== -1) throw new KilnError(`${where} declares a batch of ${describe(raw[0])}; Kiln compiles batch 1 (or an open batch, null)`);
+  const shape = [1, ...raw.slice(1)];
+  const problem = shapeProblem(shape);
+  if (problem) throw new KilnError(`${where}: input ${problem}`);
+  return shape as number[];
 }
 
 /** Finds a layer's weight by its short name (kernel, bias, …) whatever prefix the saver used. */
@@ -43,22 +52,54 @@ function readJson(path: string): Record<string, unknown> {
   return json as Record<string, unknown>;
 }
 
+/**
+ * Keras lists layers in creation order, which is not always topological for functional models: Kahn's algorithm,
+ * keeping the file's order among ready layers (linear in layers and edges, so no file makes it quadratic).
+ */
+function topologicalOrder(layers: KerasLayer[], path: string): KerasLayer[] {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const waiting = new Map<KerasLayer, number>();
+  const readers = new Map<string, KerasLayer[]>();
+  for (const layer of layers) {
+    for (const n of layer.inbound) {
+      if (!byName.has(n)) throw new KilnError(`${path}: layer '${layer.name}' reads from layer ${describe(n)}, which does not exist`);
+      const list = readers.get(n);
+      if (list) list.push(layer); else readers.set(n, [layer]);
+    }
+    waiting.set(layer, layer.inbound.length);
+  }
+  const order: KerasLayer[] = [];
+  const ready = layers.filter((l) => l.inbound.length === 0);
+  const done = new Set<string>();
+  for (let i = 0; i < ready.length; i++) {
+    const layer = ready[i];
+    order.push(layer);
+    done.add(layer.name);
+    // A reader listing the same layer twice (Add(x, x)) is listed twice here, and waits for both.
+    for (const reader of readers.get(layer.name) ?? []) {
+      const left = waiting.get(reader)! - 1;
+      waiting.set(reader, left);
+      if (left === 0) ready.push(reader);
+    }
+  }
+  if (order.length < layers.length) {
+    const stuck = layers.find((l) => !done.has(l.name))!;
+    throw new KilnError(`${path}: layer '${stuck.name}' is part of a cycle of layers`);
+  }
+  return order;
+}
+
 export function loadLayersModel(path: string, json = readJson(path)): Graph {
   if (!json.modelTopology) throw new KilnError(`${path}: no modelTopology; not a TF.js model.json`);
   const keras = readKerasModel(json.modelTopology, path);
-  const weights = loadWeights(path, json.weightsManifest as WeightGroup[] | undefined);
+  const weights = loadWeights(path, json.weightsManifest);
   const b = new GraphBuilder(keras.name, { source: path, format: "layers-model" });
   const outputOf = new Map<string, string>();
   const ctx: LoweringContext = { builder: b, weight: weightLookup(weights, path), source: path };
-  const pending = [...keras.layers];
-  // Keras lists layers in creation order, which is not always topological for functional models.
-  while (pending.length) {
-    const index = pending.findIndex((l) => l.inbound.every((n) => outputOf.has(n)));
-    if (index < 0) throw new KilnError(`${path}: layer '${pending[0].name}' reads from a layer that does not exist or forms a cycle`);
-    const layer = pending.splice(index, 1)[0];
+  for (const layer of topologicalOrder(keras.layers, path)) {
     let inputs = layer.inbound.map((n) => outputOf.get(n) as string);
     if (inputs.length === 0) {
-      const shape = batchShape(layer);
+      const shape = batchShape(layer, path);
       if (!shape) throw new KilnError(`${path}: layer '${layer.name}' (${layer.className}) is an input but declares no input shape`);
       if (shape.length !== 4 && shape.length !== 2) {
         throw new KilnError(`${path}: input '${layer.name}' has shape [${shape}]; Kiln supports image inputs [batch, h, w, c] and vectors [batch, n]`);
@@ -67,14 +108,15 @@ export function loadLayersModel(path: string, json = readJson(path)): Graph {
       inputs = [b.input(layer.className === "InputLayer" ? layer.name : b.unique("input"), shape)];
       if (layer.className === "InputLayer") { outputOf.set(layer.name, inputs[0]); continue; }
     }
-    const lower = LAYER_LOWERINGS[layer.className];
+    const lower = own(LAYER_LOWERINGS, layer.className);
     if (!lower) {
-      throw new KilnError(`${path}: layer '${layer.name}' has class ${layer.className}, which Kiln does not support; supported layers: ${SUPPORTED_LAYERS.join(", ")}`);
+      throw new KilnError(`${path}: layer '${layer.name}' has class ${describe(layer.className)}, which Kiln does not support; supported layers: ${SUPPORTED_LAYERS.join(", ")}`);
     }
     try {
       outputOf.set(layer.name, lower(ctx, layer, inputs));
     } catch (e) {
-      if (e instanceof KilnError) throw e;
+      // Every message names the file; lowerings' own KilnErrors already name the layer.
+      if (e instanceof KilnError) throw e.message.startsWith(path) ? e : new KilnError(`${path}: ${e.message}`, e.exitCode);
       throw new KilnError(`${path}: layer '${layer.name}' (${layer.className}): ${(e as Error).message}`);
     }
   }

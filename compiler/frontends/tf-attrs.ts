@@ -1,5 +1,6 @@
 // Decodes TensorFlow GraphDef nodes in their protobuf-JSON form: attrs, input references, inline tensors, NHWC windows.
 import { padsFor } from "../ops/geometry.js";
+import { describe, shapeProblem } from "../limits.js";
 
 /** One attr value as protobuf-JSON writes it: int64s are strings, strings are base64, enums are names. */
 export interface TfAttr {
@@ -63,18 +64,30 @@ export function dataInputs(node: TfNode): InputRef[] {
   return (node.input ?? []).map(parseInput).filter((r) => !r.control);
 }
 
-function toInt(v: string | number): number {
-  const n = typeof v === "number" ? v : Number.parseInt(v, 10);
-  if (!Number.isFinite(n)) throw new Error(`'${String(v)}' is not an integer`);
+/** An int64 as protobuf-JSON writes it (a decimal string) or a plain integer; anything else is an error. */
+function toInt(v: unknown): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && /^-?[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new Error(`${describe(v)} is not an integer`);
   return n;
 }
 
-function decodeString(b64: string): string {
+function decodeString(b64: unknown): string {
+  if (typeof b64 !== "string") throw new Error(`${describe(b64)} is not a base64 string`);
   return Buffer.from(b64, "base64").toString("utf8");
 }
 
+function list<T>(v: unknown, key: string): T[] {
+  if (!Array.isArray(v)) throw new Error(`attr '${key}' holds ${describe(v)} where a list belongs`);
+  return v as T[];
+}
+
+/** The node's own attr `key` (never something inherited from Object.prototype), checked to be an object. */
 function attrOf(node: TfNode, key: string): TfAttr | undefined {
-  return node.attr?.[key];
+  const attrs = node.attr;
+  if (!attrs || !Object.hasOwn(attrs, key)) return undefined;
+  const a = attrs[key];
+  if (typeof a !== "object" || a === null || Array.isArray(a)) throw new Error(`attr '${key}' is ${describe(a)}, not an AttrValue object`);
+  return a;
 }
 
 function missing(key: string, what: string): Error {
@@ -90,7 +103,11 @@ export function intAttr(node: TfNode, key: string, fallback?: number): number {
 
 export function floatAttr(node: TfNode, key: string, fallback?: number): number {
   const a = attrOf(node, key);
-  if (a?.f !== undefined) return Number(a.f);
+  if (a?.f !== undefined) {
+    const v = typeof a.f === "number" || typeof a.f === "string" ? Number(a.f) : NaN;
+    if (!Number.isFinite(v)) throw new Error(`attr '${key}' is ${describe(a.f)}, not a finite number`);
+    return v;
+  }
   if (fallback !== undefined) return fallback;
   throw missing(key, "float");
 }
@@ -109,28 +126,29 @@ export function stringAttr(node: TfNode, key: string, fallback?: string): string
 
 export function intListAttr(node: TfNode, key: string, fallback?: number[]): number[] {
   const a = attrOf(node, key);
-  if (a?.list) return (a.list.i ?? []).map(toInt);
+  if (a?.list) return list(a.list.i ?? [], key).map(toInt);
   if (fallback !== undefined) return fallback;
   throw missing(key, "list of ints");
 }
 
 export function stringListAttr(node: TfNode, key: string): string[] {
-  return (attrOf(node, key)?.list?.s ?? []).map(decodeString);
+  return list(attrOf(node, key)?.list?.s ?? [], key).map(decodeString);
 }
 
 /** Dimensions of a shape attr; -1 marks an unknown size; undefined for an unknown rank. */
 export function shapeAttr(node: TfNode, key: string): number[] | undefined {
   const shape = attrOf(node, key)?.shape;
   if (!shape || shape.unknownRank) return undefined;
-  return (shape.dim ?? []).map((d) => toInt(d.size ?? -1));
+  return list<{ size?: unknown } | null>(shape.dim ?? [], key).map((d) => toInt(d?.size ?? -1));
 }
 
 const DTYPE_NUMBERS: Record<number, string> = { 1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 9: "DT_INT64", 10: "DT_BOOL", 19: "DT_HALF" };
 
 /** The enum name of a dtype, from its name or its protobuf number. */
-export function dtypeName(v: string | number | undefined): string {
+export function dtypeName(v: unknown): string {
   if (v === undefined) return "DT_FLOAT";
-  return typeof v === "number" ? DTYPE_NUMBERS[v] ?? `dtype #${v}` : v;
+  if (typeof v === "number") return Object.hasOwn(DTYPE_NUMBERS, v) ? DTYPE_NUMBERS[v] : `dtype ${describe(v)}`;
+  return typeof v === "string" ? v : `dtype ${describe(v)}`;
 }
 
 /** How Kiln holds a TF dtype as a constant; undefined for dtypes it cannot represent. */
@@ -156,10 +174,13 @@ export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
   const tfType = dtypeName(t.dtype);
   const dtype = constDtype(tfType);
   if (!dtype) throw new Error(`inline tensor of type ${tfType} is not supported`);
-  const shape = (t.tensorShape?.dim ?? []).map((d) => toInt(d.size ?? 0));
+  const shape = list<{ size?: unknown } | null>(t.tensorShape?.dim ?? [], key).map((d) => toInt(d?.size ?? 0));
+  const problem = shapeProblem(shape, 0);
+  if (problem) throw new Error(`inline tensor: ${problem}`);
   const size = shape.reduce((a, b) => a * b, 1);
   const data = dtype === "float32" ? new Float32Array(size) : new Int32Array(size);
   if (t.tensorContent) {
+    if (typeof t.tensorContent !== "string") throw new Error("inline tensor content is not a base64 string");
     const bytes = Buffer.from(t.tensorContent, "base64");
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const width = tfType === "DT_INT64" || tfType === "DT_DOUBLE" ? 8 : tfType === "DT_FLOAT" || tfType === "DT_INT32" ? 4 : 0;
@@ -172,7 +193,7 @@ export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
   }
   const raw: (number | string | boolean)[] | undefined = t.floatVal ?? t.intVal ?? t.int64Val ?? t.boolVal;
   if (!raw && size > 0) return undefined;
-  const values = (raw ?? []).map(Number);
+  const values = list<unknown>(raw ?? [], key).map((v) => (typeof v === "number" || typeof v === "string" || typeof v === "boolean" ? Number(v) : NaN));
   // Protobuf elides repeated trailing values: a shorter list repeats its last value (an empty one means zeros).
   for (let i = 0; i < size; i++) data[i] = values.length === 0 ? 0 : values[Math.min(i, values.length - 1)];
   return { dtype, shape, data };
