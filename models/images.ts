@@ -1,8 +1,9 @@
 // Turns user-supplied inputs (PNG/JPEG files, folders, raw .u8, idx) into uint8 NHWC batches sized for a model.
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, extname, join } from "node:path";
-import { parseIdx } from "./idx.js";
+import { basename, extname } from "node:path";
+import { readIdx } from "./idx.js";
+import { checkJpeg, checkPng } from "./image-header.js";
+import { INPUT_LIMITS, InputError, listFolder, readInputFile, statInput, tooLarge, withInputFile, type InputFile } from "./input-file.js";
 
 // The codecs (CommonJS) load on first use: most commands never touch an image, and loading them at start-up
 // costs every command ~25 ms.
@@ -37,8 +38,11 @@ function startsWith(bytes: Uint8Array, magic: number[]): boolean {
 }
 
 function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0];
 }
+
+/** jpeg-js's allocation budget: a 16-megapixel image needs ~64 MB of RGBA output plus its component planes. */
+const JPEG_MEMORY_MB = 384;
 
 /** Drops alpha by compositing onto black, so transparent strokes-on-nothing read like MNIST's white-on-black. */
 function rgbaToRgb(rgba: Uint8Array, height: number, width: number): Uint8Array {
@@ -50,29 +54,37 @@ function rgbaToRgb(rgba: Uint8Array, height: number, width: number): Uint8Array 
   return rgb;
 }
 
-/** Decodes PNG or JPEG bytes (detected by magic number, not extension) to 3-channel RGB. */
+/**
+ * Decodes PNG or JPEG bytes (detected by magic number, not extension) to 3-channel RGB. The header is checked
+ * first (see image-header.ts): an image over INPUT_LIMITS is refused before any pixel is decoded.
+ */
 export function decodeImage(bytes: Uint8Array, source: string): DecodedImage {
   let rgba: Uint8Array;
   let height: number;
   let width: number;
   if (startsWith(bytes, PNG_MAGIC)) {
+    checkPng(bytes, source);
     try {
       const png = pngCodec().sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       ({ height, width } = png);
       rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
     } catch (err) {
-      throw new Error(`${source}: cannot decode PNG: ${reason(err)}`);
+      throw new InputError(`${source}: cannot decode PNG: ${reason(err)}`);
     }
   } else if (startsWith(bytes, JPEG_MAGIC)) {
+    checkJpeg(bytes, source);
     try {
-      const img = jpegCodec().decode(bytes, { useTArray: true, formatAsRGBA: true });
+      // The codec's own limits as well, for what the frame header does not tell (progressive scans, many components).
+      const img = jpegCodec().decode(bytes, {
+        useTArray: true, formatAsRGBA: true, maxResolutionInMP: INPUT_LIMITS.maxImagePixels / 1e6, maxMemoryUsageInMB: JPEG_MEMORY_MB,
+      });
       ({ height, width } = img);
       rgba = img.data;
     } catch (err) {
-      throw new Error(`${source}: cannot decode JPEG: ${reason(err)}`);
+      throw new InputError(`${source}: cannot decode JPEG: ${reason(err)}`);
     }
   } else {
-    throw new Error(`${source}: unrecognised image format (supported: PNG, JPEG)`);
+    throw new InputError(`${source}: unrecognised image format (supported: PNG, JPEG)`);
   }
   return { height, width, channels: 3, pixels: rgbaToRgb(rgba, height, width) };
 }
@@ -140,10 +152,10 @@ function toByte(value: number): number {
 /** Resizes to the model's height×width and converts to its channel count (1 = luminance, 3 = RGB). */
 export function toModelInput(img: DecodedImage, height: number, width: number, channels: number): Uint8Array {
   if (channels !== 1 && channels !== 3) {
-    throw new Error(`models with ${channels} input channels are not supported for image input (only 1 = grayscale, 3 = RGB)`);
+    throw new InputError(`models with ${channels} input channels are not supported for image input (only 1 = grayscale, 3 = RGB)`);
   }
   if (img.channels !== 1 && img.channels !== 3) {
-    throw new Error(`source images with ${img.channels} channels are not supported (only 1 or 3)`);
+    throw new InputError(`source images with ${img.channels} channels are not supported (only 1 or 3)`);
   }
   const resized = resize(img.pixels, img.height, img.width, img.channels, height, width);
   const out = new Uint8Array(height * width * channels);
@@ -160,11 +172,18 @@ export function toModelInput(img: DecodedImage, height: number, width: number, c
   return out;
 }
 
-function loadImageFiles(files: string[], height: number, width: number, channels: number): ImageBatch {
+/** Refuses a batch whose pixels at the model's size would pass the input limit, before allocating them. */
+function batchBytes(source: string, count: number, imageBytes: number): number {
+  const bytes = count * imageBytes;
+  if (bytes > INPUT_LIMITS.maxBatchBytes) throw tooLarge(source, `${count} images at the model's size, input`, bytes, INPUT_LIMITS.maxBatchBytes);
+  return bytes;
+}
+
+function loadImageFiles(source: string, files: string[], height: number, width: number, channels: number): ImageBatch {
   const size = height * width * channels;
-  const pixels = new Uint8Array(files.length * size);
+  const pixels = new Uint8Array(batchBytes(source, files.length, size));
   files.forEach((file, i) => {
-    const img = decodeImage(new Uint8Array(readFileSync(file)), file);
+    const img = decodeImage(readInputFile(file, "image file", INPUT_LIMITS.maxImageFileBytes), file);
     pixels.set(toModelInput(img, height, width, channels), i * size);
   });
   return { count: files.length, height, width, channels, pixels, names: files.map((f) => basename(f)) };
@@ -175,22 +194,27 @@ function indexedNames(path: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${base}#${i}`);
 }
 
-/** Raw .u8: N images back to back, each already exactly height×width×channels bytes (no header). */
-function loadRaw(path: string, bytes: Uint8Array, height: number, width: number, channels: number): ImageBatch {
+/** Raw .u8: N images back to back, each already exactly height×width×channels bytes (no header); sized before it is read. */
+function loadRaw(file: InputFile, height: number, width: number, channels: number): ImageBatch {
   const size = height * width * channels;
-  if (bytes.length === 0 || bytes.length % size !== 0) {
-    throw new Error(`${path}: ${bytes.length} bytes is not a multiple of ${height}×${width}×${channels} = ${size} bytes per image`);
+  const path = file.path;
+  if (file.size === 0) throw new InputError(`${path}: empty .u8 file (expected N images of ${height}×${width}×${channels} = ${size} bytes each)`);
+  if (file.size > INPUT_LIMITS.maxBatchBytes) throw tooLarge(path, ".u8 file", file.size, INPUT_LIMITS.maxBatchBytes);
+  if (file.size % size !== 0) {
+    throw new InputError(`${path}: ${file.size} bytes is not a multiple of ${height}×${width}×${channels} = ${size} bytes per image`);
   }
-  const count = bytes.length / size;
-  return { count, height, width, channels, pixels: bytes, names: indexedNames(path, count) };
+  const pixels = file.read(0, file.size);
+  if (pixels.length !== file.size) throw new InputError(`${path}: the file shrank while it was read`);
+  const count = file.size / size;
+  return { count, height, width, channels, pixels, names: indexedNames(path, count) };
 }
 
 /** idx image files are taken as-is: their per-image shape must already match the model (no resizing). */
-function loadIdx(path: string, bytes: Uint8Array, height: number, width: number, channels: number): ImageBatch {
-  const { shape, data } = parseIdx(bytes, path);
+function loadIdx(path: string, height: number, width: number, channels: number): ImageBatch {
+  const { shape, data } = readIdx(path);
   const fileChannels = shape[3] ?? 1;
   if (shape.length < 3 || shape.length > 4 || shape[1] !== height || shape[2] !== width || fileChannels !== channels) {
-    throw new Error(
+    throw new InputError(
       `${path}: idx shape [${shape.join(", ")}] does not hold images of the model's input shape ` +
         `${height}×${width}×${channels} (expected [N, ${height}, ${width}${channels === 1 ? "" : `, ${channels}`}])`,
     );
@@ -209,19 +233,24 @@ function looksLikeIdx(bytes: Uint8Array): boolean {
 /**
  * Loads model inputs from a PNG/JPEG file, a folder of them (sorted by name), a raw .u8 file,
  * or an idx image file (optionally gzipped). Images are resized and converted; .u8/idx must already fit.
+ * Every file is stat'ed first (regular files only, sizes within INPUT_LIMITS) and read only as far as needed.
  */
 export function loadImages(path: string, height: number, width: number, channels: number): ImageBatch {
-  if (!existsSync(path)) throw new Error(`${path}: file not found`);
-  if (statSync(path).isDirectory()) {
-    const files = readdirSync(path).filter((f) => IMAGE_FILE.test(f)).sort().map((f) => join(path, f));
-    if (files.length === 0) throw new Error(`${path}: folder contains no .png, .jpg or .jpeg files`);
-    return loadImageFiles(files, height, width, channels);
+  if (channels !== 1 && channels !== 3) {
+    throw new InputError(`${path}: models with ${channels} input channels are not supported for image input (only 1 = grayscale, 3 = RGB)`);
   }
-  const bytes = new Uint8Array(readFileSync(path));
-  if (extname(path).toLowerCase() === ".u8") return loadRaw(path, bytes, height, width, channels);
-  if (startsWith(bytes, PNG_MAGIC) || startsWith(bytes, JPEG_MAGIC)) return loadImageFiles([path], height, width, channels);
-  if (looksLikeIdx(bytes)) return loadIdx(path, bytes, height, width, channels);
-  throw new Error(`${path}: unrecognised input format (supported: PNG, JPEG, a folder of them, raw .u8, idx)`);
+  if (statInput(path).isDirectory()) {
+    const files = listFolder(path, IMAGE_FILE, INPUT_LIMITS.maxFolderImages, ".png/.jpg/.jpeg files");
+    if (files.length === 0) throw new InputError(`${path}: folder contains no .png, .jpg or .jpeg files`);
+    return loadImageFiles(path, files, height, width, channels);
+  }
+  return withInputFile(path, (file) => {
+    if (extname(path).toLowerCase() === ".u8") return loadRaw(file, height, width, channels);
+    const head = file.read(0, 8);
+    if (startsWith(head, PNG_MAGIC) || startsWith(head, JPEG_MAGIC)) return loadImageFiles(path, [path], height, width, channels);
+    if (looksLikeIdx(head)) return loadIdx(path, height, width, channels);
+    throw new InputError(`${path}: unrecognised input format (supported: PNG, JPEG, a folder of them, raw .u8, idx)`);
+  });
 }
 
 /** Encodes 8-bit grayscale pixels (height×width bytes) as a PNG file. */
