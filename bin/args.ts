@@ -8,6 +8,13 @@ export interface OptionSpec {
   /** One-letter alias, e.g. "o" for --output. */
   short?: string;
   choices?: string[];
+  /** For numbers: a whole number is required. */
+  integer?: boolean;
+  /** For numbers: the accepted range, inclusive. Every numeric option states one. */
+  min?: number;
+  max?: number;
+  /** For numbers: 0 is refused (a scale, say). */
+  nonZero?: boolean;
 }
 
 export interface CommandSpec {
@@ -45,9 +52,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`kiln ${spec.name}: option --${name} needs a value`);
     if (o.type === "number") {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new UsageError(`kiln ${spec.name}: --${name} must be a number, got '${value}'`);
-      options[name] = n;
+      options[name] = parseNumber(spec, name, o, value);
     } else {
       if (o.choices && !o.choices.includes(value)) throw new UsageError(`kiln ${spec.name}: --${name} must be one of ${o.choices.join(", ")}, got '${value}'`);
       options[name] = value;
@@ -55,6 +60,25 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
     name = "";
   }
   return { positionals, options };
+}
+
+/** Decimal notation only: Number() would also take "", " ", "0x10" and "Infinity". */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+
+function parseNumber(spec: CommandSpec, name: string, o: OptionSpec, value: string): number {
+  const n = DECIMAL.test(value) ? Number(value) : NaN;
+  const ok = Number.isFinite(n) && (!o.integer || Number.isSafeInteger(n)) && !(o.nonZero && n === 0)
+    && (o.min === undefined || n >= o.min) && (o.max === undefined || n <= o.max);
+  if (!ok) throw new UsageError(`kiln ${spec.name}: --${name} must be ${describeNumber(o)}, got '${value}'`);
+  return n;
+}
+
+/** "a whole number from 1 to 1,000,000", "a number from -1,000,000 to 1,000,000, not 0"… */
+export function describeNumber(o: OptionSpec): string {
+  const f = (v: number): string => v.toLocaleString("en-US", { maximumFractionDigits: 6 });
+  const range = o.min !== undefined && o.max !== undefined ? ` from ${f(o.min)} to ${f(o.max)}`
+    : o.min !== undefined ? ` ≥ ${f(o.min)}` : o.max !== undefined ? ` ≤ ${f(o.max)}` : "";
+  return `${o.integer ? "a whole number" : "a number"}${range}${o.nonZero ? ", not 0" : ""}`;
 }
 
 function splitInline(s: string): [string, string | undefined] {

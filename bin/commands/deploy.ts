@@ -15,7 +15,7 @@ export const deploySpec: CommandSpec = {
   usage: "kiln deploy <blob.wasm> --device <uri> [--json]",
   options: {
     device: { type: "string", description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T, or local" },
-    sessions: { type: "number", description: "connections to try; each resumes where the last one stopped", default: 4 },
+    sessions: { type: "number", integer: true, min: 1, max: 100, description: "connections to try; each resumes where the last one stopped", default: 4 },
     json: { type: "boolean", description: "the result as one JSON object", default: false },
     quiet: { type: "boolean", short: "q", description: "no progress bar", default: false },
   },

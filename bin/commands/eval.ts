@@ -15,7 +15,7 @@ export const evalSpec: CommandSpec = {
   options: {
     images: { type: "string", description: "idx images file (e.g. MNIST t10k-images-idx3-ubyte)" },
     labels: { type: "string", description: "idx labels file" },
-    count: { type: "number", description: "evaluate only the first N images", default: "all" as unknown as number },
+    count: { type: "number", integer: true, min: 1, max: 1_000_000_000, description: "evaluate only the first N images", default: "all" as unknown as number },
     target: { type: "string", choices: ["simd", "scalar"], description: "kernels used when compiling a model.json", default: "simd" },
     calibration: { type: "string", description: "calibration images when compiling a model.json to int8 (see kiln compile)" },
     json: { type: "boolean", description: "machine-readable output", default: false },
