@@ -3,6 +3,7 @@
 import { KilnError, UsageError } from "../compiler/errors.js";
 import { helpText, type CommandSpec } from "./args.js";
 import { processIo, type Io } from "./io.js";
+import { terminalSafe } from "./terminal.js";
 import { compileCommand, compileSpec } from "./commands/compile.js";
 import { runCommand, runSpec } from "./commands/run.js";
 import { inspectCommand, inspectSpec } from "./commands/inspect.js";
@@ -51,6 +52,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
   const err = e as Error;
   if (process.env.KILN_DEBUG) console.error(err.stack);
-  process.stderr.write(`${err instanceof KilnError ? "" : "kiln: "}${err.message}\n`);
+  // Messages quote file names, labels and device replies: escaped like every other line (bin/terminal.ts).
+  process.stderr.write(`${err instanceof KilnError ? "" : "kiln: "}${terminalSafe(String(err?.message ?? err), false)}\n`);
   process.exitCode = err instanceof KilnError ? err.exitCode : 1;
 });

@@ -1,4 +1,6 @@
 // Aligned text tables and colour for terminal output; colour only on a TTY and never with NO_COLOR.
+import { escapeControl } from "./terminal.js";
+
 export interface Column {
   header: string;
   align?: "left" | "right";
@@ -14,8 +16,12 @@ export function paint(text: string, code: number, enabled: boolean): string {
 
 export const BOLD = 1, DIM = 2, CYAN = 36, YELLOW = 33, GREEN = 32;
 
-/** Pads every cell to its column's width; `styled` may wrap a cell in colour after padding. */
-export function renderTable(columns: Column[], rows: string[][], styled?: (text: string, row: number, col: number) => string): string[] {
+/**
+ * Pads every cell to its column's width; `styled` may wrap a cell in colour after padding. Cells often come from
+ * files (layer names), so their control characters are escaped first.
+ */
+export function renderTable(columns: Column[], cells: string[][], styled?: (text: string, row: number, col: number) => string): string[] {
+  const rows = cells.map((r) => r.map(escapeControl));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => visibleLength(r[i] ?? ""))));
   const pad = (text: string, i: number): string => {
     const gap = " ".repeat(Math.max(0, widths[i] - visibleLength(text)));

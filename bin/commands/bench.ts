@@ -11,6 +11,7 @@ import { DeviceTarget } from "../../firmware-host/target.js";
 import { parseArgs, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { progressBar } from "../progress.js";
+import { escapeControl } from "../terminal.js";
 import { BOLD, paint, useColor } from "../table.js";
 import { asKilnError, deviceUriOption, helloLine } from "./device-common.js";
 import { readBlob } from "./deploy.js";
@@ -77,13 +78,13 @@ export async function benchCommand(argv: string[], io: Io): Promise<void> {
     client = await target.connect();
     if (local && client.device?.modelId !== sha256Hex(local.bytes)) {
       await client.close();
-      if (!o.json) io.err(`deploying ${parsed.positionals[0]} first (the device ${client.device?.modelId ? `runs ${client.device.modelName}` : "has no model"})`);
+      if (!o.json) io.err(`deploying ${escapeControl(parsed.positionals[0])} first (the device ${client.device?.modelId ? `runs ${escapeControl(client.device.modelName)}` : "has no model"})`);
       await deploy(target, local.bytes, { name: parsed.positionals[0] });
       client = await target.connect();
     }
     const hello = client.device!;
     if (!hello.modelId) throw new KilnError(`kiln bench: ${target.description} has no model; pass a blob or kiln deploy one first`);
-    if (!o.json) io.out(helloLine(hello, target.description));
+    if (!o.json) io.out(escapeControl(helloLine(hello, target.description)));
     const manifest = await deviceManifest(client);
     const inputSize = manifest.input.shape.reduce((a, b) => a * b, 1);
     const profile = await profileOnDevice(client, runs, warmup);

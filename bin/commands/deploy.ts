@@ -1,13 +1,15 @@
 // `kiln deploy`: puts a blob on a device (serial, TCP or local) with a verified, resumable upload.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { KilnError } from "../../compiler/errors.js";
+import { INPUT_LIMITS, readInputFile } from "../../models/input-file.js";
 import { Model } from "../../runtime/model.js";
 import { deploy } from "../../firmware-host/deploy.js";
 import { DeviceTarget } from "../../firmware-host/target.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { asKilnError, deviceUriOption, helloLine, rate, transferBar } from "./device-common.js";
+import { escapeControl } from "../terminal.js";
 
 export const deploySpec: CommandSpec = {
   name: "deploy",
@@ -24,7 +26,12 @@ export const deploySpec: CommandSpec = {
 /** Reads a blob and checks locally that it is a Kiln blob, before spending link time on it. */
 export async function readBlob(command: string, path: string): Promise<{ bytes: Uint8Array; model: Model }> {
   if (!existsSync(path)) throw new KilnError(`kiln ${command}: ${path}: file not found`);
-  const bytes = new Uint8Array(readFileSync(path));
+  let bytes: Uint8Array;
+  try {
+    bytes = readInputFile(path, "blob", INPUT_LIMITS.maxBlobBytes);
+  } catch (e) {
+    throw new KilnError(`kiln ${command}: ${(e as Error).message}`);
+  }
   try {
     return { bytes, model: await Model.load(bytes) };
   } catch (e) {
@@ -45,7 +52,7 @@ export async function deployCommand(argv: string[], io: Io): Promise<void> {
   try {
     const r = await deploy(target, bytes, {
       name: basename(blobPath), sessions,
-      onHello: (h) => { if (!o.json) io.out(helloLine(h, target.description)); },
+      onHello: (h) => { if (!o.json) io.out(escapeControl(helloLine(h, target.description))); },
       onProgress: (done, total) => progress.update(done, total),
       onRetry: (session, e, acked) => {
         progress.done();
@@ -60,8 +67,8 @@ export async function deployCommand(argv: string[], io: Io): Promise<void> {
       }));
       return;
     }
-    if (r.alreadyActive) { io.out(`the device already runs this blob: model ${r.modelId} (${model.info.model}, ${formatBytes(r.size)})`); return; }
-    io.out(`committed model ${r.modelId} (${model.info.model}, ${formatBytes(r.size)}) in ${r.seconds.toFixed(2)} s, ${rate(r.size, r.seconds)}`
+    if (r.alreadyActive) { io.out(`the device already runs this blob: model ${escapeControl(r.modelId)} (${escapeControl(model.info.model)}, ${formatBytes(r.size)})`); return; }
+    io.out(`committed model ${escapeControl(r.modelId)} (${escapeControl(model.info.model)}, ${formatBytes(r.size)}) in ${r.seconds.toFixed(2)} s, ${rate(r.size, r.seconds)}`
       + (r.resumedFrom > 0 ? `, resumed at byte ${r.resumedFrom}` : "")
       + (r.failedAttempts > 0 ? `, ${r.failedAttempts} chunk attempts repeated` : ""));
   } catch (e) {

@@ -6,6 +6,7 @@ import { Model } from "../../runtime/model.js";
 import { loadModelFile } from "../../runtime/node.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import type { Io } from "../io.js";
+import { escapeControl } from "../terminal.js";
 import { progressBar, type Progress } from "../progress.js";
 
 export const evalSpec: CommandSpec = {
@@ -51,7 +52,8 @@ export function evaluate(model: Model, data: LabelledImages, count: number, prog
   return { accuracy: correct / count, count, predictions, confusion };
 }
 
-function confusionTable(confusion: number[][], labels: string[]): string[] {
+function confusionTable(confusion: number[][], manifestLabels: string[]): string[] {
+  const labels = manifestLabels.map(escapeControl);
   const width = Math.max(5, ...confusion.flat().map((v) => String(v).length + 1));
   const head = "truth\\pred".padEnd(11) + labels.map((l) => l.padStart(width)).join("");
   return [head, ...confusion.map((row, t) => (labels[t] ?? String(t)).padEnd(11) + row.map((v) => String(v).padStart(width)).join(""))];
@@ -69,7 +71,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
     const model = await loadModelFile(target).catch((e: Error) => { throw new KilnError(e.message); });
     const r = evaluate(model, data, count, progressBar("evaluating", count, !o.json && !o.quiet));
     if (o.json) { io.out(JSON.stringify({ accuracy: r.accuracy, count: r.count })); return; }
-    io.out(`${target}: accuracy ${(100 * r.accuracy).toFixed(2)} % on ${r.count} images`);
+    io.out(`${escapeControl(target)}: accuracy ${(100 * r.accuracy).toFixed(2)} % on ${r.count} images`);
     confusionTable(r.confusion, model.info.labels).forEach((l) => io.out("  " + l));
     return;
   }
@@ -88,7 +90,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
     io.out(JSON.stringify({ count, float: { accuracy: rf.accuracy }, int8: { accuracy: rq.accuracy }, agreement: agree / count }));
     return;
   }
-  io.out(`${target} on ${count} images`);
+  io.out(`${escapeControl(target)} on ${count} images`);
   io.out(`  float32  accuracy ${(100 * rf.accuracy).toFixed(2)} %`);
   io.out(`  int8     accuracy ${(100 * rq.accuracy).toFixed(2)} %   (${(100 * (rq.accuracy - rf.accuracy)).toFixed(2)} pp)`);
   io.out(`  top-1 agreement int8 vs float: ${(100 * agree / count).toFixed(2)} %`);
