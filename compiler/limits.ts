@@ -12,6 +12,9 @@ export const MAX_GRAPH_NODES = 100_000;
 /** Elements in any one tensor (activation, weight or folded constant): 2^24, 64 MiB as float32. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 24;
 
+/** Weight values in one model, all weights together: 2^26, 256 MiB once decoded to float32 (a blob holds at most that). */
+export const MAX_WEIGHT_ELEMENTS = 2 ** 26;
+
 /** A tensor's rank. */
 export const MAX_RANK = 8;
 

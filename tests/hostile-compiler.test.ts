@@ -10,7 +10,7 @@ import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
 import { runFloat } from "../compiler/interpreter.js";
 import { checkGeneratedSource } from "../compiler/codegen/source-guard.js";
 import { kernelLibrary } from "../compiler/codegen/kernels.js";
-import { MAX_LAYERS, MAX_MODEL_JSON_BYTES, MAX_TENSOR_ELEMENTS } from "../compiler/limits.js";
+import { MAX_LAYERS, MAX_MODEL_JSON_BYTES, MAX_TENSOR_ELEMENTS, MAX_WEIGHT_ELEMENTS } from "../compiler/limits.js";
 import { Model } from "../runtime/model.js";
 import { GraphBuilder } from "../compiler/frontends/builder.js";
 import { GRAPH_NAMES, graphNode, layerConfig, pixelsFor, renameLayer, tinyGraphModel, tinyModel, writeModel, type ModelFiles } from "./hostile-models.js";
@@ -265,6 +265,13 @@ describe("malformed LayersModel files give one-line KilnErrors", () => {
     ["a manifest that is an object", (f: ModelFiles) => { (f.json as { weightsManifest: unknown }).weightsManifest = { paths: [] }; }],
   ])("weights manifest with %s", (_what, mutate) => {
     expect(mutated(mutate)).toMatch(/weight|shard|manifest/);
+  });
+
+  it(`more than ${MAX_WEIGHT_ELEMENTS} weight values in all (each weight within the tensor limit)`, () => {
+    const message = mutated((f) => {
+      for (let i = 0; i < 5; i++) f.json.weightsManifest[0].weights.push({ name: `big${i}`, shape: [4096, 4096], dtype: "float32" });
+    });
+    expect(message).toContain(`${MAX_WEIGHT_ELEMENTS} weight values`);
   });
 
   it("NaN weights name the layer", () => {

@@ -182,7 +182,7 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
     const lowering = own(GRAPH_LOWERINGS, node.op);
     if (!lowering) {
       if (FOLDABLE_OPS.includes(node.op)) throw new Error("Kiln evaluates this op only at compile time, but one of its inputs is computed at run time");
-      throw new KilnError(`${path}: node '${node.name}' has op ${describe(node.op)}, which Kiln does not support; supported ops: ${SUPPORTED_GRAPH_OPS.join(", ")}`);
+      throw new KilnError(`${path}: node '${node.name}' has op ${node.op}, which Kiln does not support; supported ops: ${SUPPORTED_GRAPH_OPS.join(", ")}`);
     }
     const ctx: OpContext = {
       builder: b,

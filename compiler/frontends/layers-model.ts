@@ -110,7 +110,7 @@ export function loadLayersModel(path: string, json = readJson(path)): Graph {
     }
     const lower = own(LAYER_LOWERINGS, layer.className);
     if (!lower) {
-      throw new KilnError(`${path}: layer '${layer.name}' has class ${describe(layer.className)}, which Kiln does not support; supported layers: ${SUPPORTED_LAYERS.join(", ")}`);
+      throw new KilnError(`${path}: layer '${layer.name}' has class ${layer.className}, which Kiln does not support; supported layers: ${SUPPORTED_LAYERS.join(", ")}`);
     }
     try {
       outputOf.set(layer.name, lower(ctx, layer, inputs));

@@ -2,7 +2,7 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { KilnError } from "../errors.js";
-import { describe, MAX_BLOB_MEMORY_BYTES, mib, own, shapeProblem } from "../limits.js";
+import { describe, MAX_WEIGHT_ELEMENTS, own, shapeProblem } from "../limits.js";
 
 export interface WeightSpec {
   name: string;
@@ -28,7 +28,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const isFiniteNumber = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v);
 
 /** Checks one manifest entry's types and ranges; returns it typed, with its byte size. */
-function readSpec(modelPath: string, raw: unknown, index: number): { spec: WeightSpec; bytes: number } {
+function readSpec(modelPath: string, raw: unknown, index: number): { spec: WeightSpec; bytes: number; count: number } {
   const where = `${modelPath}: weightsManifest entry ${index}`;
   if (!isObject(raw) || typeof raw.name !== "string") throw new KilnError(`${where} has no weight name (expected {name, shape, dtype})`);
   const name = raw.name;
@@ -46,7 +46,8 @@ function readSpec(modelPath: string, raw: unknown, index: number): { spec: Weigh
   if (!isObject(q) && raw.dtype !== "float32" && raw.dtype !== "int32") throw new KilnError(`${modelPath}: weight ${describe(name)} has dtype ${describe(raw.dtype)}; supported: float32, int32`);
   const shape = raw.shape as number[];
   const spec: WeightSpec = { name, shape, dtype: raw.dtype, ...(isObject(q) ? { quantization: q as WeightSpec["quantization"] } : {}) };
-  return { spec, bytes: shape.reduce((a, b) => a * b, 1) * width };
+  const count = shape.reduce((a, b) => a * b, 1);
+  return { spec, bytes: count * width, count };
 }
 
 /**
@@ -120,15 +121,15 @@ export function loadWeights(modelPath: string, manifest: unknown): Map<string, N
   const weights = new Map<string, NamedWeight>();
   if (manifest === undefined || manifest === null) return weights;
   if (!Array.isArray(manifest)) throw new KilnError(`${modelPath}: weightsManifest must be a list of {paths, weights}`);
-  let grandTotal = 0;
+  let elements = 0;
   manifest.forEach((group: unknown, g: number) => {
     if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
       throw new KilnError(`${modelPath}: weightsManifest group ${g} is not {paths: [shard files], weights: [entries]}`);
     }
     const specs = group.weights.map((raw: unknown, i: number) => readSpec(modelPath, raw, i));
     const expected = specs.reduce((a, s) => a + s.bytes, 0);
-    grandTotal += expected;
-    if (grandTotal > MAX_BLOB_MEMORY_BYTES) throw new KilnError(`${modelPath}: the weights manifest describes more than ${mib(MAX_BLOB_MEMORY_BYTES)} of weights, Kiln's blob memory limit`);
+    elements += specs.reduce((a, s) => a + s.count, 0);
+    if (elements > MAX_WEIGHT_ELEMENTS) throw new KilnError(`${modelPath}: the weights manifest describes more than ${MAX_WEIGHT_ELEMENTS} weight values, Kiln's limit for one model`);
     const firstShort = (have: number): string => {
       let offset = 0;
       for (const { spec, bytes } of specs) { offset += bytes; if (offset > have) return `at '${spec.name}'`; }
@@ -136,8 +137,8 @@ export function loadWeights(modelPath: string, manifest: unknown): Map<string, N
     };
     const bytes = readShards(modelPath, group.paths, expected, firstShort);
     let offset = 0;
-    for (const { spec, bytes: size } of specs) {
-      weights.set(spec.name, { shape: spec.shape, data: decode(bytes.subarray(offset, offset + size), spec, size / (own(BYTES, spec.quantization?.dtype ?? spec.dtype) as number)) });
+    for (const { spec, bytes: size, count } of specs) {
+      weights.set(spec.name, { shape: spec.shape, data: decode(bytes.subarray(offset, offset + size), spec, count) });
       offset += size;
     }
   });
