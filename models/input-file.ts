@@ -20,7 +20,10 @@ const MiB = 1024 * 1024;
 export const INPUT_LIMITS = {
   /** Width and height of a PNG/JPEG, each. */
   maxImageSide: 16384,
-  /** Width × height of a PNG/JPEG: 16 megapixels, e.g. 4096×4096 (decoding one takes ~200 MB at most). */
+  /**
+   * Width × height of a PNG/JPEG: 16 megapixels, e.g. 4096×4096 or a 12-MP phone photo. Decoding the largest
+   * takes up to ~0.4 GB (PNG) or ~0.65 GB (JPEG, whose codec allocates for the declared size before it reads a scan).
+   */
   maxImagePixels: 4096 * 4096,
   /** One PNG/JPEG file. */
   maxImageFileBytes: 64 * MiB,
