@@ -152,6 +152,9 @@ export function listFolder(path: string, accept: RegExp, max: number, what: stri
       names.push(entry.name);
       if (names.length > max) throw new InputError(`${path}: folder holds more than ${max} ${what} (the limit); split it`);
     }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: cannot list the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   } finally {
     dir.closeSync();
   }
