@@ -14,7 +14,7 @@ import { decodeImage, encodeGrayPng, loadImages } from "../models/images.js";
 import { parseIdx, readIdx, readLabelledImages } from "../models/idx.js";
 import { INPUT_LIMITS } from "../models/input-file.js";
 import { parseArgs, type CommandSpec } from "../bin/args.js";
-import { escapeControl } from "../bin/terminal.js";
+import { escapeControl, terminalSafe } from "../bin/terminal.js";
 import { compileSpec } from "../bin/commands/compile.js";
 import { runSpec } from "../bin/commands/run.js";
 import { inspectSpec } from "../bin/commands/inspect.js";
@@ -365,6 +365,35 @@ describe("control characters from files and devices are escaped before they reac
     expect(escapeControl("\x1b[2Jzero")).toBe("\\u001b[2Jzero");
     expect(escapeControl("a\tb\nc\rd\x07\x7f\x9b\u202e\u2066\u200f")).toBe("a\\u0009b\\u000ac\\u000dd\\u0007\\u007f\\u009b\\u202e\\u2066\\u200f");
     expect(escapeControl("Größe 数字 😀 →")).toBe("Größe 数字 😀 →");
+  });
+
+  it("at the output sink, keeps Kiln's newlines and (only when colour is on) Kiln's own colour codes", () => {
+    const line = "\x1b[1mbold\x1b[0m\nnext \x1b[2J\x1b[8mhidden\x07";
+    expect(terminalSafe(line, true)).toBe("\x1b[1mbold\x1b[0m\nnext \\u001b[2J\\u001b[8mhidden\\u0007");
+    expect(terminalSafe(line, false)).toBe("\\u001b[1mbold\\u001b[0m\nnext \\u001b[2J\\u001b[8mhidden\\u0007");
+  });
+
+  it("kiln inspect and kiln profile print hostile model and layer names escaped", async () => {
+    // Names come from model.json: the layer "conv" and its weights, and the model "small", rewritten in the file.
+    const json = readFileSync(join(at("model"), "model.json"), "utf8")
+      .replaceAll('"conv', '"\\u001b[2Jconv\\u202e').replaceAll('"small"', '"sm\\u001b]0;title\\u0007all"');
+    mkdirSync(at("named"));
+    writeFileSync(join(at("named"), "model.json"), json);
+    writeFileSync(join(at("named"), "group1-shard1of1.bin"), readFileSync(join(at("model"), "group1-shard1of1.bin")));
+    const compiled = await kiln(["compile", join(at("named"), "model.json"), "--quantize", "none", "-o", at("named.wasm"), "--quiet"]);
+    expect(compiled.status, compiled.stderr).toBe(0);
+    const inspect = await kiln(["inspect", at("named.wasm")]);
+    expect(inspect.status, inspect.stderr).toBe(0);
+    expect(inspect.stdout).not.toMatch(CONTROL);
+    expect(inspect.stdout).toContain("model sm\\u001b]0;title\\u0007all ");
+    expect(inspect.stdout).toMatch(/^0 +\\u001b\[2Jconv\\u202e +conv2d/m);
+    const profile = await kiln(["profile", at("named.wasm"), "--runs", "3", "--warmup", "1"]);
+    expect(profile.status, profile.stderr).toBe(0);
+    expect(profile.stdout).not.toMatch(CONTROL);
+    expect(profile.stdout).toMatch(/^0 +\\u001b\[2Jconv\\u202e +conv2d/m);
+    expect(profile.stdout).toContain("sm\\u001b]0;title\\u0007all, float32");
+    const asJson = await kiln(["profile", at("named.wasm"), "--runs", "3", "--warmup", "1", "--json"]);
+    expect((JSON.parse(asJson.stdout) as { layers: { name: string }[] }).layers[0].name).toBe("\x1b[2Jconv\u202e");
   });
 
   it("kiln run and kiln inspect print hostile labels escaped; --json keeps them exact", async () => {
