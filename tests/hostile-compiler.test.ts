@@ -383,6 +383,16 @@ describe("malformed GraphModel files give one-line KilnErrors", () => {
     expect(message).toContain("not support");
   });
 
+  it.each(["Pack", "ConcatV2", "Identity", "StridedSlice", "AddV2", "Conv2D", "MatMul", "Reshape"])("%s with no inputs", (op) => {
+    const message = graph((f) => {
+      const n = graphNode(f, GRAPH_NAMES.relu);
+      n.op = op;
+      n.input = [];
+      (f.json as Record<string, unknown>).signature = { outputs: { y: { name: `${GRAPH_NAMES.output}:0` } } };
+    });
+    expect(message).toContain(`'${GRAPH_NAMES.relu}'`);
+  });
+
   it.each(["constructor", "__proto__", "toString"])("fused op %s", (op) => {
     const message = graph((f) => {
       const conv = graphNode(f, GRAPH_NAMES.conv);

@@ -205,6 +205,11 @@ const EVALUATORS: Record<string, Evaluator> = {
   Minimum: broadcastBinary((a, b) => Math.min(a, b)),
 };
 
+/** How many inputs each evaluator reads at least (1 when not listed); a file may list fewer. */
+const LEAST_INPUTS: Record<string, number> = {
+  Reshape: 2, ExpandDims: 2, ConcatV2: 2, StridedSlice: 4, Transpose: 2, Add: 2, AddV2: 2, Sub: 2, Mul: 2, RealDiv: 2, Maximum: 2, Minimum: 2,
+};
+
 /** Ops this module can evaluate (Shape needs only its input's static shape). */
 export const FOLDABLE_OPS = [...Object.keys(EVALUATORS), "Shape"].sort();
 
@@ -219,5 +224,7 @@ export function foldConstant(node: TfNode, inputs: FoldInput[]): ConstValue | un
   }
   const evaluate = Object.hasOwn(EVALUATORS, node.op) ? EVALUATORS[node.op] : undefined;
   if (!evaluate || !inputs.every((i): i is ConstValue => i.data !== undefined)) return undefined;
+  const least = Object.hasOwn(LEAST_INPUTS, node.op) ? LEAST_INPUTS[node.op] : 1;
+  if (inputs.length < least) throw new Error(`needs ${least} input${least > 1 ? "s" : ""}, got ${inputs.length}`);
   return evaluate(node, inputs);
 }

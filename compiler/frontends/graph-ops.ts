@@ -219,6 +219,7 @@ const pad: GraphLowering = (ctx) => {
 
 const concatV2: GraphLowering = (ctx) => {
   const n = ctx.inputs.length - 1;
+  if (n < 1) throw new Error(`needs at least one tensor and an axis, got ${ctx.inputs.length} inputs`);
   const parts = ctx.inputs.slice(0, n).map((_v, i) => ctx.tensor(i));
   const rank = shapeOf(ctx, parts[0]).length;
   const axis = values(ctx.constant(n))[0];
@@ -249,7 +250,10 @@ function activation(name: string): GraphLowering {
 }
 
 export const GRAPH_LOWERINGS: Record<string, GraphLowering> = {
-  Identity: (ctx) => ctx.inputs[0],
+  Identity: (ctx) => {
+    if (ctx.inputs.length === 0) throw new Error("needs an input #0");
+    return ctx.inputs[0];
+  },
   Conv2D: convolution("conv2d"),
   _FusedConv2D: convolution("conv2d"),
   DepthwiseConv2dNative: convolution("depthwise_conv2d"),
