@@ -89,7 +89,9 @@ function splitInline(s: string): [string, string | undefined] {
 export function helpText(spec: CommandSpec): string {
   const rows = Object.entries(spec.options).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "boolean" ? "" : ` <${o.choices ? o.choices.join("|") : o.type === "number" ? "n" : "value"}>`}`;
-    const def = o.default === undefined ? "" : ` (default: ${String(o.default)})`;
+    const range = o.type === "number" && (o.min !== undefined || o.max !== undefined) ? describeNumber(o) : "";
+    const notes = [o.default === undefined ? "" : `default: ${String(o.default)}`, range].filter(Boolean);
+    const def = notes.length ? ` (${notes.join("; ")})` : "";
     return [flag, o.description + def];
   });
   rows.push(["-h, --help", "show this help"]);

@@ -255,6 +255,11 @@ describe("numeric options are validated: whole numbers where meant, in a stated 
     }
   });
 
+  it("--help states each numeric option's range", async () => {
+    const help = await kiln(["profile", "--help"]);
+    expect(help.stdout).toMatch(/--runs <n> +timed runs \(default: 200; a whole number from 1 to 1,000,000\)/);
+  });
+
   it("kiln eval --count 2.5 and --count 0 are usage errors, not 120 % or NaN % accuracy", async () => {
     for (const count of ["2.5", "0"]) {
       const line = expectOneLineError(await kiln(["eval", at("small.wasm"), "--images", "x", "--labels", "y", "--count", count]), 2, "--count");
