@@ -57,6 +57,13 @@ export function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw
   return ctx.builder.node(act, nodeName ?? ctx.builder.unique(`${layer.name}/${act}`), [x]);
 }
 
+/** The input's shape, which must be an image [1, h, w, c] (window layers compute their padding from h and w). */
+export function imageShape(ctx: LoweringContext, layer: KerasLayer, x: string): number[] {
+  const shape = ctx.builder.shapeOf(x);
+  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) gets input [${shape}]; it needs an image [batch, h, w, c]`);
+  return shape;
+}
+
 export function channelsLast(layer: KerasLayer, ctx: LoweringContext): void {
   const format = layer.config.data_format;
   if (format !== undefined && format !== null && format !== "channels_last") {
@@ -79,7 +86,7 @@ const conv2D: Lowering = (ctx, layer, [x]) => {
   if (c.groups !== undefined && c.groups !== null && c.groups !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has groups=${describe(c.groups)}; only 1 is supported`);
   const kernel = ctx.weight(layer, "kernel");
   const strides = pair(c.strides ?? 1, "strides", layer);
-  const [, h, w] = ctx.builder.shapeOf(x);
+  const [, h, w] = imageShape(ctx, layer, x);
   const pads = padsFor(paddingMode(layer, ctx), h, w, kernel.shape, strides);
   const inputs = [x, ctx.builder.constant(`${layer.name}/kernel`, kernel.shape, kernel.data)];
   if (flag(layer, "use_bias", true)) {
@@ -117,7 +124,7 @@ const depthwiseConv2D: Lowering = (ctx, layer, [x]) => {
     throw new KilnError(`${ctx.source}: layer '${layer.name}' (DepthwiseConv2D) has depth_multiplier ${describe(multiplier)} but its kernel is [${kernel.shape}]`);
   }
   const strides = pair(c.strides ?? 1, "strides", layer);
-  const [, h, w] = ctx.builder.shapeOf(x);
+  const [, h, w] = imageShape(ctx, layer, x);
   const pads = padsFor(paddingMode(layer, ctx), h, w, kernel.shape, strides);
   const inputs = [x, ctx.builder.constant(`${layer.name}/depthwise_kernel`, kernel.shape, kernel.data)];
   if (flag(layer, "use_bias", true)) {
@@ -152,7 +159,7 @@ function pooling(op: "max_pool" | "avg_pool"): Lowering {
     channelsLast(layer, ctx);
     const pool = pair(layer.config.pool_size ?? 2, "pool_size", layer);
     const strides = pair(layer.config.strides ?? pool, "strides", layer);
-    const [, h, w] = ctx.builder.shapeOf(x);
+    const [, h, w] = imageShape(ctx, layer, x);
     const pads = padsFor(paddingMode(layer, ctx), h, w, pool, strides);
     return ctx.builder.node(op, layer.name, [x], { pool, strides, pads });
   };
