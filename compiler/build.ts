@@ -2,6 +2,7 @@
 import { KilnError } from "./errors.js";
 import { kernelLibrary } from "./codegen/kernels.js";
 import { addCustomSection } from "./wasm-sections.js";
+import { sealManifest } from "../runtime/content-hash.js";
 
 export interface BlobInput {
   source: string;
@@ -15,6 +16,8 @@ export interface BlobInput {
 
 export interface BuiltBlob {
   wasm: Uint8Array<ArrayBuffer>;
+  /** The manifest's contentHash ("sha256:…"), over the whole file. */
+  contentHash: string;
   sizes: { weights: number; code: number; manifest: number; total: number };
 }
 
@@ -71,7 +74,8 @@ export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
     if ((mod as unknown as { getNumDataSegments(): number }).getNumDataSegments() !== 0) throw new KilnError("internal: generated code has static data; the weights segment would collide");
     const memory = mod.getMemoryInfo("0");
     const pages = Math.max(memory.initial, Math.ceil(input.memoryBase / 65536));
-    // Fixed-size memory: the blob never allocates, so it never grows. setMemory re-adds the export.
+    // Fixed-size memory: the blob never allocates, so it never grows; the declared maximum lets hosts bound it
+    // before running anything (Model.load refuses a memory without one). setMemory re-adds the export.
     mod.removeExport("memory");
     mod.setMemory(pages, pages, "memory", input.weights.length ? [
       { offset: mod.i32.const(input.weightsBase), data: input.weights, passive: false },
@@ -79,12 +83,14 @@ export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
     mod.runPasses(["strip-debug", "strip-producers", "strip-target-features", "remove-unused-module-elements"]);
     if (!mod.validate()) throw new KilnError("internal: Binaryen rejected the generated module");
     const stripped = mod.emitBinary();
-    const manifestBytes = new TextEncoder().encode(JSON.stringify(input.manifest));
+    // Last section, and sealed with a hash of everything before it: see runtime/content-hash.ts.
+    const manifestBytes = await sealManifest(stripped, input.manifest);
     const wasm = addCustomSection(stripped, "kiln.manifest", manifestBytes);
     if (!WebAssembly.validate(wasm)) throw new KilnError("internal: the built blob does not validate");
     const manifestSection = wasm.length - stripped.length;
+    const contentHash = (JSON.parse(new TextDecoder().decode(manifestBytes)) as { contentHash: string }).contentHash;
     return {
-      wasm,
+      wasm, contentHash,
       sizes: { weights: input.weights.length, manifest: manifestSection, code: stripped.length - input.weights.length, total: wasm.length },
     };
   } finally {

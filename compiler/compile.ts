@@ -174,7 +174,7 @@ export async function compileGraph(input: Graph, options: CompileOptions): Promi
     source, weights: layout.weights, weightsBase: layout.weightsBase, memoryBase: layout.end,
     simd: options.target === "simd", manifest: manifest as unknown as Record<string, unknown>,
   });
-  return { ...built, manifest, graph, source };
+  return { ...built, manifest: { ...manifest, contentHash: built.contentHash }, graph, source };
 }
 
 export async function compileFile(path: string, options: CompileOptions): Promise<CompiledModel> {

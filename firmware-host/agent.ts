@@ -1,8 +1,8 @@
 // The device end (`kiln agent`): serves links, one session each, over the model store (docs/protocol.md).
 import { createHash, timingSafeEqual } from "node:crypto";
 import { hostname } from "node:os";
-import { profileModel } from "../runtime/profile.js";
 import { BlobError } from "../runtime/model.js";
+import { RunTimeout } from "../runtime/worker-model.js";
 import { BodyError } from "./bytes.js";
 import { Channel } from "./channel.js";
 import { DEFAULT_MAX_FRAME, FRAME_OVERHEAD, LIMIT_MAX_FRAME, PROTOCOL_VERSION, SEQ_NONE, type Frame } from "./frame.js";
@@ -46,7 +46,10 @@ export class Agent {
   private sessions = new Set<Session>();
   readonly simd = WebAssembly.validate(SIMD_PROBE);
 
-  constructor(readonly options: AgentOptions) {}
+  constructor(readonly options: AgentOptions) {
+    // The store enforces the run limit (instantiation at COMMIT, every request); HELLO_OK states the same number.
+    if (options.runLimitMs !== undefined) options.store.runLimitMs = options.runLimitMs;
+  }
 
   get store(): ModelStore { return this.options.store; }
   log(line: string): void { this.options.log?.(line); }
@@ -57,7 +60,7 @@ export class Agent {
       maxFrame: this.options.maxFrame, memoryLimit: this.store.options.memoryLimit, maxBlob: this.store.options.maxBlob, simd: this.simd,
       modelId: a?.id ?? null, modelSize: a?.bytes.length ?? 0, device: this.options.name ?? hostname(),
       runtime: `node ${process.version} (V8 ${process.versions.v8}) ${process.platform}-${process.arch}`, modelName: a?.model.info.model ?? "",
-      runLimitMs: this.options.runLimitMs ?? DEFAULT_RUN_LIMIT_MS,
+      runLimitMs: this.store.runLimitMs,
     };
   }
 
@@ -82,6 +85,8 @@ export class Agent {
 
   async close(): Promise<void> {
     await Promise.all([...this.sessions].map((s) => s.link.close()));
+    // A blob running now is stopped rather than waited for (up to the run limit).
+    await this.store.stopRunning();
     await this.queue;
     this.store.close();
   }
@@ -128,6 +133,10 @@ class Session {
   private refusal(e: unknown): Reply {
     if (e instanceof Refusal || e instanceof StoreError) return { kind: "error", code: e.code, detail: e.detail, message: e.message };
     if (e instanceof BodyError) return { kind: "error", code: ErrorCode.BAD_REQUEST, detail: 0, message: e.message };
+    if (e instanceof RunTimeout) {
+      this.agent.log(`${e.message}; a fresh instance serves the next request`);
+      return { kind: "error", code: ErrorCode.TIMEOUT, detail: e.limitMs, message: e.message };
+    }
     if (e instanceof BlobError) return { kind: "error", code: ErrorCode.BAD_INPUT, detail: 0, message: e.message };
     this.agent.log(`internal error: ${(e as Error).stack ?? String(e)}`);
     return { kind: "error", code: ErrorCode.INTERNAL, detail: 0, message: (e as Error).message ?? String(e) };
@@ -201,19 +210,16 @@ class Session {
         const expected = model.inputSize * (req.float ? 4 : 1);
         if (req.input.length !== expected) throw new Refusal(ErrorCode.BAD_INPUT, `input of ${req.input.length} bytes; the model takes ${expected}`, expected);
         const input = req.float ? new Float32Array(req.input.slice().buffer) : req.input;
-        model.setInput(input);
-        const t0 = performance.now();
-        model.exports.run();
-        const deviceUs = (performance.now() - t0) * 1000;
-        const raw = model.rawOutput();
-        let index = 0;
-        for (let i = 1; i < raw.length; i++) if (raw[i] > raw[index]) index = i;
+        // On the model's worker, within the run limit: a blob that never returns costs this request, not the agent.
+        const { raw, index, deviceUs } = await model.run(input);
         return { kind: "runOk", deviceUs, index, dtype: raw instanceof Float32Array ? "float32" : "int8", output: rawToBytes(raw) };
       }
       case "profile": {
         const { model } = this.model();
         if (req.runs < 1 || req.runs > 100_000 || req.warmup > 100_000) throw new Refusal(ErrorCode.BAD_REQUEST, "PROFILE: runs must be 1…100000, warmup ≤ 100000");
-        const result = profileModel(model, { runs: req.runs, warmup: req.warmup });
+        // Timing stops at half the run limit (the result says how many runs were made), so that a large count
+        // delays other clients by at most that, and never ends in a TIMEOUT for a blob that works.
+        const result = await model.profile({ runs: req.runs, warmup: req.warmup, budgetMs: store.runLimitMs / 2 });
         const data = new TextEncoder().encode(JSON.stringify(result));
         return { kind: "profileOk", total: data.length, data: this.page(seq, data) };
       }
@@ -221,19 +227,12 @@ class Session {
         const { model } = this.model();
         const size = model.inputSize;
         if (req.inputs.length !== req.count * size) throw new Refusal(ErrorCode.BAD_INPUT, `EVAL: ${req.inputs.length} input bytes for ${req.count} images of ${size}`, size);
-        const predictions = new Uint16Array(req.count), outputs: Uint8Array[] = [];
+        // One call for the whole batch: the worker's round trip is paid once, not per image.
+        const result = await model.classify(req.inputs, req.count, { outputs: req.outputs });
+        const predictions = Uint16Array.from(result.predictions);
         let correct = 0;
-        const t0 = performance.now();
-        for (let i = 0; i < req.count; i++) {
-          const p = model.predict(req.inputs.subarray(i * size, (i + 1) * size));
-          predictions[i] = p.index;
-          if (p.index === req.labels[i]) correct++;
-          if (req.outputs) outputs.push(rawToBytes(model.rawOutput()));
-        }
-        const deviceUs = (performance.now() - t0) * 1000;
-        const flat = new Uint8Array(outputs.reduce((a, o) => a + o.length, 0));
-        outputs.reduce((at, o) => (flat.set(o, at), at + o.length), 0);
-        return { kind: "evalOk", count: req.count, correct, deviceUs, predictions, outputs: flat };
+        for (let i = 0; i < req.count; i++) if (predictions[i] === req.labels[i]) correct++;
+        return { kind: "evalOk", count: req.count, correct, deviceUs: result.deviceUs, predictions, outputs: result.outputs };
       }
       case "reset": {
         await store.reinstantiate();

@@ -15,6 +15,8 @@ export interface AgentSetup {
   requireHello?: boolean;
   name?: string;
   log?: (line: string) => void;
+  /** Longest a blob may take to start or to answer one RUN, PROFILE or EVAL (ms; default DEFAULT_RUN_LIMIT_MS). */
+  runLimitMs?: number;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
@@ -25,10 +27,11 @@ export const SERIAL_MAX_FRAME = 4096, STREAM_MAX_FRAME = LIMIT_MAX_FRAME;
 export async function createAgent(setup: AgentSetup): Promise<Agent> {
   const store = await ModelStore.open(setup.store, {
     memoryLimit: setup.memoryLimit ?? DEFAULT_MEMORY_LIMIT, maxBlob: setup.maxBlob ?? DEFAULT_MAX_BLOB, log: setup.log,
+    runLimitMs: setup.runLimitMs,
   });
   return new Agent({
     store, maxFrame: setup.maxFrame ?? STREAM_MAX_FRAME, token: setup.token, requireHello: setup.requireHello,
-    name: setup.name, log: setup.log,
+    name: setup.name, log: setup.log, runLimitMs: setup.runLimitMs,
   });
 }
 

@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { Model } from "../runtime/model.js";
+import { BlobMemoryError } from "../runtime/model.js";
+import { DEFAULT_TIME_LIMIT_MS, RunTimeout, WorkerModel } from "../runtime/worker-model.js";
 import { ErrorCode, type ErrorCodeValue } from "./messages.js";
 
 export const MODEL_FILE = "model.wasm", PART_FILE = "upload.part", META_FILE = "upload.json";
@@ -11,7 +12,8 @@ export interface ActiveModel {
   /** SHA-256 of the blob, hex: the model id. */
   id: string;
   bytes: Uint8Array;
-  model: Model;
+  /** The blob on its own worker thread: every call is time-limited (runLimitMs). */
+  model: WorkerModel;
 }
 
 export interface PendingUpload {
@@ -28,6 +30,8 @@ export interface StoreOptions {
   memoryLimit: number;
   /** Largest blob accepted by LOAD_BEGIN. */
   maxBlob: number;
+  /** Longest a blob's instantiation or one request may run (ms; default 10 s). */
+  runLimitMs?: number;
   log?: (line: string) => void;
 }
 
@@ -60,7 +64,7 @@ export class ModelStore {
     if (existsSync(modelPath)) {
       const bytes = new Uint8Array(readFileSync(modelPath));
       try {
-        store.active = { id: sha256Hex(bytes), bytes, model: await Model.load(bytes) };
+        store.active = { id: sha256Hex(bytes), bytes, model: await WorkerModel.load(bytes, store.loadOptions) };
       } catch (e) {
         options.log?.(`${modelPath} cannot be served (${(e as Error).message}); waiting for a new model`);
       }
@@ -70,6 +74,15 @@ export class ModelStore {
   }
 
   private path(name: string): string { return join(this.dir, name); }
+
+  get runLimitMs(): number { return this.options.runLimitMs ?? DEFAULT_TIME_LIMIT_MS; }
+
+  set runLimitMs(ms: number) {
+    this.options.runLimitMs = ms;
+    if (this.active) this.active.model.timeLimitMs = ms;
+  }
+
+  private get loadOptions() { return { memoryLimit: this.options.memoryLimit, timeLimitMs: this.runLimitMs }; }
 
   private restorePending(): void {
     if (!existsSync(this.path(META_FILE)) || !existsSync(this.path(PART_FILE))) return this.discardPending();
@@ -145,15 +158,15 @@ export class ModelStore {
     if (bytes.length !== p.size) reject(ErrorCode.HASH_MISMATCH, `stored ${bytes.length} bytes, expected ${p.size}`);
     if (sha256Hex(bytes) !== p.sha256) reject(ErrorCode.HASH_MISMATCH, "stored bytes do not have the announced SHA-256");
     if (!WebAssembly.validate(bytes)) reject(ErrorCode.INVALID_BLOB, "not a valid WebAssembly module");
-    let model: Model | undefined;
+    let loaded: WorkerModel | undefined;
     try {
-      model = await Model.load(bytes);
+      loaded = await WorkerModel.load(bytes, this.loadOptions);
     } catch (e) {
+      if (e instanceof RunTimeout) reject(ErrorCode.TIMEOUT, e.message, e.limitMs);
+      if (e instanceof BlobMemoryError) reject(ErrorCode.OUT_OF_MEMORY, e.message, Math.min(e.bytes, 0xffffffff));
       reject(ErrorCode.BAD_MANIFEST, (e as Error).message);
     }
-    const loaded = model as Model;
-    const needed = loaded.exports.memory.buffer.byteLength;
-    if (needed > this.options.memoryLimit) reject(ErrorCode.OUT_OF_MEMORY, `needs ${needed} bytes of memory; the limit is ${this.options.memoryLimit}`, needed);
+    const model = loaded as WorkerModel;
     try {
       closeSync(this.fd);
       this.fd = null;
@@ -162,10 +175,12 @@ export class ModelStore {
       rmSync(this.path(META_FILE), { force: true });
     } catch (e) {
       this.discardPending();
+      void model.close();
       throw new StoreError(ErrorCode.STORAGE, `cannot swap the model in ${this.dir}: ${(e as Error).message}`);
     }
     this.pending = null;
-    this.active = { id: p.sha256, bytes, model: loaded };
+    void this.active?.model.close();
+    this.active = { id: p.sha256, bytes, model };
     return this.active;
   }
 
@@ -182,10 +197,16 @@ export class ModelStore {
 
   /** A fresh instance of the active model (RESET). */
   async reinstantiate(): Promise<void> {
-    if (this.active) this.active = { ...this.active, model: await Model.load(this.active.bytes) };
+    await this.active?.model.reset();
+  }
+
+  /** Stops the active model's worker, failing a request that runs now (shutdown must not wait for a blob). */
+  stopRunning(): Promise<void> {
+    return this.active?.model.close() ?? Promise.resolve();
   }
 
   close(): void {
+    void this.stopRunning();
     if (this.fd !== null) {
       try { closeSync(this.fd); } catch { /* ignore */ }
       this.fd = null;

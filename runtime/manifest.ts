@@ -1,5 +1,6 @@
 // The kiln.manifest schema: the contract between the compiler that writes a blob and every host that runs it.
-export const MANIFEST_VERSION = 1;
+/** 2: the manifest starts with a content hash over the whole file (runtime/content-hash.ts). */
+export const MANIFEST_VERSION = 2;
 
 export interface TensorInfo {
   name: string;
@@ -25,6 +26,8 @@ export interface LayerInfo {
 }
 
 export interface Manifest {
+  /** "sha256:<hex>" over the blob with this value emptied; always the first field of the JSON. */
+  contentHash: string;
   format: "kiln.manifest";
   version: number;
   model: string;

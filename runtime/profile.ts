@@ -5,6 +5,10 @@ export interface ProfileOptions {
   /** Timed runs (default 200) after `warmup` untimed ones (default 20). */
   runs?: number;
   warmup?: number;
+  /** Stop timing after this many milliseconds (at least one timed run is made); `runs` then reports how many were. */
+  budgetMs?: number;
+  /** Called after every run, e.g. to tell a watchdog that the blob still makes progress. */
+  onRun?: () => void;
 }
 
 export interface TimingStats {
@@ -59,11 +63,18 @@ export function profileModel(model: Model, options: ProfileOptions = {}): Profil
   const runs = Math.max(1, Math.floor(options.runs ?? 200));
   const warmup = Math.max(0, Math.floor(options.warmup ?? 20));
   const { exports, info } = model;
-  const count = exports.layer_count();
+  // Model.load checked that layer_count() equals the manifest's layer table.
+  const count = info.layers.length;
   model.setInput(sampleInput(model.inputSize));
   const perLayer: number[][] = Array.from({ length: count }, () => []);
   const whole: number[] = [];
+  const deadline = performance.now() + (options.budgetMs ?? Infinity);
+  let timed = 0, warmed = 0;
   for (let r = 0; r < warmup + runs; r++) {
+    if (performance.now() > deadline) {
+      if (timed > 0) break;
+      r = Math.max(r, warmup); // out of time while warming up: one timed run still gives a profile
+    }
     // Interleaved: the end-to-end run and the layer-by-layer run see the same machine state.
     const t0 = performance.now();
     exports.run();
@@ -75,6 +86,9 @@ export function profileModel(model: Model, options: ProfileOptions = {}): Profil
       const b = performance.now();
       if (r >= warmup) perLayer[i].push((b - a) * 1000);
     }
+    if (r >= warmup) timed++;
+    else warmed++;
+    options.onRun?.();
   }
   const layerStats = perLayer.map(stats);
   const layerSumP50Us = layerStats.reduce((a, s) => a + s.p50Us, 0);
@@ -89,7 +103,7 @@ export function profileModel(model: Model, options: ProfileOptions = {}): Profil
   });
   const endToEnd = stats(whole);
   return {
-    model: info.model, target: info.target, quantize: info.quantize, runs, warmup, layers, layerSumP50Us, endToEnd,
+    model: info.model, target: info.target, quantize: info.quantize, runs: timed, warmup: warmed, layers, layerSumP50Us, endToEnd,
     gap: endToEnd.p50Us > 0 ? (layerSumP50Us - endToEnd.p50Us) / endToEnd.p50Us : 0,
   };
 }

@@ -18,6 +18,7 @@ export const agentSpec: CommandSpec = {
     name: { type: "string", description: "device name announced in HELLO (default: the host name)" },
     "max-frame": { type: "number", description: "largest frame in bytes (default 4096 on serial, 65536 on TCP)" },
     "memory-limit": { type: "number", description: "MiB of linear memory a blob may use", default: 256 },
+    "run-limit": { type: "number", description: "ms a blob may take to start or to answer one RUN, PROFILE or EVAL (then TIMEOUT)", default: 10_000 },
     quiet: { type: "boolean", short: "q", description: "log only errors", default: false },
   },
 };
@@ -38,11 +39,13 @@ export async function agentCommand(argv: string[], io: Io): Promise<void> {
   if (!Number.isInteger(maxFrame) || maxFrame < 256 || maxFrame > 65536) throw new UsageError("kiln agent: --max-frame must be 256…65536");
   const memoryMiB = o["memory-limit"] as number;
   if (!(memoryMiB > 0) || memoryMiB > 4095) throw new UsageError("kiln agent: --memory-limit must be 1…4095 MiB");
+  const runLimitMs = o["run-limit"] as number;
+  if (!Number.isInteger(runLimitMs) || runLimitMs < 10 || runLimitMs > 3_600_000) throw new UsageError("kiln agent: --run-limit must be a whole number of ms, 10…3600000");
 
   const log = (line: string): void => { if (!o.quiet) io.err(`kiln agent: ${line}`); };
   const agent = await createAgent({
     store: o.store as string, maxFrame, token, requireHello: Boolean(tcp), name: o.name as string | undefined,
-    memoryLimit: Math.floor(memoryMiB * 1024 * 1024), log,
+    memoryLimit: Math.floor(memoryMiB * 1024 * 1024), log, runLimitMs,
   }).catch((e: Error) => { throw new KilnError(`kiln agent: cannot open the store ${String(o.store)}: ${e.message}`); });
   let serving: Serving;
   try {

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { KilnError } from "../../compiler/errors.js";
 import { readLabelledImages, type LabelledImages } from "../../models/idx.js";
-import { Model } from "../../runtime/model.js";
+import { WorkerModel } from "../../runtime/worker-model.js";
 import { stats } from "../../runtime/profile.js";
 import type { DeviceClient } from "../../firmware-host/client.js";
 import { deploy } from "../../firmware-host/deploy.js";
@@ -101,12 +101,11 @@ export async function benchCommand(argv: string[], io: Io): Promise<void> {
       bar.done();
       const seconds = (performance.now() - started) / 1000;
       // The host's own run of the same blob (downloaded from the device when none was given), output for output.
-      const hostModel = local?.model ?? await Model.load(await fetchBlob(client));
-      for (let i = 0; i < n; i++) {
-        hostModel.setInput(pixels.subarray(i * inputSize, (i + 1) * inputSize));
-        hostModel.exports.run();
-        if (!sameBytes(hostModel.rawOutput(), r.outputs[i])) mismatches++;
-      }
+      // On a worker with a time limit per image: a blob that never returns stops with an error, not a hang.
+      const hostModel = await WorkerModel.load(local?.bytes ?? await fetchBlob(client));
+      const ours = await hostModel.classify(pixels, n, { outputs: true, perInference: true }).finally(() => hostModel.close());
+      const rawBytes = ours.outputs.length / n;
+      for (let i = 0; i < n; i++) if (!sameBytes(ours.outputs.subarray(i * rawBytes, (i + 1) * rawBytes), r.outputs[i])) mismatches++;
       evalResult = { count: n, correct: r.correct, accuracy: r.correct / n, deviceUs: r.deviceUs, linkMs: r.linkMs, seconds, outputsEqual: n - mismatches, mismatches };
     }
     if (o.json) {

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { KilnError } from "../../compiler/errors.js";
 import { INPUT_LIMITS, readInputFile } from "../../models/input-file.js";
-import { Model } from "../../runtime/model.js";
+import { inspectBlob, type Manifest } from "../../runtime/model.js";
 import { deploy } from "../../firmware-host/deploy.js";
 import { DeviceTarget } from "../../firmware-host/target.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
@@ -23,8 +23,8 @@ export const deploySpec: CommandSpec = {
   },
 };
 
-/** Reads a blob and checks locally that it is a Kiln blob, before spending link time on it. */
-export async function readBlob(command: string, path: string): Promise<{ bytes: Uint8Array; model: Model }> {
+/** Reads a blob and checks locally that it is a Kiln blob, before spending link time on it (none of its code runs). */
+export async function readBlob(command: string, path: string): Promise<{ bytes: Uint8Array; model: { info: Manifest } }> {
   if (!existsSync(path)) throw new KilnError(`kiln ${command}: ${path}: file not found`);
   let bytes: Uint8Array;
   try {
@@ -33,7 +33,7 @@ export async function readBlob(command: string, path: string): Promise<{ bytes: 
     throw new KilnError(`kiln ${command}: ${(e as Error).message}`);
   }
   try {
-    return { bytes, model: await Model.load(bytes) };
+    return { bytes, model: { info: (await inspectBlob(bytes)).info } };
   } catch (e) {
     throw new KilnError(`kiln ${command}: ${path}: ${(e as Error).message}`);
   }

@@ -3,7 +3,7 @@ import { readLabelledImages, type LabelledImages } from "../../models/idx.js";
 import { compileFile, type CompileOptions } from "../../compiler/compile.js";
 import { KilnError } from "../../compiler/errors.js";
 import { Model } from "../../runtime/model.js";
-import { loadModelFile } from "../../runtime/node.js";
+import { blobRunError, evaluateBlob, openBlob, timeLimit, timeLimitOption } from "../blob-runs.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import type { Io } from "../io.js";
 import { escapeControl } from "../terminal.js";
@@ -21,6 +21,7 @@ export const evalSpec: CommandSpec = {
     calibration: { type: "string", description: "calibration images when compiling a model.json to int8 (see kiln compile)" },
     json: { type: "boolean", description: "machine-readable output", default: false },
     quiet: { type: "boolean", short: "q", description: "no progress bar or calibration notes", default: false },
+    "time-limit": timeLimitOption,
   },
 };
 
@@ -68,8 +69,10 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
   try { data = readLabelledImages(String(o.images), String(o.labels)); } catch (e) { throw new KilnError((e as Error).message); }
   const count = typeof o.count === "number" ? Math.min(o.count, data.count) : data.count;
   if (!target.endsWith(".json")) {
-    const model = await loadModelFile(target).catch((e: Error) => { throw new KilnError(e.message); });
-    const r = evaluate(model, data, count, progressBar("evaluating", count, !o.json && !o.quiet));
+    // A blob file runs on a worker, each inference time-limited (bin/blob-runs.ts).
+    const model = await openBlob("eval", target, timeLimit("eval", o["time-limit"]));
+    const r = await evaluateBlob(model, data, count, progressBar("evaluating", count, !o.json && !o.quiet))
+      .catch((e: unknown) => { throw blobRunError("eval", target, e); }).finally(() => model.close());
     if (o.json) { io.out(JSON.stringify({ accuracy: r.accuracy, count: r.count })); return; }
     io.out(`${escapeControl(target)}: accuracy ${(100 * r.accuracy).toFixed(2)} % on ${r.count} images`);
     confusionTable(r.confusion, model.info.labels).forEach((l) => io.out("  " + l));

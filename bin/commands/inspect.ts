@@ -1,6 +1,6 @@
 // `kiln inspect`: what a blob is, read from its kiln.manifest section.
-import { statSync } from "node:fs";
-import { loadModelFile } from "../../runtime/node.js";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { inspectBlob } from "../../runtime/model.js";
 import { KilnError } from "../../compiler/errors.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
@@ -17,8 +17,11 @@ export const inspectSpec: CommandSpec = {
 export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(inspectSpec, argv);
   const [blob] = requirePositionals(inspectSpec, parsed, 1, "<blob.wasm>");
-  const model = await loadModelFile(blob).catch((e: Error) => { throw new KilnError(e.message); });
-  const m = model.info;
+  if (!existsSync(blob)) throw new KilnError(`${blob}: file not found`);
+  // Checked and compiled, never instantiated: no code of the blob runs to describe it.
+  let bytes: Uint8Array;
+  try { bytes = new Uint8Array(readFileSync(blob)); } catch (e) { throw new KilnError(`${blob}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  const m = (await inspectBlob(bytes).catch((e: Error) => { throw new KilnError(`${blob}: ${e.message}`); })).info;
   const size = statSync(blob).size;
   if (parsed.options.json) { io.out(JSON.stringify(m)); return; }
   const q = (t: { scale?: number; zeroPoint?: number }): string => (t.scale === undefined ? "" : `  scale ${t.scale.toPrecision(6)} zero point ${t.zeroPoint}`);

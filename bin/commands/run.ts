@@ -1,29 +1,30 @@
 // `kiln run`: classify images (PNG/JPEG, folders, .u8, idx) with a compiled blob.
-import { loadModelFile } from "../../runtime/node.js";
-import type { Model, Prediction } from "../../runtime/model.js";
+import type { Manifest, Prediction } from "../../runtime/model.js";
 import { loadImages, type ImageBatch } from "../../models/images.js";
 import { KilnError, UsageError } from "../../compiler/errors.js";
 import { parseArgs, type CommandSpec } from "../args.js";
+import { blobRunError, openBlob, timeLimit, timeLimitOption } from "../blob-runs.js";
 import type { Io } from "../io.js";
 
 export const runSpec: CommandSpec = {
   name: "run",
   summary: "run a blob on images and print the predicted labels",
-  usage: "kiln run <blob.wasm> --input <file|folder> [more files…] [--json] [--top K]",
+  usage: "kiln run <blob.wasm> --input <file|folder> [more files…] [--json] [--top K] [--time-limit MS]",
   options: {
     input: { type: "string", short: "i", description: "a PNG/JPEG image, a folder of them, a raw .u8 file of N images, or an idx images file" },
     top: { type: "number", description: "also show the K most likely labels with their scores", default: 1 },
     json: { type: "boolean", description: "one JSON object per image per line: name, label, index, scores", default: false },
+    "time-limit": timeLimitOption,
   },
 };
 
-export function inputShape(model: Model): { height: number; width: number; channels: number } {
+export function inputShape(model: { info: Manifest }): { height: number; width: number; channels: number } {
   const shape = model.info.input.shape;
   if (shape.length !== 4) throw new KilnError(`model '${model.info.model}' takes input [${shape}], not an image; kiln run needs an image model [1, h, w, c]`);
   return { height: shape[1], width: shape[2], channels: shape[3] };
 }
 
-export function loadInputs(model: Model, paths: string[]): ImageBatch[] {
+export function loadInputs(model: { info: Manifest }, paths: string[]): ImageBatch[] {
   const { height, width, channels } = inputShape(model);
   return paths.map((p) => {
     try {
@@ -46,19 +47,25 @@ export async function runCommand(argv: string[], io: Io): Promise<void> {
   const inputs = [...(parsed.options.input ? [String(parsed.options.input)] : []), ...more];
   if (inputs.length === 0) throw new UsageError(`kiln run: missing --input <file> (usage: ${runSpec.usage})`);
   const k = Math.max(1, Math.floor(parsed.options.top as number));
-  const model = await loadModelFile(blob).catch((e: Error) => { throw new KilnError(e.message); });
-  const size = model.inputSize;
-  for (const batch of loadInputs(model, inputs)) {
-    for (let i = 0; i < batch.count; i++) {
-      const p = model.predict(batch.pixels.subarray(i * size, (i + 1) * size));
-      const name = batch.names[i];
-      if (parsed.options.json) {
-        io.out(JSON.stringify({ name, label: p.label, index: p.index, scores: Array.from(p.scores), ...(k > 1 ? { top: topK(p, model.info.labels, k) } : {}) }));
-      } else if (k > 1) {
-        io.out(`${name}: ${p.label}   ` + topK(p, model.info.labels, k).map((t) => `${t.label} ${t.score.toFixed(4)}`).join("  "));
-      } else {
-        io.out(`${name}: ${p.label}`);
-      }
+  const limit = timeLimit("run", parsed.options["time-limit"]);
+  const model = await openBlob("run", blob, limit);
+  try {
+    for (const batch of loadInputs(model, inputs)) {
+      // The blob runs on a worker: one that never returns is stopped after the time limit with a clear error.
+      const predictions = await model.predict(batch.pixels, batch.count, { perInference: true }).catch((e: unknown) => { throw blobRunError("run", blob, e); });
+      predictions.forEach((p, i) => printPrediction(io, batch.names[i], p, model.info.labels, k, Boolean(parsed.options.json)));
     }
+  } finally {
+    await model.close();
+  }
+}
+
+function printPrediction(io: Io, name: string, p: Prediction, labels: string[], k: number, json: boolean): void {
+  if (json) {
+    io.out(JSON.stringify({ name, label: p.label, index: p.index, scores: Array.from(p.scores), ...(k > 1 ? { top: topK(p, labels, k) } : {}) }));
+  } else if (k > 1) {
+    io.out(`${name}: ${p.label}   ` + topK(p, labels, k).map((t) => `${t.label} ${t.score.toFixed(4)}`).join("  "));
+  } else {
+    io.out(`${name}: ${p.label}`);
   }
 }
