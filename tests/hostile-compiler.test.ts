@@ -290,6 +290,18 @@ describe("malformed LayersModel files give one-line KilnErrors", () => {
     expect(loadError(save(files))).toContain("'dense'");
   });
 
+  it("finite weights whose activations overflow float32 give a clean calibration error naming the tensor", () => {
+    const files = tinyModel();
+    const shard = files.shards.get("group1-shard1of1.bin")!;
+    for (let i = 0; i < 36; i++) new DataView(shard.buffer).setFloat32(4 * i, 3e38, true);
+    const calibration = join(root, "overflow.u8");
+    writeFileSync(calibration, pixelsFor(8, 64, 21));
+    let caught: unknown;
+    try { generateModel(loadModel(save(files)), { ...DEFAULT_COMPILE_OPTIONS, calibration, calibrationCount: 8 }); } catch (e) { caught = e; }
+    expect(caught).toBeInstanceOf(KilnError);
+    expect((caught as Error).message).toMatch(/'(conv|pool)'.*not finite/);
+  });
+
   it("a BatchNormalization whose variance makes the scale infinite names the layer", () => {
     const files = tinyModel();
     files.json.modelTopology.config.layers.splice(1, 0, { class_name: "BatchNormalization", config: { name: "bn", epsilon: 0 } });

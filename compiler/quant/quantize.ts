@@ -91,7 +91,11 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
   const graph = cloneGraph(input);
   const rangeOf = (name: string): Range => {
     const r = ranges.get(name);
-    if (!r || !Number.isFinite(r.min)) throw new Error(`internal: no calibration range for tensor '${name}'`);
+    if (!r) throw new Error(`internal: no calibration range for tensor '${name}'`);
+    if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) {
+      // Finite weights can still overflow float32 (or make 0·∞): the float model itself computes garbage there.
+      throw new KilnError(`tensor '${name}' takes values that are not finite numbers on the calibration images (the float model overflows float32 there); int8 needs a finite range`);
+    }
     return r;
   };
   const inQ = inputQuant(mapping, rangeOf(graph.inputs[0]));
