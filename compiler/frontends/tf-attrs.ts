@@ -65,9 +65,9 @@ export function dataInputs(node: TfNode): InputRef[] {
 }
 
 /** An int64 as protobuf-JSON writes it (a decimal string) or a plain integer; anything else is an error. */
-function toInt(v: unknown): number {
+function toInt(v: unknown, key: string): number {
   const n = typeof v === "number" ? v : typeof v === "string" && /^-?[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n)) throw new Error(`${describe(v)} is not an integer`);
+  if (!Number.isSafeInteger(n)) throw new Error(`attr '${key}' holds ${describe(v)}, which is not an integer`);
   return n;
 }
 
@@ -96,7 +96,7 @@ function missing(key: string, what: string): Error {
 
 export function intAttr(node: TfNode, key: string, fallback?: number): number {
   const a = attrOf(node, key);
-  if (a?.i !== undefined) return toInt(a.i);
+  if (a?.i !== undefined) return toInt(a.i, key);
   if (fallback !== undefined) return fallback;
   throw missing(key, "int");
 }
@@ -126,7 +126,7 @@ export function stringAttr(node: TfNode, key: string, fallback?: string): string
 
 export function intListAttr(node: TfNode, key: string, fallback?: number[]): number[] {
   const a = attrOf(node, key);
-  if (a?.list) return list(a.list.i ?? [], key).map(toInt);
+  if (a?.list) return list(a.list.i ?? [], key).map((v) => toInt(v, key));
   if (fallback !== undefined) return fallback;
   throw missing(key, "list of ints");
 }
@@ -139,7 +139,7 @@ export function stringListAttr(node: TfNode, key: string): string[] {
 export function shapeAttr(node: TfNode, key: string): number[] | undefined {
   const shape = attrOf(node, key)?.shape;
   if (!shape || shape.unknownRank) return undefined;
-  return list<{ size?: unknown } | null>(shape.dim ?? [], key).map((d) => toInt(d?.size ?? -1));
+  return list<{ size?: unknown } | null>(shape.dim ?? [], key).map((d) => toInt(d?.size ?? -1, key));
 }
 
 const DTYPE_NUMBERS: Record<number, string> = { 1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 9: "DT_INT64", 10: "DT_BOOL", 19: "DT_HALF" };
@@ -174,7 +174,7 @@ export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
   const tfType = dtypeName(t.dtype);
   const dtype = constDtype(tfType);
   if (!dtype) throw new Error(`inline tensor of type ${tfType} is not supported`);
-  const shape = list<{ size?: unknown } | null>(t.tensorShape?.dim ?? [], key).map((d) => toInt(d?.size ?? 0));
+  const shape = list<{ size?: unknown } | null>(t.tensorShape?.dim ?? [], key).map((d) => toInt(d?.size ?? 0, key));
   const problem = shapeProblem(shape, 0);
   if (problem) throw new Error(`inline tensor: ${problem}`);
   const size = shape.reduce((a, b) => a * b, 1);
