@@ -41,7 +41,7 @@ function reason(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0];
 }
 
-/** jpeg-js's allocation budget: a 16-megapixel image needs ~64 MB of RGBA output plus its component planes. */
+/** jpeg-js's allocation budget, by its own count: a 4096×4096 JPEG needs ~310 MB of it (256 refuses one). */
 const JPEG_MEMORY_MB = 384;
 
 /** Drops alpha by compositing onto black, so transparent strokes-on-nothing read like MNIST's white-on-black. */
