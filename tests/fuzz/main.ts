@@ -1,11 +1,11 @@
 // `npm run fuzz -- --cases N --seed S [--target T,…] [--case I] [--workers W] [--keep]`: a long fuzz run with a summary.
 import { TARGETS } from "./targets.js";
-import { failureReport, rerunCommand, runFuzz, summaryTable, FAILING, type FuzzOptions } from "./run.js";
+import { distinctFailures, failureReport, rerunCommand, runFuzz, summaryTable, FAILING, type FuzzOptions } from "./run.js";
 
-const USAGE = `usage: npm run fuzz -- [--cases N] [--seed S] [--target T[,T…]] [--case I] [--workers W] [--heap-mb M] [--rss-mb M] [--keep] [--list]`;
+const USAGE = `usage: npm run fuzz -- [--cases N] [--seed S] [--target T[,T…]] [--case I] [--workers W] [--heap-mb M] [--rss-mb M] [--keep] [--errors] [--list]`;
 
-function parse(argv: string[]): FuzzOptions & { list: boolean } {
-  const o: FuzzOptions & { list: boolean } = { cases: 2000, seed: 1, list: false };
+function parse(argv: string[]): FuzzOptions & { list: boolean; errors: boolean } {
+  const o: FuzzOptions & { list: boolean; errors: boolean } = { cases: 2000, seed: 1, list: false, errors: false };
   const number = (flag: string, text: string | undefined): number => {
     const n = Number(text);
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} needs a whole number ≥ 0, not ${JSON.stringify(text)}\n${USAGE}`);
@@ -15,6 +15,7 @@ function parse(argv: string[]): FuzzOptions & { list: boolean } {
     const flag = argv[i];
     if (flag === "--list") o.list = true;
     else if (flag === "--keep") o.keep = true;
+    else if (flag === "--errors") o.errors = true;
     else if (flag === "--cases") o.cases = number(flag, argv[++i]);
     else if (flag === "--seed") o.seed = number(flag, argv[++i]);
     else if (flag === "--case") o.only = number(flag, argv[++i]);
@@ -51,6 +52,8 @@ async function main(): Promise<number> {
     },
   });
   console.log(`\nfuzz: seed ${o.seed}, ${run.results.length} cases in ${run.seconds.toFixed(0)} s\n${summaryTable(run.results)}`);
+  // Which clean errors the cases end in shows how deep the mutations reach.
+  if (o.errors) console.log(`\nclean errors, most frequent first:\n${distinctFailures(run.results.filter((r) => r.verdict === "clean")).map((g) => `${String(g.count).padStart(5)}  ${g.key}`).join("\n")}`);
   if (run.failures.length) console.log(`\ndistinct failures:\n${failureReport(run.failures)}`);
   return run.failures.length ? 1 : 0;
 }

@@ -13,8 +13,9 @@ export interface PoolOptions {
   setup: WorkerSetup;
   /** V8 heap of one worker (resourceLimits.maxOldGenerationSizeMb). */
   heapMb: number;
-  /** Resident memory of the whole process past which running cases are stopped (typed arrays and WebAssembly
-   *  memories live outside the V8 heap); each is then re-run alone, and one that passes it alone is a blow-up. */
+  /** Growth of the process's resident memory (over its size when the cases start) past which running cases are
+   *  stopped (typed arrays and WebAssembly memories live outside the V8 heap); each is then re-run alone, and one
+   *  that passes it alone is a blow-up. */
   rssMb: number;
   onResult?: (r: CaseResult) => void;
   /** Let the code under test print (when re-running one case); otherwise its output is dropped. */
@@ -110,14 +111,15 @@ export async function runCases(specs: CaseSpec[], options: PoolOptions): Promise
         void old.terminate();
       };
       let calmUntil = 0;
+      const ceiling = process.memoryUsage.rss() + options.rssMb * 2 ** 20;
       const monitor = setInterval(() => {
         // Terminated workers give their memory back a little later: give them a second before judging again.
-        if (performance.now() < calmUntil || process.memoryUsage.rss() < options.rssMb * 2 ** 20) return;
+        if (performance.now() < calmUntil || process.memoryUsage.rss() < ceiling) return;
         calmUntil = performance.now() + 1000;
         for (const slot of slots.filter((s) => s.job)) {
           const job = slot.job!;
           if (alone) {
-            end(slot, { verdict: "memory", message: `process memory passed ${options.rssMb} MB (running alone)` });
+            end(slot, { verdict: "memory", message: `resident memory grew by more than ${options.rssMb} MB (running alone)` });
           } else {
             clearTimeout(job.timer);
             slot.job = null;

@@ -51,7 +51,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzRun> {
     mkdirSync(work);
     const results = await runCases(specs, {
       workers: o.workers ?? Math.max(1, Math.min(4, availableParallelism())),
-      heapMb: o.heapMb ?? 1024, rssMb: o.rssMb ?? 6144, onResult: o.onResult, showOutput: o.only !== undefined,
+      heapMb: o.heapMb ?? 1024, rssMb: o.rssMb ?? 2048, onResult: o.onResult, showOutput: o.only !== undefined,
       setup: { corpus, tmp: work, keep: o.keep ?? false },
     });
     results.sort((a, b) => a.target.localeCompare(b.target) || a.index - b.index);

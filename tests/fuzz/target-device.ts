@@ -121,7 +121,10 @@ export const deviceTarget: FuzzTarget = {
     const useToken = rng.chance(0.5);
     const wires: Wire[] = [];
     let seq = 1;
-    if (phase === "after HELLO") wires.push(toWire(rng, { kind: "hello", maxFrame: rng.pick([256, 4096, 65536]), token: TOKEN, client: "fuzz" }, seq++, "HELLO"));
+    if (phase === "after HELLO") {
+      const hello = encodeRequest({ kind: "hello", maxFrame: rng.pick([256, 4096, 65536]), token: TOKEN, client: "fuzz" });
+      wires.push({ bytes: encodeFrame(MsgType.HELLO, seq, hello), type: MsgType.HELLO, seq: seq++, what: "HELLO" });
+    }
     for (let n = rng.int(1, 4); n > 0; n--) {
       for (const { req, what } of requests(rng, inputSize, blobs.map((b) => b.bytes))) wires.push(toWire(rng, req, seq++, what));
     }
@@ -151,7 +154,10 @@ export const deviceTarget: FuzzTarget = {
 /** The first refusal of each case, thrown after the checks so the case counts as a clean error. */
 const refusals = new WeakMap<Wire[], Error>();
 
-/** Sends the frames, then a sentinel INFO; checks every reply until the sentinel's (or the link closing). */
+/**
+ * Sends the frames stop-and-wait, as a host does (an agent may ignore requests pipelined past its limit): each frame
+ * that should get an answer is answered (or the link closes) before the next; then a last INFO. Checks every reply.
+ */
 async function exchange(agent: Agent, wires: Wire[]): Promise<void> {
   const [host, device]: [Link, Link] = localPair("fuzz");
   agent.serve(device);
@@ -159,37 +165,48 @@ async function exchange(agent: Agent, wires: Wire[]): Promise<void> {
   let authorized = false;
   let failure: Error | null = null;
   let firstRefusal: Error | null = null;
-  const done = new Promise<void>((resolve) => {
-    host.onClose(() => resolve());
-    const decoder = new FrameDecoder((f) => {
-      let reply: Reply;
-      try {
-        reply = decodeReply(f.type, f.body);
-        if (process.env.KILN_FUZZ_DEBUG) console.error(`reply seq ${f.seq}: ${JSON.stringify(reply, (_k, v: unknown) => (v instanceof Uint8Array ? `${v.length} bytes` : v))}`);
-      } catch (e) {
-        failure ??= new BrokenPromise(`the agent sent an undecodable reply (type ${f.type}): ${(e as Error).message}`);
-        return resolve();
-      }
-      if (reply.kind === "helloOk") authorized = true;
-      if (reply.kind === "error") {
-        const type = sentTypes.get(f.seq);
-        if (reply.code === ErrorCode.INTERNAL || !errorName(reply.code) || errorName(reply.code).startsWith("ERROR_")) {
-          failure ??= new BrokenPromise(`the agent answered ${errorName(reply.code)}: ${reply.message}`);
-        } else if (!authorized && type !== undefined && type !== null && type !== MsgType.HELLO && f.seq !== SENTINEL_SEQ
-          && reply.code !== ErrorCode.UNAUTHORIZED && reply.code !== ErrorCode.BAD_VERSION) {
-          failure ??= new BrokenPromise(`before HELLO, a frame of type ${type} got ${errorName(reply.code)} instead of UNAUTHORIZED (${reply.message})`);
-        }
-        if (f.seq !== SENTINEL_SEQ) firstRefusal ??= new DeviceError(`frame ${f.seq}`, reply.code, reply.detail, reply.message);
-      } else if (reply.kind === "nak") {
-        firstRefusal ??= new LinkError(`frame NAKed (code ${reply.code})`);
-      }
-      if (f.seq === SENTINEL_SEQ) resolve();
-    });
-    host.onData((b) => decoder.push(b));
+  const answered = new Set<number>();
+  let naks = 0;
+  let wake: () => void = () => {};
+  const closed = new Promise<void>((resolve) => host.onClose(() => resolve()));
+  const decoder = new FrameDecoder((f) => {
+    let reply: Reply;
+    try {
+      reply = decodeReply(f.type, f.body);
+      if (process.env.KILN_FUZZ_DEBUG) console.error(`reply seq ${f.seq}: ${JSON.stringify(reply, (_k, v: unknown) => (v instanceof Uint8Array ? `${v.length} bytes` : v))}`);
+    } catch (e) {
+      failure ??= new BrokenPromise(`the agent sent an undecodable reply (type ${f.type}): ${(e as Error).message}`);
+      return;
+    }
+    answered.add(f.seq);
+    if (reply.kind === "nak") naks++;
+    wake();
+    if (reply.kind === "helloOk") authorized = true;
+    if (reply.kind === "nak") firstRefusal ??= new LinkError(`frame NAKed (code ${reply.code})`);
+    if (reply.kind !== "error") return;
+    const type = sentTypes.get(f.seq);
+    if (reply.code === ErrorCode.INTERNAL || errorName(reply.code).startsWith("ERROR_")) {
+      failure ??= new BrokenPromise(`the agent answered ${errorName(reply.code)}: ${reply.message}`);
+    } else if (!authorized && typeof type === "number" && type !== MsgType.HELLO && reply.code !== ErrorCode.UNAUTHORIZED && reply.code !== ErrorCode.BAD_VERSION) {
+      failure ??= new BrokenPromise(`before HELLO, a frame of type ${type} got ${errorName(reply.code)} instead of UNAUTHORIZED (${reply.message})`);
+    }
+    if (f.seq !== SENTINEL_SEQ) firstRefusal ??= new DeviceError(`frame ${f.seq}`, reply.code, reply.detail, reply.message);
   });
-  for (const w of wires) host.write(w.bytes);
-  host.write(encodeFrame(MsgType.INFO, SENTINEL_SEQ, encodeRequest({ kind: "info", what: 0 })));
-  await within(done, "the agent did not answer the frames of the case");
+  host.onData((b) => decoder.push(b));
+  /** Resolves when `seq` is answered or NAKed (e.g. too long), or the link closes; damaged frames get a moment for a NAK. */
+  const answer = (seq: number, damaged: boolean): Promise<void> => {
+    if (damaged) return new Promise((r) => setTimeout(r, 20));
+    const naksBefore = naks;
+    return Promise.race([closed, new Promise<void>((resolve) => {
+      wake = () => { if (answered.has(seq) || naks > naksBefore) resolve(); };
+      wake();
+    })]);
+  };
+  for (const w of [...wires, { bytes: encodeFrame(MsgType.INFO, SENTINEL_SEQ, encodeRequest({ kind: "info", what: 0 })), type: MsgType.INFO, seq: SENTINEL_SEQ, what: "INFO (last)" }]) {
+    if (host.closed) break;
+    host.write(w.bytes);
+    await within(answer(w.seq, w.type === null), `the agent did not answer frame ${w.seq} (${w.what})`);
+  }
   await host.close();
   if (failure) throw failure;
   if (firstRefusal) refusals.set(wires, firstRefusal);

@@ -3,7 +3,7 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { compileGraph, DEFAULT_COMPILE_OPTIONS, loadModel } from "../../compiler/compile.js";
 import { Model } from "../../runtime/model.js";
-import { customContents, customName, customSection, wasmFile, wasmSections } from "./formats.js";
+import { customContents, customName, customSection, resealBlob, wasmFile, wasmSections } from "./formats.js";
 import { mutateBytes, pokeFloat } from "./mutate-bytes.js";
 import { mutateJson } from "./mutate-json.js";
 import { promise } from "./oracle.js";
@@ -103,9 +103,16 @@ export const graphTarget: FuzzTarget = {
   timeoutMs: 60_000, prepare: (rng, context) => modelCase(rng, context, "graph"),
 };
 
-/** Blob mutations: raw bytes, the manifest's JSON (section rebuilt), or whole sections. */
+/** A blob mutation, its content hash often filled in again so the damage reaches the checks behind the hash. */
 function mutateBlob(rng: Rng, bytes: Uint8Array, others: Uint8Array[]): { bytes: Uint8Array; what: string } {
   const mode = rng.weighted<string>([[40, "bytes"], [40, "manifest"], [20, "sections"]]);
+  const m = mutateBlobOnce(rng, bytes, others, mode);
+  const resealed = rng.chance(mode === "bytes" ? 0.3 : 0.8) ? resealBlob(m.bytes) : null;
+  return resealed ? { bytes: resealed, what: `${m.what}, content hash resealed` } : m;
+}
+
+/** Raw bytes, the manifest's JSON (section rebuilt), or whole sections. */
+function mutateBlobOnce(rng: Rng, bytes: Uint8Array, others: Uint8Array[], mode: string): { bytes: Uint8Array; what: string } {
   if (mode === "bytes") return mutateBytes(rng, bytes, others);
   const sections = wasmSections(bytes);
   const at = sections.findIndex((s) => customName(s) === "kiln.manifest");
