@@ -11,14 +11,14 @@ export const agentSpec: CommandSpec = {
   usage: "kiln agent (--serial <path> [--baud 115200] | --tcp <host:port> --token <T>) --store <dir>",
   options: {
     serial: { type: "string", description: "serial port to serve, e.g. /dev/ttyGS0" },
-    baud: { type: "number", description: "serial baud rate", default: 115200 },
+    baud: { type: "number", integer: true, min: 1, max: 10_000_000, description: "serial baud rate", default: 115200 },
     tcp: { type: "string", description: "address to listen on: host:port, or :port / port for 127.0.0.1 only" },
     token: { type: "string", description: "shared secret the host must send in HELLO (required with --tcp)" },
     store: { type: "string", description: "directory holding the committed model and pending uploads" },
     name: { type: "string", description: "device name announced in HELLO (default: the host name)" },
-    "max-frame": { type: "number", description: "largest frame in bytes (default 4096 on serial, 65536 on TCP)" },
-    "memory-limit": { type: "number", description: "MiB of linear memory a blob may use", default: 256 },
-    "run-limit": { type: "number", description: "ms a blob may take to start or to answer one RUN, PROFILE or EVAL (then TIMEOUT)", default: 10_000 },
+    "max-frame": { type: "number", integer: true, min: 256, max: 65536, description: "largest frame in bytes (default 4096 on serial, 65536 on TCP)" },
+    "memory-limit": { type: "number", min: 1, max: 4095, description: "MiB of linear memory a blob may use", default: 256 },
+    "run-limit": { type: "number", integer: true, min: 10, max: 3_600_000, description: "ms a blob may take to start or to answer one RUN, PROFILE or EVAL (then TIMEOUT)", default: 10_000 },
     quiet: { type: "boolean", short: "q", description: "log only errors", default: false },
   },
 };

@@ -1,5 +1,7 @@
 // `kiln inspect`: what a blob is, read from its kiln.manifest section.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { INPUT_LIMITS, readInputFile } from "../../models/input-file.js";
+import { escapeControl as safe } from "../terminal.js";
 import { inspectBlob } from "../../runtime/model.js";
 import { KilnError } from "../../compiler/errors.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
@@ -20,17 +22,17 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   if (!existsSync(blob)) throw new KilnError(`${blob}: file not found`);
   // Checked and compiled, never instantiated: no code of the blob runs to describe it.
   let bytes: Uint8Array;
-  try { bytes = new Uint8Array(readFileSync(blob)); } catch (e) { throw new KilnError(`${blob}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try { bytes = readInputFile(blob, "blob", INPUT_LIMITS.maxBlobBytes); } catch (e) { throw e instanceof KilnError ? e : new KilnError(`${blob}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   const m = (await inspectBlob(bytes).catch((e: Error) => { throw new KilnError(`${blob}: ${e.message}`); })).info;
   const size = statSync(blob).size;
   if (parsed.options.json) { io.out(JSON.stringify(m)); return; }
   const q = (t: { scale?: number; zeroPoint?: number }): string => (t.scale === undefined ? "" : `  scale ${t.scale.toPrecision(6)} zero point ${t.zeroPoint}`);
-  io.out(`model ${m.model}  (${m.quantize === "none" ? "float32" : m.quantize}, target ${m.target}${m.simd ? ", needs SIMD128" : ""})`);
-  io.out(`input  ${m.input.name} [${m.input.shape}] ${m.input.dtype}${q(m.input)}  pixel × ${m.input.pixelScale.toPrecision(6)} + ${m.input.pixelOffset}`);
-  io.out(`output ${m.output.name} [${m.output.shape}] ${m.output.dtype}${q(m.output)}`);
+  io.out(`model ${safe(m.model)}  (${m.quantize === "none" ? "float32" : m.quantize}, target ${m.target}${m.simd ? ", needs SIMD128" : ""})`);
+  io.out(`input  ${safe(m.input.name)} [${m.input.shape}] ${m.input.dtype}${q(m.input)}  pixel × ${m.input.pixelScale.toPrecision(6)} + ${m.input.pixelOffset}`);
+  io.out(`output ${safe(m.output.name)} [${m.output.shape}] ${m.output.dtype}${q(m.output)}`);
   io.out("");
   const int8 = m.quantize !== "none";
-  const rows = m.layers.map((l, i) => [String(i), l.name, l.fused.join("+"), `[${l.outputShape.join(",")}]`, (l.params ?? 0).toLocaleString("en-US"),
+  const rows = m.layers.map((l, i) => [String(i), safe(l.name), safe(l.fused.join("+")), `[${l.outputShape.join(",")}]`, (l.params ?? 0).toLocaleString("en-US"),
     l.macs.toLocaleString("en-US"), formatBytes(l.weightBytes), ...(int8 ? [l.outputScale === undefined ? "" : `${l.outputScale.toPrecision(4)} / ${l.outputZeroPoint}`] : [])]);
   const head = ["#", "layer", "ops", "output", "params", "MACs", "weights", ...(int8 ? ["out scale / zp"] : [])];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
@@ -42,6 +44,6 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   const manifestBytes = new TextEncoder().encode(JSON.stringify(m)).length;
   io.out(`total params ${params.toLocaleString("en-US")}   MACs ${m.macs.toLocaleString("en-US")}   arena ${formatBytes(m.arenaBytes)} (lower bound ${formatBytes(m.arenaLowerBound)})`);
   io.out(`size ${formatBytes(size)}: weights ${formatBytes(m.weightBytes)}, code ${formatBytes(size - m.weightBytes - manifestBytes)}, manifest ${formatBytes(manifestBytes)}`);
-  if (m.quantization) io.out(`calibrated on ${m.quantization.images} (${m.quantization.method}); pixels map to int8 ${m.quantization.inputExact ? "exactly" : "approximately"}`);
-  io.out(`labels ${m.labels.join(", ")}`);
+  if (m.quantization) io.out(`calibrated on ${safe(m.quantization.images)} (${safe(m.quantization.method)}); pixels map to int8 ${m.quantization.inputExact ? "exactly" : "approximately"}`);
+  io.out(`labels ${m.labels.map(safe).join(", ")}`);
 }

@@ -5,14 +5,15 @@ import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { blobRunError, openBlob, timeLimit, timeLimitOption } from "../blob-runs.js";
 import { formatBytes, type Io } from "../io.js";
 import { bar, BOLD, CYAN, DIM, paint, renderTable, useColor } from "../table.js";
+import { escapeControl } from "../terminal.js";
 
 export const profileSpec: CommandSpec = {
   name: "profile",
   summary: "time every layer of a blob (p50/p90 µs, share, GMAC/s) and the whole model",
   usage: "kiln profile <blob.wasm> [--runs N] [--warmup N] [--json|--csv] [--time-limit MS]",
   options: {
-    runs: { type: "number", description: "timed runs", default: 200 },
-    warmup: { type: "number", description: "untimed runs first", default: 20 },
+    runs: { type: "number", integer: true, min: 1, max: 1_000_000, description: "timed runs", default: 200 },
+    warmup: { type: "number", integer: true, min: 0, max: 1_000_000, description: "untimed runs first", default: 20 },
     json: { type: "boolean", description: "the profile as one JSON object", default: false },
     csv: { type: "boolean", description: "one CSV row per layer", default: false },
     "time-limit": timeLimitOption,
@@ -35,7 +36,7 @@ export function profileTable(p: ProfileResult, color: boolean): string[] {
   lines.push(`layers sum  p50 ${us(p.layerSumP50Us)} µs`);
   lines.push(paint(`end to end  p50 ${us(p.endToEnd.p50Us)} µs   p90 ${us(p.endToEnd.p90Us)} µs   ${(macs / p.endToEnd.p50Us / 1000).toFixed(2)} GMAC/s`, BOLD, color));
   lines.push(`gap between the layer sum and run(): ${(100 * p.gap).toFixed(1)} % (timer overhead per layer call)`);
-  lines.push(paint(`${p.model}, ${p.quantize === "none" ? "float32" : p.quantize} ${p.target}, ${p.runs} runs after ${p.warmup} warm-up`, DIM, color));
+  lines.push(paint(`${escapeControl(p.model)}, ${p.quantize === "none" ? "float32" : p.quantize} ${p.target}, ${p.runs} runs after ${p.warmup} warm-up`, DIM, color));
   return lines;
 }
 

@@ -5,6 +5,7 @@ import { KilnError, UsageError } from "../../compiler/errors.js";
 import { parseArgs, type CommandSpec } from "../args.js";
 import { blobRunError, openBlob, timeLimit, timeLimitOption } from "../blob-runs.js";
 import type { Io } from "../io.js";
+import { escapeControl } from "../terminal.js";
 
 export const runSpec: CommandSpec = {
   name: "run",
@@ -12,7 +13,7 @@ export const runSpec: CommandSpec = {
   usage: "kiln run <blob.wasm> --input <file|folder> [more files…] [--json] [--top K] [--time-limit MS]",
   options: {
     input: { type: "string", short: "i", description: "a PNG/JPEG image, a folder of them, a raw .u8 file of N images, or an idx images file" },
-    top: { type: "number", description: "also show the K most likely labels with their scores", default: 1 },
+    top: { type: "number", integer: true, min: 1, max: 100_000, description: "also show the K most likely labels with their scores", default: 1 },
     json: { type: "boolean", description: "one JSON object per image per line: name, label, index, scores", default: false },
     "time-limit": timeLimitOption,
   },
@@ -64,8 +65,8 @@ function printPrediction(io: Io, name: string, p: Prediction, labels: string[], 
   if (json) {
     io.out(JSON.stringify({ name, label: p.label, index: p.index, scores: Array.from(p.scores), ...(k > 1 ? { top: topK(p, labels, k) } : {}) }));
   } else if (k > 1) {
-    io.out(`${name}: ${p.label}   ` + topK(p, labels, k).map((t) => `${t.label} ${t.score.toFixed(4)}`).join("  "));
+    io.out(`${escapeControl(name)}: ${escapeControl(p.label)}   ` + topK(p, labels, k).map((t) => `${escapeControl(t.label)} ${t.score.toFixed(4)}`).join("  "));
   } else {
-    io.out(`${name}: ${p.label}`);
+    io.out(`${escapeControl(name)}: ${escapeControl(p.label)}`);
   }
 }
