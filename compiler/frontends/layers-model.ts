@@ -1,5 +1,4 @@
 // The TF.js LayersModel frontend: lowers Keras layers from model.json into Kiln's core ops.
-import { existsSync, readFileSync } from "node:fs";
 import type { Graph } from "../ir.js";
 import { KilnError } from "../errors.js";
 import { describe, own, shapeProblem } from "../limits.js";
@@ -40,18 +39,6 @@ function weightLookup(weights: Map<string, NamedWeight>, source: string) {
   };
 }
 
-function readJson(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new KilnError(`${path}: file not found`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new KilnError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof json !== "object" || json === null) throw new KilnError(`${path}: expected a JSON object (a TF.js model.json)`);
-  return json as Record<string, unknown>;
-}
-
 /**
  * Keras lists layers in creation order, which is not always topological for functional models: Kahn's algorithm,
  * keeping the file's order among ready layers (linear in layers and edges, so no file makes it quadratic).
@@ -89,7 +76,8 @@ function topologicalOrder(layers: KerasLayer[], path: string): KerasLayer[] {
   return order;
 }
 
-export function loadLayersModel(path: string, json = readJson(path)): Graph {
+/** Lowers a parsed model.json (read by compile.ts loadModel, which bounds and parses the file). */
+export function loadLayersModel(path: string, json: Record<string, unknown>): Graph {
   if (!json.modelTopology) throw new KilnError(`${path}: no modelTopology; not a TF.js model.json`);
   const keras = readKerasModel(json.modelTopology, path);
   const weights = loadWeights(path, json.weightsManifest);
