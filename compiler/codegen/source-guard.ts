@@ -33,7 +33,7 @@ function statementProblem(statement: string, kernels: KernelLibrary): string | u
   const [, fn, argText] = call;
   const params = Object.hasOwn(MEMORY_CALLS, fn) ? MEMORY_CALLS[fn] : kernels.signatures.get(fn);
   if (!params) return `${fn} is not a kernel-library function`;
-  const args = argText.split(",").map((a) => a.trim());
+  const args = argText.trim() === "" ? [] : argText.split(",").map((a) => a.trim());
   if (args.length !== params.length) return `${fn} takes ${params.length} arguments, not ${args.length}`;
   for (let i = 0; i < args.length; i++) {
     const problem = argProblem(args[i], params[i]);
