@@ -1,6 +1,8 @@
 // What a host does with a device once connected: read long replies, INFO, RUN, PROFILE, EVAL, RESET.
 import { createHash } from "node:crypto";
+import { BlobError } from "../runtime/errors.js";
 import type { Manifest } from "../runtime/manifest.js";
+import { validateManifest } from "../runtime/manifest-check.js";
 import type { ProfileResult } from "../runtime/profile.js";
 import { expectKind, type DeviceClient } from "./client.js";
 import { ProtocolError } from "./errors.js";
@@ -9,10 +11,21 @@ import { INFO_BLOB, INFO_MANIFEST, rawFromBytes, type RawOutput, type Request } 
 /** Device work allowances added to request timeouts. */
 export const PROFILE_MS = 60_000, EVAL_MS = 60_000;
 
-/** Sends INFO or PROFILE and reads the whole paged reply with MORE. */
-export async function readLong(client: DeviceClient, req: Extract<Request, { kind: "info" | "profile" }>, deviceMs = 0): Promise<Uint8Array> {
+/**
+ * The most the host reads, whatever a device announces: a manifest or a profile (JSON, a few KB for real models),
+ * and a blob (also at most the maxBlob and the model size the device stated in HELLO).
+ */
+export const MAX_MANIFEST_BYTES = 4 << 20, MAX_PROFILE_BYTES = 4 << 20, MAX_BLOB_BYTES = 256 << 20;
+
+/** The manifest each client's device sent last: RUN and EVAL answers are checked against it. */
+const manifests = new WeakMap<DeviceClient, Manifest>();
+
+/** Sends INFO or PROFILE and reads the whole paged reply with MORE; a total above `maxBytes` is refused before anything is allocated. */
+export async function readLong(client: DeviceClient, req: Extract<Request, { kind: "info" | "profile" }>, deviceMs = 0, maxBytes = MAX_MANIFEST_BYTES): Promise<Uint8Array> {
   const { reply, seq } = await client.call(req, { deviceMs });
   if (reply.kind !== "infoOk" && reply.kind !== "profileOk") throw new ProtocolError(`expected a long reply, got ${reply.kind}`);
+  const what = req.kind === "profile" ? "PROFILE" : req.what === INFO_BLOB ? "INFO (blob)" : "INFO (manifest)";
+  if (reply.total > maxBytes) throw new ProtocolError(`${what}: the device announces ${reply.total} bytes; this answer has at most ${maxBytes}`);
   const out = new Uint8Array(reply.total);
   if (reply.data.length > reply.total) throw new ProtocolError("long reply: first page larger than the total");
   out.set(reply.data, 0);
@@ -28,19 +41,33 @@ export async function readLong(client: DeviceClient, req: Extract<Request, { kin
   return out;
 }
 
-/** The manifest of the model the device runs. */
+/** The manifest of the model the device runs, checked like a blob's own (shapes positive and bounded) before use. */
 export async function deviceManifest(client: DeviceClient): Promise<Manifest> {
-  const bytes = await readLong(client, { kind: "info", what: INFO_MANIFEST });
+  const bytes = await readLong(client, { kind: "info", what: INFO_MANIFEST }, 0, MAX_MANIFEST_BYTES);
+  let json: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new ProtocolError("INFO: the device sent a manifest that is not JSON");
   }
+  try {
+    const manifest = validateManifest(json, "the device's manifest");
+    manifests.set(client, manifest);
+    return manifest;
+  } catch (e) {
+    if (e instanceof BlobError) throw new ProtocolError(`INFO: ${e.message}`);
+    throw e;
+  }
 }
+
+const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+const outputBytes = (m: Manifest): number => elements(m.output.shape) * (m.output.dtype === "float32" ? 4 : 1);
 
 /** Downloads the active blob and checks it against the model id the device announced. */
 export async function fetchBlob(client: DeviceClient): Promise<Uint8Array> {
-  const bytes = await readLong(client, { kind: "info", what: INFO_BLOB });
+  const hello = client.device;
+  const limit = Math.min(MAX_BLOB_BYTES, hello?.maxBlob || MAX_BLOB_BYTES, hello?.modelSize || MAX_BLOB_BYTES);
+  const bytes = await readLong(client, { kind: "info", what: INFO_BLOB }, 0, limit);
   const id = createHash("sha256").update(bytes).digest("hex");
   if (client.device?.modelId && id !== client.device.modelId) throw new ProtocolError(`downloaded blob has SHA-256 ${id.slice(0, 12)}, the device announced ${client.device.modelId.slice(0, 12)}`);
   return bytes;
@@ -55,20 +82,36 @@ export interface DeviceRun {
   rttMs: number;
 }
 
+/** One RUN; the answer must be what the device's manifest (when read with deviceManifest) says the model outputs. */
 export async function runOnDevice(client: DeviceClient, pixels: Uint8Array): Promise<DeviceRun> {
   const { reply, rttMs } = await client.call({ kind: "run", float: false, input: pixels });
   const r = expectKind(reply, "runOk");
+  const manifest = manifests.get(client);
+  if (manifest) {
+    const bytes = outputBytes(manifest), dtype = manifest.output.dtype === "float32" ? "float32" : "int8";
+    if (r.dtype !== dtype || r.output.length !== bytes || r.index >= elements(manifest.output.shape)) {
+      throw new ProtocolError(`RUN: the device answered ${r.output.length} ${r.dtype} bytes (index ${r.index}); its model outputs ${bytes} ${dtype} bytes`);
+    }
+  } else if (r.dtype === "float32" && r.output.length % 4 !== 0) {
+    throw new ProtocolError(`RUN: ${r.output.length} bytes of float32 output`);
+  }
   return { index: r.index, raw: rawFromBytes(r.output, r.dtype), deviceUs: r.deviceUs, rttMs };
 }
 
 /** Per-layer profile measured on the device with the runtime's profileModel. */
 export async function profileOnDevice(client: DeviceClient, runs: number, warmup: number): Promise<ProfileResult> {
-  const bytes = await readLong(client, { kind: "profile", runs, warmup }, PROFILE_MS);
+  const bytes = await readLong(client, { kind: "profile", runs, warmup }, PROFILE_MS, MAX_PROFILE_BYTES);
+  let result: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as ProfileResult;
+    result = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new ProtocolError("PROFILE: the device sent a result that is not JSON");
   }
+  const layers = (result as { layers?: unknown } | null)?.layers;
+  if (!Array.isArray(layers) || !layers.every((l) => typeof l?.name === "string" && typeof l?.p50Us === "number")) {
+    throw new ProtocolError("PROFILE: the device's result has no list of layers with names and times");
+  }
+  return result as ProfileResult;
 }
 
 export interface DeviceEval {
@@ -84,8 +127,8 @@ export interface DeviceEval {
 /** EVAL over a data set, in batches as large as the frame allows; accuracy is computed on the device. */
 export async function evalOnDevice(client: DeviceClient, manifest: Manifest, pixels: Uint8Array, labels: Uint8Array,
   options: { outputs?: boolean; onProgress?: (done: number) => void } = {}): Promise<DeviceEval> {
-  const inputSize = manifest.input.shape.reduce((a, b) => a * b, 1);
-  const outputSize = manifest.output.shape.reduce((a, b) => a * b, 1);
+  const inputSize = elements(manifest.input.shape);
+  const outputSize = elements(manifest.output.shape);
   const dtype = manifest.output.dtype === "float32" ? "float32" : "int8";
   const outBytes = options.outputs ? outputSize * (dtype === "float32" ? 4 : 1) : 0;
   const count = labels.length;
@@ -97,7 +140,10 @@ export async function evalOnDevice(client: DeviceClient, manifest: Manifest, pix
     const { reply, rttMs } = await client.call({ kind: "eval", outputs: Boolean(options.outputs), count: n,
       inputs: pixels.subarray(start * inputSize, (start + n) * inputSize), labels: labels.subarray(start, start + n) }, { deviceMs: EVAL_MS });
     const r = expectKind(reply, "evalOk");
-    if (r.count !== n || r.outputs.length !== n * outBytes) throw new ProtocolError(`EVAL: asked for ${n} results, got ${r.count}`);
+    if (r.count !== n || r.outputs.length !== n * outBytes || r.correct > n || r.predictions.some((p) => p >= outputSize)) {
+      throw new ProtocolError(`EVAL: asked for ${n} results of ${outputSize} classes${outBytes ? ` with ${outBytes}-byte outputs` : ""}; `
+        + `the device answered ${r.count} (${r.correct} correct, ${r.outputs.length} output bytes)`);
+    }
     result.correct += r.correct;
     result.predictions.set(r.predictions, start);
     for (let i = 0; i < n && outBytes; i++) result.outputs.push(rawFromBytes(r.outputs.subarray(i * outBytes, (i + 1) * outBytes), dtype));

@@ -19,9 +19,29 @@ export class DeviceUriError extends Error {
 
 const EXAMPLES = "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T or local";
 
+function isTokenName(key: string): boolean {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, " ")).trim().toLowerCase() === "token";
+  } catch {
+    return key.toLowerCase() === "token";
+  }
+}
+
+/**
+ * Text as messages may show it: every `token=` value of a URI query (however the name is escaped) and any
+ * `user:password@` of a URI replaced by ***, so that a secret never reaches a terminal or a log.
+ */
+export function redactTokens(text: string): string {
+  return text
+    .replace(/([?&])([^=&#\s'"]*)=([^&#\s'"]*)/g, (pair, sep: string, key: string) => (isTokenName(key) ? `${sep}${key}=***` : pair))
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s'"@]*@/gi, "$1***@");
+}
+
+export const redactDeviceUri = redactTokens;
+
 function positiveInt(uri: string, key: string, value: string, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0 || n > max) throw new DeviceUriError(`device '${uri}': ${key} must be a whole number from 1 to ${max}, got '${value}'`);
+  if (!Number.isInteger(n) || n <= 0 || n > max) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': ${key} must be a whole number from 1 to ${max}, got '${value}'`);
   return n;
 }
 
@@ -29,7 +49,7 @@ function readQuery(uri: string, query: string, allowed: string[]): Map<string, s
   const params = new URLSearchParams(query);
   const out = new Map<string, string>();
   for (const [key, value] of params) {
-    if (!allowed.includes(key)) throw new DeviceUriError(`device '${uri}': unknown parameter '${key}' (allowed: ${allowed.join(", ")})`);
+    if (!allowed.includes(key)) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': unknown parameter '${key}' (allowed: ${allowed.join(", ")})`);
     out.set(key, value);
   }
   return out;
@@ -54,7 +74,7 @@ export function parseDeviceUri(text: string): DeviceUri {
   if (head.startsWith("serial:")) {
     let path = head.slice("serial:".length);
     if (path.startsWith("///")) path = path.slice(2);
-    if (!path || path.startsWith("//")) throw new DeviceUriError(`device '${uri}': no serial port path (e.g. serial:/dev/ttyUSB0)`);
+    if (!path || path.startsWith("//")) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': no serial port path (e.g. serial:/dev/ttyUSB0)`);
     const params = readQuery(uri, query, ["baud", "token", "frame", "timeout"]);
     const baud = params.has("baud") ? positiveInt(uri, "baud", params.get("baud") as string, 20_000_000) : 115200;
     return { kind: "serial", path: decodeURIComponent(path), baud, ...common(uri, params) };
@@ -64,15 +84,16 @@ export function parseDeviceUri(text: string): DeviceUri {
     try {
       url = new URL(uri);
     } catch {
-      throw new DeviceUriError(`device '${uri}': not a valid tcp://host:port URI`);
+      throw new DeviceUriError(`device '${redactDeviceUri(uri)}': not a valid tcp://host:port URI`);
     }
-    if (!url.hostname || !url.port) throw new DeviceUriError(`device '${uri}': tcp URIs need a host and a port (tcp://host:port)`);
-    if (url.pathname && url.pathname !== "/") throw new DeviceUriError(`device '${uri}': unexpected path '${url.pathname}'`);
+    if (!url.hostname || !url.port) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': tcp URIs need a host and a port (tcp://host:port)`);
+    if (url.username || url.password) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': credentials in the URI are not supported; pass the token as ?token=`);
+    if (url.pathname && url.pathname !== "/") throw new DeviceUriError(`device '${redactDeviceUri(uri)}': unexpected path '${url.pathname}'`);
     const params = readQuery(uri, query, ["token", "frame", "timeout"]);
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     return { kind: "tcp", host, port: Number(url.port), ...common(uri, params) };
   }
-  throw new DeviceUriError(`device '${uri}' is not a device URI (use ${EXAMPLES})`);
+  throw new DeviceUriError(`device '${redactDeviceUri(uri)}' is not a device URI (use ${EXAMPLES})`);
 }
 
 /** The URI for messages: without the token. */

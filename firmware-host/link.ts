@@ -6,6 +6,8 @@ export type CloseListener = (reason?: Error) => void;
 export interface LinkStats {
   bytesIn: number;
   bytesOut: number;
+  /** The most bytes that waited at once to be taken by the other end (transports that track it: TCP). */
+  peakQueued?: number;
 }
 
 /** A bidirectional byte stream: no framing, no guarantees (bytes may be lost or damaged on the way). */
@@ -14,6 +16,8 @@ export interface Link {
   readonly description: string;
   /** Bits per second when the link has a known line rate (serial); used to size timeouts. */
   readonly baud?: number;
+  /** Who is at the other end, for per-peer limits (TCP: the remote address, without the port). */
+  readonly peerAddress?: string;
   readonly closed: boolean;
   readonly stats: LinkStats;
   /** Queues bytes for sending; a failed write closes the link (see onClose). */
@@ -71,6 +75,11 @@ export abstract class BaseLink implements Link {
     this.dataListeners = [];
     for (const l of listeners) l(reason);
   }
+}
+
+/** The transport closed the link because the peer broke one of its limits (it does not read, for example). */
+export class LinkLimitError extends Error {
+  override name = "LinkLimitError";
 }
 
 export class LinkClosedError extends Error {

@@ -1,10 +1,11 @@
 // Starting an agent: the store, and serving it on a serial port, a TCP listener or an in-process link.
 import { Agent } from "./agent.js";
 import { LIMIT_MAX_FRAME } from "./frame.js";
+import type { AgentLimits } from "./limits.js";
 import type { Link } from "./link.js";
 import { SerialLink } from "./serial.js";
 import { ModelStore } from "./store.js";
-import { listenTcp, type TcpServer } from "./tcp.js";
+import { listenTcp, type TcpLimits, type TcpServer } from "./tcp.js";
 
 export interface AgentSetup {
   store: string;
@@ -17,6 +18,8 @@ export interface AgentSetup {
   log?: (line: string) => void;
   /** Longest a blob may take to start or to answer one RUN, PROFILE or EVAL (ms; default DEFAULT_RUN_LIMIT_MS). */
   runLimitMs?: number;
+  /** Connection, authentication and log limits (limits.ts DEFAULT_LIMITS for those not given). */
+  limits?: Partial<AgentLimits>;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
@@ -31,7 +34,7 @@ export async function createAgent(setup: AgentSetup): Promise<Agent> {
   });
   return new Agent({
     store, maxFrame: setup.maxFrame ?? STREAM_MAX_FRAME, token: setup.token, requireHello: setup.requireHello,
-    name: setup.name, log: setup.log, runLimitMs: setup.runLimitMs,
+    name: setup.name, log: setup.log, limits: setup.limits, runLimitMs: setup.runLimitMs,
   });
 }
 
@@ -50,14 +53,16 @@ export async function serveSerial(agent: Agent, path: string, baud: number): Pro
   return { where: link.description, ended, close: () => link.close() };
 }
 
-export async function serveTcp(agent: Agent, host: string, port: number): Promise<Serving & { port: number }> {
+/** Serves TCP connections; `tcp` bounds what a peer that does not read may cost (DEFAULT_TCP_LIMITS). */
+export async function serveTcp(agent: Agent, host: string, port: number, tcp: Partial<TcpLimits> = {}): Promise<Serving & { port: number }> {
   let server: TcpServer | undefined;
   let stop: (reason?: Error) => void = () => {};
   const ended = new Promise<Error | undefined>((resolve) => { stop = resolve; });
   server = await listenTcp(host, port, (link) => {
-    agent.log(`connection from ${link.description.replace(/^tcp /, "")}`);
+    agent.log(`connection from ${link.description.replace(/^tcp /, "")}`, "connection");
     agent.serve(link);
-  });
+  // Beyond the sessions and the connections being refused, the system closes new sockets at once.
+  }, { ...tcp, maxSockets: 2 * agent.limits.maxConnections + 8 });
   const bound = server;
   return {
     where: `tcp ${host.includes(":") ? `[${host}]` : host}:${bound.port}`, port: bound.port, ended,

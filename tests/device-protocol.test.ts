@@ -118,8 +118,8 @@ describe("messages", () => {
     { kind: "reset", discardUpload: true },
   ];
   const replies: Reply[] = [
-    { kind: "helloOk", maxFrame: 4096, memoryLimit: 1 << 28, maxBlob: 1 << 26, simd: true, modelId: hex(sha), modelSize: 1234, device: "pi", runtime: "node", modelName: "m" },
-    { kind: "helloOk", maxFrame: 256, memoryLimit: 0, maxBlob: 0, simd: false, modelId: null, modelSize: 0, device: "", runtime: "", modelName: "" },
+    { kind: "helloOk", maxFrame: 4096, memoryLimit: 1 << 28, maxBlob: 1 << 26, simd: true, modelId: hex(sha), modelSize: 1234, device: "pi", runtime: "node", modelName: "m", runLimitMs: 10_000 },
+    { kind: "helloOk", maxFrame: 256, memoryLimit: 0, maxBlob: 0, simd: false, modelId: null, modelSize: 0, device: "", runtime: "", modelName: "", runLimitMs: 0 },
     { kind: "infoOk", total: 10, data: Uint8Array.from([1, 2]) },
     { kind: "profileOk", total: 2, data: Uint8Array.from([1, 2]) },
     { kind: "moreOk", total: 10, offset: 2, data: Uint8Array.from([3]) },

@@ -1,6 +1,7 @@
 // `kiln agent`: the device side — serves deploys, runs and profiles over a serial port or TCP from a model store.
 import { KilnError, UsageError } from "../../compiler/errors.js";
 import { createAgent, serveSerial, serveTcp, SERIAL_MAX_FRAME, STREAM_MAX_FRAME, type Serving } from "../../firmware-host/serve.js";
+import { DEFAULT_LIMITS, type AgentLimits } from "../../firmware-host/limits.js";
 import { parseHostPort } from "../../firmware-host/tcp.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
@@ -19,6 +20,10 @@ export const agentSpec: CommandSpec = {
     "max-frame": { type: "number", integer: true, min: 256, max: 65536, description: "largest frame in bytes (default 4096 on serial, 65536 on TCP)" },
     "memory-limit": { type: "number", min: 1, max: 4095, description: "MiB of linear memory a blob may use", default: 256 },
     "run-limit": { type: "number", integer: true, min: 10, max: 3_600_000, description: "ms a blob may take to start or to answer one RUN, PROFILE or EVAL (then TIMEOUT)", default: 10_000 },
+    "max-connections": { type: "number", integer: true, min: 1, max: 10_000, description: "TCP connections served at once; more are answered BUSY", default: DEFAULT_LIMITS.maxConnections },
+    "auth-timeout": { type: "number", integer: true, min: 1, max: 3600, description: "seconds a TCP connection has to say a good HELLO", default: DEFAULT_LIMITS.authTimeoutMs / 1000 },
+    "idle-timeout": { type: "number", integer: true, min: 1, max: 86_400, description: "seconds a TCP connection may stay silent", default: DEFAULT_LIMITS.idleTimeoutMs / 1000 },
+    "hello-failures": { type: "number", integer: true, min: 1, max: 1_000_000, description: "failed HELLOs per address per minute before its HELLOs get BUSY", default: DEFAULT_LIMITS.helloFailures },
     quiet: { type: "boolean", short: "q", description: "log only errors", default: false },
   },
 };
@@ -42,10 +47,11 @@ export async function agentCommand(argv: string[], io: Io): Promise<void> {
   const runLimitMs = o["run-limit"] as number;
   if (!Number.isInteger(runLimitMs) || runLimitMs < 10 || runLimitMs > 3_600_000) throw new UsageError("kiln agent: --run-limit must be a whole number of ms, 10…3600000");
 
+  const limits = connectionLimits(o);
   const log = (line: string): void => { if (!o.quiet) io.err(`kiln agent: ${line}`); };
   const agent = await createAgent({
     store: o.store as string, maxFrame, token, requireHello: Boolean(tcp), name: o.name as string | undefined,
-    memoryLimit: Math.floor(memoryMiB * 1024 * 1024), log, runLimitMs,
+    memoryLimit: Math.floor(memoryMiB * 1024 * 1024), log, limits, runLimitMs,
   }).catch((e: Error) => { throw new KilnError(`kiln agent: cannot open the store ${String(o.store)}: ${e.message}`); });
   let serving: Serving;
   try {
@@ -69,4 +75,14 @@ export async function agentCommand(argv: string[], io: Io): Promise<void> {
   await agent.close();
   if (outcome !== "signal") throw new KilnError(`kiln agent: ${serving.where} went away${outcome ? `: ${outcome.message}` : ""}`);
   log("stopped");
+}
+
+/** --max-connections, --auth-timeout, --idle-timeout and --hello-failures (ranges checked by parseArgs) as the agent's limits. */
+function connectionLimits(o: Record<string, unknown>): Partial<AgentLimits> {
+  return {
+    maxConnections: o["max-connections"] as number,
+    authTimeoutMs: (o["auth-timeout"] as number) * 1000,
+    idleTimeoutMs: (o["idle-timeout"] as number) * 1000,
+    helloFailures: o["hello-failures"] as number,
+  };
 }

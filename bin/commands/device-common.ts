@@ -1,6 +1,6 @@
 // Shared by `kiln deploy` and `kiln bench`: device URIs as usage errors, one-line device errors, HELLO and transfer display.
 import { KilnError, UsageError } from "../../compiler/errors.js";
-import { DeviceUriError, parseDeviceUri, type DeviceUri } from "../../firmware-host/device-uri.js";
+import { DeviceUriError, parseDeviceUri, redactTokens, type DeviceUri } from "../../firmware-host/device-uri.js";
 import { DeviceError, LinkError, ProtocolError } from "../../firmware-host/errors.js";
 import { DeployError } from "../../firmware-host/deploy.js";
 import type { HelloInfo } from "../../firmware-host/messages.js";
@@ -17,10 +17,10 @@ export function deviceUriOption(command: string, value: unknown): DeviceUri {
   }
 }
 
-/** Turns link and device failures into a one-line KilnError (exit 1); anything else passes through. */
+/** Turns link and device failures into a one-line KilnError (exit 1), tokens redacted; anything else passes through. */
 export function asKilnError(command: string, e: unknown): unknown {
   if (e instanceof DeployError || e instanceof LinkError || e instanceof DeviceError || e instanceof ProtocolError) {
-    return new KilnError(`kiln ${command}: ${(e as Error).message}`);
+    return new KilnError(`kiln ${command}: ${redactTokens((e as Error).message)}`);
   }
   return e;
 }
