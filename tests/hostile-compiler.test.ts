@@ -340,6 +340,11 @@ describe("malformed LayersModel files give one-line KilnErrors", () => {
     expect(loadError(saveDeep(files, '["in", 0, 0]'))).toMatch(/nest/);
   });
 
+  it.each(["conv/kernel", "conv/bias", "dense/bias"])("a layer named like a weight (%s)", (name) => {
+    const message = mutated((f) => { layerConfig(f, "flat").name = name; });
+    expect(message).toContain(`'${name}' is used twice`);
+  });
+
   it("two layers with one name", () => {
     expect(mutated((f) => { layerConfig(f, "flat").name = "pool"; })).toMatch(/'pool'.*twice|two layers/);
   });

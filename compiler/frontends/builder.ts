@@ -31,7 +31,13 @@ export class GraphBuilder {
     this.graph = { name, inputs: [], outputs: [], tensors: new Map(), nodes: [], meta };
   }
 
+  /** Names come from the file: a layer called like another layer's weight ('conv/kernel') must not replace it. */
+  private claim(name: string): void {
+    if (this.graph.tensors.has(name)) throw new Error(`the name '${name}' is used twice (a layer or node is named like another tensor, e.g. a weight)`);
+  }
+
   input(name: string, shape: number[]): string {
+    this.claim(name);
     const problem = shapeProblem(shape);
     if (problem) throw new Error(`input: ${problem}`);
     this.graph.tensors.set(name, { name, shape, dtype: "float32" });
@@ -40,6 +46,7 @@ export class GraphBuilder {
   }
 
   constant(name: string, shape: number[], data: TensorData): string {
+    this.claim(name);
     const problem = shapeProblem(shape);
     if (problem) throw new Error(`constant '${name}': ${problem}`);
     if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`constant '${name}' has ${data.length} values for shape [${shape}]`);
@@ -58,13 +65,13 @@ export class GraphBuilder {
 
   /** Adds a node whose single output tensor is named after the node; returns that tensor's name. */
   node(op: string, name: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
+    this.claim(name);
     const node = { name, op, inputs, outputs: [name], attrs };
     const problem = attrProblem(attrs);
     if (problem) throw new Error(problem);
     const shape = opDef(node).inferShape(node, inputs.map((i) => this.shapeOf(i)));
     const shapeIssue = shapeProblem(shape);
     if (shapeIssue) throw new Error(`output ${shapeIssue}`);
-    if (this.graph.tensors.has(name)) throw new Error(`internal: tensor '${name}' defined twice`);
     this.graph.tensors.set(name, { name, shape, dtype: "float32" });
     this.graph.nodes.push(node);
     return name;
