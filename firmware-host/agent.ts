@@ -6,10 +6,11 @@ import { RunTimeout } from "../runtime/worker-model.js";
 import { BodyError } from "./bytes.js";
 import { Channel } from "./channel.js";
 import { DEFAULT_MAX_FRAME, FRAME_OVERHEAD, LIMIT_MAX_FRAME, PROTOCOL_VERSION, SEQ_NONE, type Frame } from "./frame.js";
-import { ConnectionWatch, FailureWindow, LogLimiter, agentLimits, refuseConnection, type AgentLimits } from "./limits.js";
-import { LinkLimitError, type Link } from "./link.js";
+import { Gate, versionError, type HelloRequest } from "./gate.js";
+import { FailureWindow, LogLimiter, agentLimits, refuseConnection, type AgentLimits, type AgentStats } from "./limits.js";
+import type { Link } from "./link.js";
 import {
-  ErrorCode, INFO_BLOB, INFO_MANIFEST, MsgType, NakCode, REPLY_TYPE, decodeRequest, encodeReply, rawToBytes, toHex,
+  ErrorCode, INFO_BLOB, INFO_MANIFEST, NakCode, REPLY_TYPE, decodeRequest, encodeReply, rawToBytes, toHex,
   type HelloInfo, type Reply, type Request,
 } from "./messages.js";
 import { FairQueue } from "./scheduler.js";
@@ -31,16 +32,7 @@ export interface AgentOptions {
   limits?: Partial<AgentLimits>;
 }
 
-export interface AgentStats {
-  /** Sessions open now. */
-  connections: number;
-  /** Connections answered BUSY because maxConnections were open. */
-  refused: number;
-  /** Connections closed by a limit: failed HELLO, timeouts, a peer that does not read its answers. */
-  dropped: number;
-  /** The most output that waited for one connection's peer at once (bytes; TCP links). */
-  peakQueuedBytes: number;
-}
+export type { AgentStats };
 
 /** Default per-request time limit for running a blob. */
 export const DEFAULT_RUN_LIMIT_MS = 10_000;
@@ -55,10 +47,6 @@ class Refusal extends Error {
 }
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
-
-const versionError = (version: number): Reply => ({
-  kind: "error", code: ErrorCode.BAD_VERSION, detail: PROTOCOL_VERSION, message: `protocol version ${version} is not supported; this device speaks ${PROTOCOL_VERSION}`,
-});
 
 export class Agent {
   readonly limits: AgentLimits;
@@ -156,63 +144,42 @@ export class Agent {
 
 class Session {
   private readonly channel: Channel;
-  private authorized: boolean;
+  /** Authentication and the connection's limits. */
+  private readonly gate: Gate;
   private cache: { seq: number; crc: number; wire: Uint8Array }[] = [];
   private inFlight = new Set<string>();
   private long: { seq: number; data: Uint8Array } | null = null;
-  /** A HELLO failed on a connection link: nothing the peer sent after it is evaluated, and the connection closes. */
-  private rejected = false;
-  /** Frames answered before a successful HELLO. */
-  private unauthorizedFrames = 0;
-  private lastNak = -Infinity;
-  /** Timeouts of connection links (TCP, local); a serial line is the device's only link and is never closed. */
-  private readonly watch: ConnectionWatch | null = null;
 
   constructor(private readonly agent: Agent, readonly link: Link) {
-    this.authorized = !agent.options.requireHello && agent.options.token === undefined;
+    this.gate = new Gate(agent, link, () => this.inFlight.size > 0);
     this.channel = new Channel(link, {
       frame: (f) => this.onFrame(f),
-      bad: () => this.onBadFrame(),
+      bad: () => { if (this.gate.nakNow()) this.channel.send(REPLY_TYPE.nak, SEQ_NONE, encodeReply({ kind: "nak", code: NakCode.BAD_FRAME, expected: 0 })); },
       close: (reason) => this.ended(reason),
     }, agent.options.maxFrame);
-    if (agent.options.requireHello) {
-      this.watch = new ConnectionWatch(agent.limits, () => this.inFlight.size > 0, (why) => this.drop(why));
-    }
-  }
-
-  /** NAKs an unreadable frame, at most once per nakIntervalMs: a flood of garbage is not answered piece by piece. */
-  private onBadFrame(): void {
-    const now = performance.now();
-    if (this.rejected || now - this.lastNak < this.agent.limits.nakIntervalMs) return;
-    this.lastNak = now;
-    this.channel.send(REPLY_TYPE.nak, SEQ_NONE, encodeReply({ kind: "nak", code: NakCode.BAD_FRAME, expected: 0 }));
-  }
-
-  private drop(why: string): void {
-    if (this.link.closed) return;
-    this.agent.noteDrop(`closing ${this.link.description}: ${why}`);
-    void this.link.close();
   }
 
   /** Releases what the session holds: its waiting requests, cached replies and timers. */
   private ended(reason?: Error): void {
-    this.watch?.stop();
+    this.gate.closed(reason);
     this.agent.forget(this);
     this.cache = [];
     this.long = null;
     this.inFlight.clear();
-    if (reason instanceof LinkLimitError) this.agent.noteDrop(`closed ${this.link.description}: ${reason.message}`);
   }
 
   private onFrame(f: Frame): void {
-    if (this.rejected) return;
-    this.watch?.activity();
+    if (this.gate.rejected) return;
+    this.gate.received();
     const key = `${f.seq}:${f.crc}`;
     const cached = this.cache.find((c) => c.seq === f.seq && c.crc === f.crc);
     if (cached) return this.channel.resend(cached.wire);
     if (this.inFlight.has(key)) return;
-    // Authorization comes from the frame type alone: before a good HELLO no other body is even decoded.
-    if (!this.authorized) return this.reply(f, this.preAuth(f));
+    // Before a good HELLO: answered at once, outside the request queue, from the frame type (no other body is decoded).
+    if (!this.gate.authorized) {
+      const answer = this.gate.preAuth(f);
+      return this.reply(f, answer.kind === "hello" ? this.hello(answer) : answer);
+    }
     if (f.version !== PROTOCOL_VERSION) return this.reply(f, versionError(f.version));
     // Stop-and-wait hosts have one request out; a peer that pipelines more is not queued without bound.
     if (this.inFlight.size >= this.agent.limits.pendingPerSession) return;
@@ -251,47 +218,7 @@ class Session {
     const wire = this.channel.send(REPLY_TYPE[reply.kind], f.seq, body);
     this.cache.push({ seq: f.seq, crc: f.crc, wire });
     if (this.cache.length > CACHE) this.cache.shift();
-    this.watch?.activity();
-    if (this.rejected) {
-      this.agent.noteDrop(`closing ${this.link.description} after a failed HELLO`);
-      setTimeout(() => void this.link.close(), 100);
-    }
-  }
-
-  /** Before a successful HELLO: only a HELLO is decoded, and only while its address has not failed too often. */
-  private preAuth(f: Frame): Reply {
-    const limits = this.agent.limits;
-    if (this.agent.options.requireHello && ++this.unauthorizedFrames > limits.unauthorizedRequests) {
-      this.rejected = true;
-      return { kind: "error", code: ErrorCode.UNAUTHORIZED, detail: 0, message: `${limits.unauthorizedRequests} requests without a successful HELLO; closing` };
-    }
-    if (f.version !== PROTOCOL_VERSION) return versionError(f.version);
-    if (f.type !== MsgType.HELLO) return { kind: "error", code: ErrorCode.UNAUTHORIZED, detail: 0, message: "say HELLO with the device's token first" };
-    const wait = this.agent.helloFailures.waitMs(this.peer);
-    if (wait > 0) {
-      if (this.agent.options.requireHello) this.rejected = true;
-      this.agent.log(`HELLO from ${this.link.description} not checked: ${limits.helloFailures} failed HELLOs from ${this.peer} within ${limits.helloWindowMs / 1000} s`, "busy");
-      return { kind: "error", code: ErrorCode.BUSY, detail: wait, message: `too many failed HELLOs from ${this.peer}; try again in ${Math.ceil(wait / 1000)} s` };
-    }
-    let req: Request;
-    try {
-      req = decodeRequest(f.type, f.body);
-    } catch (e) {
-      if (!(e instanceof BodyError)) throw e;
-      return this.failedHello("a malformed HELLO", `malformed HELLO (${e.message})`);
-    }
-    return this.hello(req as Extract<Request, { kind: "hello" }>);
-  }
-
-  private get peer(): string { return this.link.peerAddress ?? this.link.description; }
-
-  /** Counts the failure against the address; on a connection link nothing more is read and the connection closes. */
-  private failedHello(what: string, message: string): Reply {
-    this.authorized = false;
-    this.agent.helloFailures.record(this.peer);
-    if (this.agent.options.requireHello) this.rejected = true;
-    this.agent.log(`HELLO from ${this.link.description} with ${what}: rejected`, "wrong token");
-    return { kind: "error", code: ErrorCode.UNAUTHORIZED, detail: 0, message };
+    this.gate.answered();
   }
 
   private model() {
@@ -307,7 +234,7 @@ class Session {
 
   private async handle(req: Request, seq: number): Promise<Reply> {
     if (req.kind === "hello") return this.hello(req);
-    if (!this.authorized) throw new Refusal(ErrorCode.UNAUTHORIZED, "say HELLO with the device's token first");
+    if (!this.gate.authorized) throw new Refusal(ErrorCode.UNAUTHORIZED, "say HELLO with the device's token first");
     const store = this.agent.store;
     switch (req.kind) {
       case "info": {
@@ -382,10 +309,9 @@ class Session {
     }
   }
 
-  private hello(req: Extract<Request, { kind: "hello" }>): Reply {
-    if (!this.agent.tokenMatches(req.token)) return this.failedHello("a wrong token", "wrong token");
-    this.authorized = true;
-    this.watch?.authorized();
+  private hello(req: HelloRequest): Reply {
+    const refused = this.gate.hello(req);
+    if (refused) return refused;
     this.cache = [];
     this.long = null;
     this.channel.sendLimit = Math.max(DEFAULT_MAX_FRAME, Math.min(LIMIT_MAX_FRAME, this.agent.options.maxFrame, req.maxFrame));

@@ -25,6 +25,17 @@ export interface AgentLimits {
   nakIntervalMs: number;
 }
 
+export interface AgentStats {
+  /** Sessions open now. */
+  connections: number;
+  /** Connections answered BUSY because maxConnections were open. */
+  refused: number;
+  /** Connections closed by a limit: failed HELLO, timeouts, a peer that does not read its answers. */
+  dropped: number;
+  /** The most output that waited for one connection's peer at once (bytes; TCP links). */
+  peakQueuedBytes: number;
+}
+
 export const DEFAULT_LIMITS: AgentLimits = {
   maxConnections: 16,
   authTimeoutMs: 10_000,
