@@ -464,6 +464,13 @@ describe("malformed GraphModel files give one-line KilnErrors", () => {
 });
 
 describe("limits on what a model may ask for", () => {
+  it("a flatten to more than 65,536 features is not a window: it stays within limits", () => {
+    const b = new GraphBuilder("wide");
+    const x = b.input("x", [1, 300, 300, 3]);
+    expect(b.shapeOf(b.node("reshape", "flat", [x], { shape: [1, 270000] }))).toEqual([1, 270000]);
+  });
+
+
   it("a tensor above the element limit is refused at the frontend (never reaches asc)", () => {
     const message = mutated((f) => { layerConfig(f, "conv").batch_input_shape = [null, 4096, 4097, 1]; });
     expect(message).toContain(String(MAX_TENSOR_ELEMENTS));

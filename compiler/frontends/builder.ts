@@ -2,18 +2,21 @@
 // It is the frontends' last gate: shapes, constants and attrs that leave it are bounded, finite and well typed.
 import type { AttrValue, Graph, Tensor, TensorData } from "../ir.js";
 import { opDef } from "../ops/registry.js";
-import { describe, firstNonFinite, MAX_WINDOW, shapeProblem } from "../limits.js";
+import { describe, firstNonFinite, MAX_TENSOR_ELEMENTS, MAX_WINDOW, shapeProblem } from "../limits.js";
 
-/** Attrs that are integer lists, and the least value each entry may take (reshape's target may hold one -1). */
-const INT_LIST_ATTRS: Record<string, number> = { strides: 1, pool: 1, pads: 0, crops: 0, shape: -1 };
+/** Attrs that are integer lists, and the range of their entries (reshape's target may hold one -1, and whole sizes). */
+const INT_LIST_ATTRS: Record<string, [number, number]> = {
+  strides: [1, MAX_WINDOW], pool: [1, MAX_WINDOW], pads: [0, MAX_WINDOW], crops: [0, MAX_WINDOW], shape: [-1, MAX_TENSOR_ELEMENTS],
+};
 
 /** Why `attrs` are not attrs codegen can rely on, or undefined: numbers finite, window attrs bounded integers. */
 function attrProblem(attrs: Record<string, AttrValue>): string | undefined {
   for (const [key, v] of Object.entries(attrs)) {
-    const min = Object.hasOwn(INT_LIST_ATTRS, key) ? INT_LIST_ATTRS[key] : undefined;
-    if (min !== undefined) {
-      if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isInteger(x) || x < min || x > MAX_WINDOW)) {
-        return `${key} ${describe(v)} must be integers from ${min} to ${MAX_WINDOW}`;
+    const range = Object.hasOwn(INT_LIST_ATTRS, key) ? INT_LIST_ATTRS[key] : undefined;
+    if (range) {
+      const [min, max] = range;
+      if (!Array.isArray(v) || v.some((x) => typeof x !== "number" || !Number.isInteger(x) || x < min || x > max)) {
+        return `${key} ${describe(v)} must be integers from ${min} to ${max}`;
       }
     } else if (typeof v === "number" ? !Number.isFinite(v) : Array.isArray(v) && v.some((x) => typeof x === "number" && !Number.isFinite(x))) {
       return `${key} is not a finite number`;
