@@ -4,6 +4,7 @@ import { KilnError, UsageError } from "../compiler/errors.js";
 import { helpText, type CommandSpec } from "./args.js";
 import { processIo, type Io } from "./io.js";
 import { terminalSafe } from "./terminal.js";
+import { redactTokens } from "../firmware-host/device-uri.js";
 import { compileCommand, compileSpec } from "./commands/compile.js";
 import { runCommand, runSpec } from "./commands/run.js";
 import { inspectCommand, inspectSpec } from "./commands/inspect.js";
@@ -51,8 +52,9 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
   const err = e as Error;
-  if (process.env.KILN_DEBUG) console.error(err.stack);
-  // Messages quote file names, labels and device replies: escaped like every other line (bin/terminal.ts).
-  process.stderr.write(`${err instanceof KilnError ? "" : "kiln: "}${terminalSafe(String(err?.message ?? err), false)}\n`);
+  if (process.env.KILN_DEBUG) console.error(redactTokens(String(err?.stack)));
+  // Messages quote file names, labels and device replies: escaped like every other line (bin/terminal.ts), and a
+  // device URI's token is never shown, even when the URI was given where a file was expected.
+  process.stderr.write(`${err instanceof KilnError ? "" : "kiln: "}${terminalSafe(redactTokens(String(err?.message ?? err)), false)}\n`);
   process.exitCode = err instanceof KilnError ? err.exitCode : 1;
 });

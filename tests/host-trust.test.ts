@@ -132,4 +132,13 @@ describe("tokens never reach the terminal", () => {
       await agent.close();
     }
   });
+
+  it("a device URI given where a blob file was expected is not echoed with its token", async () => {
+    for (const args of [["bench", `tcp://127.0.0.1:1?token=${SECRET}`, "--device", "local"], ["deploy", `tcp://127.0.0.1:1?token=${SECRET}`, "--device", "local"]]) {
+      const r = await kiln(args, 30_000);
+      expect(r.status).not.toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(SECRET);
+      expect(r.stderr).toContain("token=***");
+    }
+  });
 });
