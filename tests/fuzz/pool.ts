@@ -22,7 +22,7 @@ export interface PoolOptions {
   showOutput?: boolean;
 }
 
-interface Slot { worker: Worker; job: { spec: CaseSpec; id: number; started: number; timer: NodeJS.Timeout } | null; last: CaseResult | null }
+interface Slot { worker: Worker; job: { spec: CaseSpec; id: number; started: number; timer: NodeJS.Timeout; what: string } | null; last: CaseResult | null }
 
 export async function runCases(specs: CaseSpec[], options: PoolOptions): Promise<CaseResult[]> {
   if (!existsSync(WORKER_FILE)) throw new Error(`${WORKER_FILE} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -52,7 +52,7 @@ export async function runCases(specs: CaseSpec[], options: PoolOptions): Promise
         clearTimeout(job.timer);
         slot.job = null;
         const { spec } = job;
-        record(slot, { target: spec.target, seed: spec.seed, index: spec.index, what: outcome.what ?? "", ms: performance.now() - job.started, ...outcome });
+        record(slot, { target: spec.target, seed: spec.seed, index: spec.index, ms: performance.now() - job.started, ...outcome, what: outcome.what || job.what });
       };
       const feed = (slot: Slot): void => {
         if (next >= queue.length) {
@@ -67,7 +67,7 @@ export async function runCases(specs: CaseSpec[], options: PoolOptions): Promise
           end(slot, { verdict: "hang", message: `no answer within ${spec.timeoutMs} ms (worker terminated)` });
           replace(slot);
         }, spec.timeoutMs);
-        slot.job = { spec, id, started: performance.now(), timer };
+        slot.job = { spec, id, started: performance.now(), timer, what: "" };
         slot.worker.postMessage({ id, target: spec.target, seed: spec.seed, index: spec.index } satisfies CaseMessage);
       };
       const spawn = (slot?: Slot): Slot => {
@@ -80,6 +80,10 @@ export async function runCases(specs: CaseSpec[], options: PoolOptions): Promise
         worker.on("message", (m: WorkerReply) => {
           if (s.worker !== worker) return;
           if (m.kind === "ready") return feed(s);
+          if (m.kind === "started") {
+            if (s.job && m.id === s.job.id) s.job.what = m.what;
+            return;
+          }
           if (m.kind === "stray") {
             // Charged to the running case, or else to the last one this worker ran.
             if (s.job) return end(s, { ...m, message: `unhandled: ${m.message}` }), replace(s);

@@ -36,7 +36,7 @@ function deepen(json: ModelJson, rng: Rng): string {
 }
 
 /** Mutates a copy of one model folder in `scratch`; returns the mutated model.json path and what was done. */
-function mutateModelFolder(rng: Rng, context: CaseContext, kind: "layers" | "graph"): { path: string; what: string } {
+function mutateModelFolder(rng: Rng, context: CaseContext, kind: "layers" | "graph"): { path: string; what: string; deep: boolean } {
   const folders = corpusFolders(context.corpus, kind);
   const source = rng.pick(folders);
   const dir = join(context.scratch, "model");
@@ -72,13 +72,14 @@ function mutateModelFolder(rng: Rng, context: CaseContext, kind: "layers" | "gra
     what = deepen(json, rng);
     writeFileSync(path, JSON.stringify(json));
   }
-  return { path, what: `${basename(source)} ${what}` };
+  return { path, what: `${basename(source)} ${what}`, deep: mode === "deep" };
 }
 
 /** Loads the model; a loaded one is also compiled (float or int8) and its blob run once, as `kiln compile` would. */
 function modelCase(rng: Rng, context: CaseContext, kind: "layers" | "graph"): PreparedCase {
-  const { path, what } = mutateModelFolder(rng, context, kind);
-  const compile = rng.chance(0.5);
+  const { path, what, deep } = mutateModelFolder(rng, context, kind);
+  // Thousands of layers load in milliseconds but take half a minute to compile: deep models are only loaded.
+  const compile = rng.chance(0.5) && !deep;
   const quantize = rng.chance(0.5) ? "int8" : "none";
   return {
     what: `${what}${compile ? ` → compile ${quantize}` : ""}`,

@@ -10,6 +10,8 @@ export interface WorkerSetup { corpus: string; tmp: string; keep: boolean }
 export interface CaseMessage { id: number; target: string; seed: number; index: number }
 export type WorkerReply =
   | { kind: "ready" }
+  /** Sent before the case runs, so a case that never ends is still reported with its mutations. */
+  | { kind: "started"; id: number; what: string }
   | ({ kind: "done"; id: number; what: string; scratch?: string } & Outcome)
   /** An error thrown outside any case's promise chain (e.g. an unhandled rejection after the case ended). */
   | ({ kind: "stray" } & Outcome);
@@ -35,6 +37,7 @@ async function runCase({ id, target: name, seed, index }: CaseMessage): Promise<
     if (!target) throw new Error(`no fuzz target named ${name}`);
     const prepared = await target.prepare(caseRng(name, seed, index), { corpus: setup.corpus, scratch, index });
     what = prepared.what;
+    post({ kind: "started", id, what });
     await prepared.run();
   } catch (e) {
     outcome = judge(e);
