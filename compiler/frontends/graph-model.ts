@@ -2,7 +2,7 @@
 import { basename, dirname } from "node:path";
 import { consumersOf, producerOf, tensorOf, type Graph, type Node } from "../ir.js";
 import { KilnError } from "../errors.js";
-import { describe, MAX_GRAPH_NODES, own, shapeProblem } from "../limits.js";
+import { MAX_GRAPH_NODES, own, shapeProblem } from "../limits.js";
 import { GraphBuilder } from "./builder.js";
 import { loadWeights, type NamedWeight } from "./weights.js";
 import { FOLDABLE_OPS, foldConstant, type FoldInput } from "./const-fold.js";
