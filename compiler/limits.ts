@@ -1,4 +1,5 @@
 // The bounds a model file must stay within, checked before anything is allocated or generated from it.
+import { DEFAULT_MEMORY_LIMIT } from "../runtime/model.js";
 
 /** model.json is read whole and parsed: anything larger is refused before it is read. */
 export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
@@ -24,8 +25,8 @@ export const MAX_WINDOW = 65536;
 /** How deeply a Keras config may nest its inbound_nodes / input_layers / output_layers lists. */
 export const MAX_CONFIG_NESTING = 32;
 
-/** A blob's whole memory (weights + activations + scratch): the default limit of the Kiln agent (firmware-host/serve.ts). */
-export const MAX_BLOB_MEMORY_BYTES = 256 * 1024 * 1024;
+/** A blob's whole memory (weights + activations + scratch): what Model.load and the agent accept by default. */
+export const MAX_BLOB_MEMORY_BYTES = DEFAULT_MEMORY_LIMIT;
 
 const MiB = 1024 * 1024;
 export const mib = (bytes: number): string => `${(bytes / MiB).toFixed(bytes % MiB === 0 ? 0 : 1)} MiB`;
