@@ -1,8 +1,9 @@
 // Hostile model files against codegen: nothing from a file reaches generated source (names, labels, attribute
 // values), the source guard refuses anything but kernel calls with numeric literals, and limits hold before asc.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, generateModel, loadModel } from "../compiler/compile.js";
 import { KilnError } from "../compiler/errors.js";
 import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
@@ -41,6 +42,8 @@ const FLOAT = { ...DEFAULT_COMPILE_OPTIONS, quantize: "none" as const };
 function floatSource(path: string): string {
   return generateModel(loadModel(path), FLOAT).source;
 }
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("names from a model file never reach generated source", () => {
   it("the issue's exploit (a model name with a newline and code) builds a blob that predicts like the int8 reference", async () => {

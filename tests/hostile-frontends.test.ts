@@ -1,13 +1,16 @@
 // Malformed LayersModel and GraphModel files: each ends in a one-line KilnError naming the file and the
 // layer/node (never a raw JS message, a prototype lookup or a stack overflow), within stated limits.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { DEFAULT_COMPILE_OPTIONS, generateModel, loadModel } from "../compiler/compile.js";
 import { KilnError } from "../compiler/errors.js";
 import { MAX_LAYERS, MAX_MODEL_JSON_BYTES, MAX_WEIGHT_ELEMENTS } from "../compiler/limits.js";
 import { GRAPH_NAMES, graphNode, layerConfig, pixelsFor, tinyGraphModel, tinyModel, type ModelFiles } from "./hostile-models.js";
 import { freshDir, loadError, mutated, root, save } from "./hostile-checks.js";
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("malformed LayersModel files give one-line KilnErrors", () => {
   it.each(["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"])("class_name %s", (cls) => {
