@@ -4,8 +4,11 @@ import type { Rng } from "./prng.js";
 type Json = unknown;
 type Container = Record<string, Json> | Json[];
 
-/** Stands for a deeply nested value in the tree; replaced in the serialized text (building it would be slow). */
+/** Stand for values JSON.stringify cannot write: replaced in the serialized text. A deeply nested value (building it
+ *  would be slow), and ±1e999, which JSON.parse reads as ±Infinity. */
 const DEEP = "\u0000kiln-fuzz-deep\u0000";
+const INFINITE = "\u0000kiln-fuzz-inf\u0000", NEGATIVE_INFINITE = "\u0000kiln-fuzz-ninf\u0000";
+const RAW_TEXT: [string, string][] = [[DEEP, `${"[".repeat(100_000)}${"]".repeat(100_000)}`], [INFINITE, "1e999"], [NEGATIVE_INFINITE, "-1e999"]];
 
 const HOSTILE_STRINGS = [
   "", "x", "__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "../../../../etc/passwd", "/dev/zero",
@@ -34,6 +37,7 @@ function hostileValue(rng: Rng, current: Json): Json {
     [1, () => Array.from({ length: rng.int(1, 6) }, () => hostileNumber(rng))],
     [1, () => withOwnKey({}, rng.pick(["__proto__", "constructor"]), { polluted: true })],
     [1, () => DEEP],
+    [1, () => rng.pick([INFINITE, NEGATIVE_INFINITE])],
     [1, () => String(current)],
   ])();
 }
@@ -128,6 +132,7 @@ function mutateOnce(rng: Rng, root: Json, donors: Json[]): string {
 
 function describe(v: Json): string {
   if (v === DEEP) return "100000-deep nested arrays";
+  if (v === INFINITE || v === NEGATIVE_INFINITE) return v === INFINITE ? "1e999" : "-1e999";
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 60 ? `${text.slice(0, 57)}… (${text.length} chars)` : text;
 }
@@ -139,7 +144,7 @@ export function mutateJson(rng: Rng, text: string, donors: string[] = []): { tex
   const steps: string[] = [];
   const count = rng.int(1, 4);
   for (let i = 0; i < count; i++) steps.push(mutateOnce(rng, root, donorTrees));
-  const depth = 100_000;
-  const out = JSON.stringify(root).split(JSON.stringify(DEEP)).join(`${"[".repeat(depth)}${"]".repeat(depth)}`);
+  let out = JSON.stringify(root);
+  for (const [marker, raw] of RAW_TEXT) out = out.split(JSON.stringify(marker)).join(raw);
   return { text: out, what: steps.join("; ") };
 }
