@@ -180,6 +180,9 @@ function batchBytes(source: string, count: number, imageBytes: number): number {
 }
 
 function loadImageFiles(source: string, files: string[], height: number, width: number, channels: number): ImageBatch {
+  if (channels !== 1 && channels !== 3) {
+    throw new InputError(`${source}: models with ${channels} input channels cannot take PNG/JPEG images (only 1 = grayscale, 3 = RGB; give .u8 or idx input)`);
+  }
   const size = height * width * channels;
   const pixels = new Uint8Array(batchBytes(source, files.length, size));
   files.forEach((file, i) => {
@@ -236,9 +239,7 @@ function looksLikeIdx(bytes: Uint8Array): boolean {
  * Every file is stat'ed first (regular files only, sizes within INPUT_LIMITS) and read only as far as needed.
  */
 export function loadImages(path: string, height: number, width: number, channels: number): ImageBatch {
-  if (channels !== 1 && channels !== 3) {
-    throw new InputError(`${path}: models with ${channels} input channels are not supported for image input (only 1 = grayscale, 3 = RGB)`);
-  }
+  // Any channel count is fine for .u8/idx (they already hold model inputs); toModelInput refuses it for PNG/JPEG.
   if (statInput(path).isDirectory()) {
     const files = listFolder(path, IMAGE_FILE, INPUT_LIMITS.maxFolderImages, ".png/.jpg/.jpeg files");
     if (files.length === 0) throw new InputError(`${path}: folder contains no .png, .jpg or .jpeg files`);

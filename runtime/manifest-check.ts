@@ -54,8 +54,10 @@ class Checker {
   shape(v: unknown, field: string): number[] {
     if (!Array.isArray(v) || v.length < 1 || v.length > MANIFEST_LIMITS.rank) this.fail(field, `must be a list of 1…${MANIFEST_LIMITS.rank} dimensions`);
     let elements = 1;
-    for (const d of v) {
-      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 1) this.fail(field, `[${v.map(String).join(", ")}] must hold positive whole numbers`);
+    for (const [i, d] of v.entries()) {
+      // Describe a bad dimension by its type, never by String(d): a nested list would recurse without bound.
+      const seen = typeof d === "number" ? String(d) : Array.isArray(d) ? "a list" : typeof d;
+      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 1) this.fail(field, `dimension ${i} is ${seen}; dimensions must be positive whole numbers`);
       elements *= d;
     }
     if (elements > MANIFEST_LIMITS.tensorElements) this.fail(field, `[${v.join(", ")}] has ${elements} elements; at most ${MANIFEST_LIMITS.tensorElements} are supported`);

@@ -235,8 +235,9 @@ describe("manifest and ABI are checked against a schema and the module", () => {
     const cases: [(m: Record<string, any>) => void, RegExp][] = [
       [(m) => { m.quantize = "int8"; }, /input\.dtype must be one of "int8"/],
       [(m) => { m.input.shape = "1,4"; }, /input\.shape must be a list of 1…8 dimensions/],
-      [(m) => { m.input.shape = [1, 2.5]; }, /input\.shape \[1, 2\.5\] must hold positive whole numbers/],
-      [(m) => { m.input.shape = [1, 0]; }, /must hold positive whole numbers/],
+      [(m) => { m.input.shape = [1, 2.5]; }, /input\.shape dimension 1 is 2\.5; dimensions must be positive whole numbers/],
+      [(m) => { m.input.shape = [1, 0]; }, /dimensions must be positive whole numbers/],
+      [(m) => { m.input.shape = [[[[1]]], 4]; }, /input\.shape dimension 0 is a list; dimensions must be positive whole numbers/],
       [(m) => { m.labels = [1, 2]; }, /labels\[0\] must be a string/],
       [(m) => { m.labels = ["x".repeat(5000)]; }, /labels\[0\] is 5000 characters long; at most 1024/],
       [(m) => { m.labels = new Array(70_000).fill("a"); }, /labels has 70000 entries; at most 65536/],
