@@ -97,9 +97,13 @@ export class Agent {
     return this.options.token === undefined || timingSafeEqual(digest(token), digest(this.options.token));
   }
 
-  /** Serves one link until it closes. Connection links beyond maxConnections get BUSY for their first request instead. */
+  /**
+   * Serves one link until it closes. At maxConnections a new connection link replaces the oldest session that has
+   * not said a good HELLO (unauthenticated peers cannot hold the slots); when all are authenticated it gets BUSY.
+   */
   serve(link: Link): { close(): Promise<void> } {
     const max = this.limits.maxConnections;
+    if (this.options.requireHello && this.sessions.size >= max) this.evictUnauthenticated(link.description);
     if (this.options.requireHello && this.sessions.size >= max) {
       this.counts.refused++;
       this.log(`refusing ${link.description}: ${this.sessions.size} connections open (limit ${max})`, "refused");
@@ -119,6 +123,14 @@ export class Agent {
       this.counts.closedPeak = Math.max(this.counts.closedPeak, link.stats.peakQueued ?? 0);
     });
     return { close: () => link.close() };
+  }
+
+  private evictUnauthenticated(newcomer: string): void {
+    const oldest = [...this.sessions].find((s) => !s.authenticated);
+    if (!oldest) return;
+    this.sessions.delete(oldest);
+    this.noteDrop(`closing ${oldest.link.description}: no good HELLO yet, and ${newcomer} needs its place (limit ${this.limits.maxConnections})`);
+    void oldest.link.close();
   }
 
   /** Queues a session's request. Requests run one at a time (the store and the model are shared), sessions taking turns. */
@@ -158,6 +170,8 @@ class Session {
       close: (reason) => this.ended(reason),
     }, agent.options.maxFrame);
   }
+
+  get authenticated(): boolean { return this.gate.authorized; }
 
   /** Releases what the session holds: its waiting requests, cached replies and timers. */
   private ended(reason?: Error): void {
@@ -219,6 +233,8 @@ class Session {
     this.cache.push({ seq: f.seq, crc: f.crc, wire });
     if (this.cache.length > CACHE) this.cache.shift();
     this.gate.answered();
+    // A rejected peer's further bytes are not even decoded until its connection closes.
+    if (this.gate.rejected) this.channel.stopReading();
   }
 
   private model() {

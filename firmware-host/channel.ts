@@ -14,6 +14,7 @@ export class Channel {
   /** Frames larger than this are not sent (DEFAULT_MAX_FRAME until HELLO negotiates more). */
   sendLimit = DEFAULT_MAX_FRAME;
   private unsubscribe: (() => void)[] = [];
+  private stopData: () => void;
 
   constructor(readonly link: Link, handlers: ChannelHandlers, receiveLimit = LIMIT_MAX_FRAME) {
     this.decoder = new FrameDecoder(
@@ -21,7 +22,8 @@ export class Channel {
       (fault) => handlers.bad?.(fault),
       receiveLimit,
     );
-    this.unsubscribe.push(link.onData((bytes) => this.decoder.push(bytes)));
+    this.stopData = link.onData((bytes) => this.decoder.push(bytes));
+    this.unsubscribe.push(this.stopData);
     this.unsubscribe.push(link.onClose((reason) => handlers.close?.(reason)));
   }
 
@@ -37,6 +39,13 @@ export class Channel {
   /** Sends bytes already encoded by send() again. */
   resend(wire: Uint8Array): void {
     this.link.write(wire);
+  }
+
+  /** Ignores whatever else arrives (not even decoded, and not read at all where the link can pause); close is still reported. */
+  stopReading(): void {
+    this.stopData();
+    this.decoder.stop();
+    this.link.pauseInput?.();
   }
 
   /** Stops listening to the link (the link itself stays open). */

@@ -77,6 +77,7 @@ export class FrameDecoder {
   private buffer: Uint8Array;
   private length = 0;
   private overflow = false;
+  private stopped = false;
 
   constructor(
     private readonly onFrame: (frame: Frame) => void,
@@ -87,7 +88,7 @@ export class FrameDecoder {
   }
 
   push(chunk: Uint8Array): void {
-    for (let i = 0; i < chunk.length; i++) {
+    for (let i = 0; i < chunk.length && !this.stopped; i++) {
       const byte = chunk[i];
       if (byte !== 0) {
         if (this.length < this.buffer.length) this.buffer[this.length++] = byte;
@@ -96,6 +97,11 @@ export class FrameDecoder {
       }
       this.finish();
     }
+  }
+
+  /** Decodes nothing more, not even the rest of the chunk being pushed. */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** Forgets a partly received frame (after a reconnect). */

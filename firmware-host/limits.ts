@@ -177,9 +177,10 @@ export function refuseConnection(link: Link, message: string, retryMs: number): 
   const deadline = setTimeout(finish, 1000);
   const channel = new Channel(link, {
     frame: (f) => {
+      // One answer; the peer's further frames (even the rest of this chunk) are not read, and the link closes
+      // once the answer has had a moment to leave.
+      channel.stopReading();
       channel.send(REPLY_TYPE.error, f.seq, encodeReply({ kind: "error", code: ErrorCode.BUSY, detail: retryMs, message }));
-      // Close once the answer has had a moment to leave; the peer's further frames are not read.
-      channel.detach();
       setTimeout(finish, 100);
     },
     close: finish,

@@ -23,6 +23,8 @@ export interface Link {
   /** Queues bytes for sending; a failed write closes the link (see onClose). */
   write(bytes: Uint8Array): void;
   onData(listener: DataListener): () => void;
+  /** Stops taking bytes from the other end, where the transport can (TCP: its data waits in the system's buffers). */
+  pauseInput?(): void;
   /** Called once when the link closes, with the reason when it was not closed by close(). */
   onClose(listener: CloseListener): () => void;
   close(): Promise<void>;

@@ -18,6 +18,7 @@ export class TcpLink extends BaseLink {
   readonly peerAddress: string;
   private ending = false;
   private stall: NodeJS.Timeout | undefined;
+  private inputPaused = false;
 
   constructor(private readonly socket: Socket, description?: string, private readonly limits: TcpLimits = DEFAULT_TCP_LIMITS) {
     super();
@@ -56,6 +57,11 @@ export class TcpLink extends BaseLink {
     if (!flowing) this.backedUp();
   }
 
+  pauseInput(): void {
+    this.inputPaused = true;
+    this.socket.pause();
+  }
+
   /** Output waits for the peer: read nothing more from it until it has taken its answers, within stallMs. */
   private backedUp(): void {
     if (this.stall) return;
@@ -64,7 +70,7 @@ export class TcpLink extends BaseLink {
     this.socket.once("drain", () => {
       clearTimeout(this.stall);
       this.stall = undefined;
-      if (!this.closed) this.socket.resume();
+      if (!this.closed && !this.inputPaused) this.socket.resume();
     });
   }
 

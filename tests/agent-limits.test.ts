@@ -161,9 +161,25 @@ describe("connection limits", () => {
     await d.client();
     await expect(d.client()).rejects.toMatchObject({ code: ErrorCode.BUSY, message: expect.stringMatching(/serves 2 connections at once/) });
     expect(d.agent.stats().refused).toBe(1);
+    // A refused peer gets one answer, however much it pipelines.
+    const pipelining = await d.raw();
+    for (let seq = 1; seq <= 100; seq++) pipelining.request(helloRequest(TOKEN), seq);
+    await pipelining.whenClosed;
+    expect(pipelining.replies).toMatchObject([{ seq: 1, reply: { kind: "error", code: ErrorCode.BUSY, detail: 1000 } }]);
     await first.close();
     await waitFor(() => d.agent.stats().connections === 1, 5000, "the closed session to be released");
     await expectServesHosts(d);
+  });
+
+  it("at the limit, a new connection takes the place of the oldest one without a good HELLO", async () => {
+    const d = await tcpAgent({ maxConnections: 2 });
+    const oldest = await d.raw(), newer = await d.raw();
+    await waitFor(() => d.agent.stats().connections === 2, 5000, "both peers to be served");
+    await expectServesHosts(d);
+    await oldest.whenClosed;
+    expect(newer.closed).toBe(false);
+    expect(d.agent.stats()).toMatchObject({ refused: 0, dropped: 1 });
+    expect(d.lines.join("\n")).toMatch(/no good HELLO yet, and tcp 127\.0\.0\.1:\d+ needs its place \(limit 2\)/);
   });
 
   it("connections without a HELLO (slowloris) are closed after the auth timeout", async () => {
