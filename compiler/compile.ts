@@ -1,7 +1,7 @@
 // The compiler driver: model file → graph → passes → layout → AssemblyScript → blob.
 import { readFileSync, statSync, type Stats } from "node:fs";
 import { sizeOf, type Graph } from "./ir.js";
-import { KilnError } from "./errors.js";
+import { fileText, KilnError, quoteName } from "./errors.js";
 import { loadLayersModel } from "./frontends/layers-model.js";
 import { loadGraphModel } from "./frontends/graph-model.js";
 import { FLOAT_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
@@ -48,6 +48,21 @@ export interface CompiledModel extends BuiltBlob {
   source: string;
 }
 
+/**
+ * What JSON.parse objected to and where (line and column), for a one-line message. V8's own text may quote the file
+ * around the error, raw bytes and newlines included: that quote is dropped, and what is left is escaped.
+ */
+export function jsonSyntaxProblem(text: string, e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const position = /at position (\d+)/.exec(message);
+  const what = message.replace(/ in JSON at position \d+[^]*$/, "").replace(/, (?:\.\.\.)?"[^]*"(?:\.\.\.)? is not valid JSON$/, "")
+    .replace(/^Unexpected token/, "unexpected character");
+  if (!position) return fileText(what, 120);
+  const before = text.slice(0, Number(position[1]));
+  const line = before.split("\n").length;
+  return `${fileText(what, 120)} at line ${line}, column ${before.length - before.lastIndexOf("\n")}`;
+}
+
 /** Reads a TF.js model.json of any supported format into the float IR; a bad file only ever gives a KilnError. */
 export function loadModel(path: string): Graph {
   let stats: Stats;
@@ -59,11 +74,12 @@ export function loadModel(path: string): Graph {
   if (stats.isDirectory()) throw new KilnError(`${path}: is a folder; pass the model.json inside it`);
   if (!stats.isFile()) throw new KilnError(`${path}: not a regular file; pass a model.json`);
   if (stats.size > MAX_MODEL_JSON_BYTES) throw new KilnError(`${path}: ${mib(stats.size)} is larger than Kiln reads for a model.json (limit ${mib(MAX_MODEL_JSON_BYTES)})`);
-  let json: unknown;
+  let json: unknown, text = "";
   try {
-    json = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
+    json = JSON.parse(text);
   } catch (e) {
-    throw new KilnError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new KilnError(`${path}: not valid JSON (${jsonSyntaxProblem(text, e)})`);
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new KilnError(`${path}: expected a TF.js model.json object`);
   const model = json as Record<string, unknown>;
@@ -72,7 +88,7 @@ export function loadModel(path: string): Graph {
   } catch (e) {
     if (e instanceof KilnError) throw e;
     // The frontends check every value they read; this is the net under them, so a file never shows a stack trace.
-    throw new KilnError(`${path}: cannot read this model (internal: ${(e as Error).message.split("\n")[0]})`);
+    throw new KilnError(`${path}: cannot read this model (internal: ${fileText(String((e as Error)?.message), 200)})`);
   }
 }
 
@@ -84,7 +100,7 @@ export function pipelineFor(options: CompileOptions): Pass[] {
     run(graph) {
       // Refuse before calibrating: nothing may silently stay in float, and calibration takes a while.
       for (const node of graph.nodes) {
-        if (!opDef(node).int8) throw new KilnError(`node '${node.name}' (op ${node.op}) has no int8 kernel; compile with --quantize none to keep the model in float`);
+        if (!opDef(node).int8) throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 kernel; compile with --quantize none to keep the model in float`);
       }
       const set = calibrationSet(graph, { path: options.calibration, count: options.calibrationCount ?? 500 });
       const method = options.calibrationMethod ?? "minmax";
@@ -102,7 +118,7 @@ export function optimize(graph: Graph, options: CompileOptions): Graph {
   const passes = pipelineFor(options);
   const dump = options.dumpAfter;
   if (dump && !passNames(passes).includes(dump.pass)) {
-    throw new KilnError(`--dump-after: no pass named '${dump.pass}' (passes: ${passNames(passes).join(", ")})`);
+    throw new KilnError(`--dump-after: no pass named ${quoteName(dump.pass)} (passes: ${passNames(passes).join(", ")})`);
   }
   return runPipeline(graph, passes, { after: (name, g) => { if (dump?.pass === name) dump.print(g); } });
 }
@@ -157,7 +173,7 @@ export function generateModel(input: Graph, options: CompileOptions): GeneratedM
       addr: layout.addr,
     };
     if (!int8) return def.emitFloat(ctx);
-    if (!def.emitInt8) throw new KilnError(`node '${node.name}' (op ${node.op}) has no int8 kernel; compile with --quantize none`);
+    if (!def.emitInt8) throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 kernel; compile with --quantize none`);
     return def.emitInt8(ctx);
   });
   const kernels = kernelLibrary();

@@ -13,3 +13,42 @@ export class UsageError extends KilnError {
     this.name = "UsageError";
   }
 }
+
+/**
+ * Characters a message must not carry raw (the set bin/terminal.ts escapes): C0 controls (a newline would split a
+ * one-line error, ESC drives the terminal), DEL, C1 controls, and the bidi controls that reorder what follows them.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** Longest name a message shows: enough to recognise it, short enough that a hostile one cannot flood the line. */
+export const MAX_SHOWN_NAME = 80;
+/** Longest file path a message shows (a shard's resolved path: the user's folder, then what the manifest lists). */
+export const MAX_SHOWN_PATH = 240;
+
+const escapeOne = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * A string from a model file (a name, op, class, path, key…) as a message shows it: control characters as \uXXXX
+ * escapes, and at most `max` characters (a longer one is cut, never inside an escape or a surrogate pair, and ends in …).
+ */
+export function fileText(text: string, max = MAX_SHOWN_NAME): string {
+  let out = "", fitsWithEllipsis = 0;
+  for (const ch of text) {
+    const shown = CONTROL.test(ch) ? escapeOne(ch) : ch;
+    if (out.length + shown.length > max) return `${out.slice(0, fitsWithEllipsis)}…`;
+    out += shown;
+    if (out.length < max) fitsWithEllipsis = out.length;
+  }
+  return out;
+}
+
+/** fileText in single quotes: `layer ${quoteName(name)}` reads layer 'conv1'. */
+export function quoteName(text: string, max = MAX_SHOWN_NAME): string {
+  return `'${fileText(text, max)}'`;
+}
+
+/** Names from a file as a short list: the first `shown` (each as fileText), then how many more (a file may list thousands). */
+export function fileTextList(names: readonly string[], shown = 4): string {
+  const more = names.length > shown ? ` and ${names.length - shown} more` : "";
+  return names.slice(0, shown).map((n) => fileText(n)).join(", ") + more;
+}

@@ -1,6 +1,7 @@
 // The float reference interpreter: runs a graph op by op with each op's float reference (the spec).
 import { sizeOf, tensorOf, type Graph } from "./ir.js";
 import { opDef } from "./ops/registry.js";
+import { quoteName } from "./errors.js";
 
 export type Activations = Map<string, Float32Array>;
 
@@ -8,14 +9,14 @@ export type Activations = Map<string, Float32Array>;
 export function runFloatAll(graph: Graph, input: Float32Array): Activations {
   const inputTensor = tensorOf(graph, graph.inputs[0]);
   if (input.length !== sizeOf(inputTensor.shape)) {
-    throw new Error(`input has ${input.length} values; model '${graph.name}' expects [${inputTensor.shape}] = ${sizeOf(inputTensor.shape)}`);
+    throw new Error(`input has ${input.length} values; model ${quoteName(graph.name)} expects [${inputTensor.shape}] = ${sizeOf(inputTensor.shape)}`);
   }
   const values: Activations = new Map([[graph.inputs[0], input]]);
   const valueOf = (name: string): Float32Array => {
     const v = values.get(name);
     if (v) return v;
     const t = tensorOf(graph, name);
-    if (!(t.data instanceof Float32Array)) throw new Error(`tensor '${name}' has no float value`);
+    if (!(t.data instanceof Float32Array)) throw new Error(`tensor ${quoteName(name)} has no float value`);
     return t.data;
   };
   for (const node of graph.nodes) {
@@ -30,6 +31,6 @@ export function runFloatAll(graph: Graph, input: Float32Array): Activations {
 export function runFloat(graph: Graph, input: Float32Array): Float32Array {
   const values = runFloatAll(graph, input);
   const out = values.get(graph.outputs[0]);
-  if (!out) throw new Error(`graph output '${graph.outputs[0]}' was not computed`);
+  if (!out) throw new Error(`graph output ${quoteName(graph.outputs[0])} was not computed`);
   return out;
 }

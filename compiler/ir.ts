@@ -1,4 +1,5 @@
 // The Kiln IR: a graph of nodes in topological order over named NHWC tensors (batch fixed at 1).
+import { fileText, quoteName } from "./errors.js";
 export type DType = "float32" | "int8" | "int32" | "uint8";
 
 /** Quantization of a tensor: per-tensor (one entry) or per-channel along `axis`. */
@@ -47,7 +48,7 @@ export function sizeOf(shape: readonly number[]): number {
 
 export function tensorOf(graph: Graph, name: string): Tensor {
   const t = graph.tensors.get(name);
-  if (!t) throw new Error(`graph '${graph.name}': no tensor named '${name}'`);
+  if (!t) throw new Error(`graph ${quoteName(graph.name)}: no tensor named ${quoteName(name)}`);
   return t;
 }
 
@@ -80,19 +81,19 @@ export function attrNumber(node: Node, key: string, fallback?: number): number {
   const v = node.attrs[key];
   if (typeof v === "number") return v;
   if (v === undefined && fallback !== undefined) return fallback;
-  throw new Error(`node '${node.name}' (${node.op}): attribute '${key}' must be a number`);
+  throw new Error(`node ${quoteName(node.name)} (${fileText(node.op)}): attribute ${quoteName(key)} must be a number`);
 }
 
 export function attrInts(node: Node, key: string, fallback?: number[]): number[] {
   const v = node.attrs[key];
   if (Array.isArray(v) && v.every((x) => typeof x === "number")) return v as number[];
   if (v === undefined && fallback !== undefined) return fallback;
-  throw new Error(`node '${node.name}' (${node.op}): attribute '${key}' must be a list of numbers`);
+  throw new Error(`node ${quoteName(node.name)} (${fileText(node.op)}): attribute ${quoteName(key)} must be a list of numbers`);
 }
 
 export function attrString(node: Node, key: string, fallback?: string): string {
   const v = node.attrs[key];
   if (typeof v === "string") return v;
   if (v === undefined && fallback !== undefined) return fallback;
-  throw new Error(`node '${node.name}' (${node.op}): attribute '${key}' must be a string`);
+  throw new Error(`node ${quoteName(node.name)} (${fileText(node.op)}): attribute ${quoteName(key)} must be a string`);
 }

@@ -1,5 +1,6 @@
 // The bounds a model file must stay within, checked before anything is allocated or generated from it.
 import { DEFAULT_MEMORY_LIMIT } from "../runtime/model.js";
+import { fileText } from "./errors.js";
 
 /** model.json is read whole and parsed: anything larger is refused before it is read. */
 export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
@@ -47,7 +48,7 @@ export function shapeProblem(shape: unknown, min = 1): string | undefined {
 /** A value from a file, shown in a message: short, one line, and never a raw object dump. */
 export function describe(v: unknown, depth = 0): string {
   if (typeof v === "number") return Number.isFinite(v) ? String(v) : "a non-finite number";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === "string") return `"${fileText(v)}"`;
   if (v === null) return "null";
   if (v === undefined) return "nothing";
   if (Array.isArray(v)) {

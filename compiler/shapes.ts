@@ -1,6 +1,7 @@
 // Shape inference over a whole graph, and the consistency check run after every pass in tests.
 import { sizeOf, tensorOf, type Graph } from "./ir.js";
 import { opDef } from "./ops/registry.js";
+import { quoteName } from "./errors.js";
 
 /** Sets the shape of every node output from its inputs, in topological order. */
 export function inferShapes(graph: Graph): Graph {
@@ -17,26 +18,26 @@ export function inferShapes(graph: Graph): Graph {
 export function checkGraph(graph: Graph): void {
   const defined = new Set<string>(graph.inputs);
   for (const [name, t] of graph.tensors) {
-    if (t.name !== name) throw new Error(`tensor '${name}' is stored under another name ('${t.name}')`);
+    if (t.name !== name) throw new Error(`tensor ${quoteName(name)} is stored under another name (${quoteName(t.name)})`);
     if (t.data) {
       defined.add(name);
-      if (t.data.length !== sizeOf(t.shape)) throw new Error(`constant '${name}' has ${t.data.length} values for shape [${t.shape}]`);
+      if (t.data.length !== sizeOf(t.shape)) throw new Error(`constant ${quoteName(name)} has ${t.data.length} values for shape [${t.shape}]`);
     }
   }
   for (const node of graph.nodes) {
     for (const input of node.inputs) {
-      if (!defined.has(input)) throw new Error(`node '${node.name}' reads '${input}' before it is produced`);
+      if (!defined.has(input)) throw new Error(`node ${quoteName(node.name)} reads ${quoteName(input)} before it is produced`);
     }
     const def = opDef(node);
     const expected = def.inferShape(node, node.inputs.map((n) => tensorOf(graph, n).shape));
     for (const output of node.outputs) {
-      if (defined.has(output)) throw new Error(`tensor '${output}' is produced twice (again by '${node.name}')`);
+      if (defined.has(output)) throw new Error(`tensor ${quoteName(output)} is produced twice (again by ${quoteName(node.name)})`);
       defined.add(output);
     }
     const actual = tensorOf(graph, node.outputs[0]).shape;
     if (expected.join(",") !== actual.join(",")) {
-      throw new Error(`node '${node.name}': output shape [${actual}] but its inputs give [${expected}]`);
+      throw new Error(`node ${quoteName(node.name)}: output shape [${actual}] but its inputs give [${expected}]`);
     }
   }
-  for (const output of graph.outputs) if (!defined.has(output)) throw new Error(`graph output '${output}' is never produced`);
+  for (const output of graph.outputs) if (!defined.has(output)) throw new Error(`graph output ${quoteName(output)} is never produced`);
 }

@@ -5,6 +5,7 @@ import { fusedPoolOf } from "../ops/fused-pool.js";
 import { emitConvWinoInt8, packConvWino, usesWinograd, winoScratchBytes } from "./conv-wino-int8.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
 import { emitConvPwInt8, packConvPw, usesPointwise } from "./conv-pw-int8.js";
+import { quoteName } from "../errors.js";
 
 /** Output channels are computed four at a time and the reduction eight at a time (one i16x8 dot). */
 export const OC_BLOCK = 4;
@@ -94,7 +95,7 @@ export function packConvInt8(node: Node, graph: Graph): Map<string, Uint8Array> 
   if (usesPointwise(node, graph)) return packConvPw(node, graph);
   const g = geometry(node, graph);
   const w = tensorOf(graph, node.inputs[1]).data;
-  if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
   const small = usesSmallKernel(node, graph, g.kw, g.c);
   const ocPadded = roundUp(g.oc, small ? SMALL_OC_BLOCK : OC_BLOCK);
   return new Map([

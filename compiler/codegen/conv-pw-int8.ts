@@ -4,6 +4,7 @@ import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js"
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
+import { quoteName } from "../errors.js";
 
 const OC_BLOCK = 16;
 /** Up to 5 inputs per row, conv_small_i8 does as well; from 6 on, pairs of channels fill the dot product. */
@@ -37,7 +38,7 @@ export function packPointwiseWeights(w: Int8Array, c: number, oc: number): Uint8
 /** Weights, the bias with −zp·Σw folded in (the kernel multiplies raw inputs), multipliers; both padded to 16. */
 export function packConvPw(node: Node, graph: Graph): Map<string, Uint8Array> {
   const w = tensorOf(graph, node.inputs[1]).data;
-  if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
   const [, , c, oc] = tensorOf(graph, node.inputs[1]).shape;
   return new Map([[`${node.name}#w`, packPointwiseWeights(w, c, oc)], ...packBiasAndMultipliers(node, graph, roundUp(oc, OC_BLOCK), true)]);
 }

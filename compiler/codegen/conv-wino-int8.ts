@@ -4,6 +4,7 @@ import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js"
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
+import { quoteName } from "../errors.js";
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
@@ -52,7 +53,7 @@ export function usesWinograd(node: Node, graph: Graph): boolean {
  */
 export function packConvWino(node: Node, graph: Graph): Map<string, Uint8Array> {
   const w = tensorOf(graph, node.inputs[1]).data;
-  if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
   return new Map([
     [`${node.name}#w`, new Uint8Array(w.buffer, w.byteOffset, w.byteLength)],
     ...packBiasAndMultipliers(node, graph, roundUp(geometryOf(node, graph).oc, 16), true),

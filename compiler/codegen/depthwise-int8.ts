@@ -2,6 +2,7 @@
 import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
+import { quoteName } from "../errors.js";
 
 /** The SIMD kernel computes eight output channels at a time (one i16x8 multiply per tap). */
 export const DW_BLOCK = 8;
@@ -53,7 +54,7 @@ export function packGatherMasks(oc: number, dm: number): Uint8Array {
 export function packDepthwiseInt8(node: Node, graph: Graph): Map<string, Uint8Array> {
   const g = geometry(node, graph);
   const w = tensorOf(graph, node.inputs[1]).data;
-  if (!(w instanceof Int8Array)) throw new Error(`internal: node '${node.name}' weights are not int8`);
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
   const oc = g.c * g.dm, ocPadded = roundUp(oc, DW_BLOCK);
   // Bias and multipliers are padded so the SIMD path can load two full vectors per block; the kernel multiplies
   // raw inputs (weights are [taps][c·dm], so the fold sums each output channel's taps).

@@ -2,6 +2,7 @@
 import type { Graph, TensorData } from "../ir.js";
 import { greedyBySize, type BufferRequest, type MemoryPlan, type Planner } from "../memory-plan.js";
 import { activationBuffers } from "../lifetimes.js";
+import { quoteName } from "../errors.js";
 
 /** Address 0 stays unused so that 0 can mean "no buffer" (e.g. no bias). */
 export const WEIGHTS_BASE = 16;
@@ -61,7 +62,7 @@ export function layoutGraph(graph: Graph, blobs: Map<string, Uint8Array>, scratc
       const c = constants.get(tensor);
       if (c !== undefined) return WEIGHTS_BASE + c;
       const a = plan.offsets.get(tensor);
-      if (a === undefined) throw new Error(`internal: tensor '${tensor}' has no address`);
+      if (a === undefined) throw new Error(`internal: tensor ${quoteName(tensor)} has no address`);
       return arenaBase + a;
     },
   };

@@ -1,6 +1,6 @@
 // Defense in depth before asc: the generated module must be exactly Kiln's template, and every layer statement a
 // call of a kernel-library function (or memory.copy/fill) whose arguments are numeric literals of the right kind.
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, quoteName } from "../errors.js";
 import { GENERATED_HEADER } from "./model-source.js";
 import type { KernelLibrary } from "./kernels.js";
 
@@ -14,13 +14,13 @@ const CALL = /^([a-z_][a-z0-9_]*|memory\.copy|memory\.fill)\(([^()]*)\);$/;
 function argProblem(arg: string, type: string): string | undefined {
   const range = INT_RANGES[type];
   if (range) {
-    if (!INT.test(arg)) return `'${arg}' is not an integer literal (the parameter is ${type})`;
+    if (!INT.test(arg)) return `${quoteName(arg)} is not an integer literal (the parameter is ${type})`;
     const v = Number(arg);
     return v < range[0] || v > range[1] ? `${arg} is out of range for ${type}` : undefined;
   }
   if (type === "f32") {
     const literal = arg.startsWith("<f32>") ? arg.slice(5) : arg;
-    if (!FLOAT.test(literal)) return `'${arg}' is not a number literal (the parameter is f32)`;
+    if (!FLOAT.test(literal)) return `${quoteName(arg)} is not a number literal (the parameter is f32)`;
     return Number.isFinite(Math.fround(Number(literal))) ? undefined : `${arg} is not a finite f32`;
   }
   return `the parameter type ${type} is not one codegen passes`;
@@ -32,12 +32,12 @@ function statementProblem(statement: string, kernels: KernelLibrary): string | u
   if (!call) return "it is not a single call";
   const [, fn, argText] = call;
   const params = Object.hasOwn(MEMORY_CALLS, fn) ? MEMORY_CALLS[fn] : kernels.signatures.get(fn);
-  if (!params) return `${fn} is not a kernel-library function`;
+  if (!params) return `${fileText(fn)} is not a kernel-library function`;
   const args = argText.trim() === "" ? [] : argText.split(",").map((a) => a.trim());
-  if (args.length !== params.length) return `${fn} takes ${params.length} arguments, not ${args.length}`;
+  if (args.length !== params.length) return `${fileText(fn)} takes ${params.length} arguments, not ${args.length}`;
   for (let i = 0; i < args.length; i++) {
     const problem = argProblem(args[i], params[i]);
-    if (problem) return `argument ${i + 1} of ${fn}: ${problem}`;
+    if (problem) return `argument ${i + 1} of ${fileText(fn)}: ${problem}`;
   }
   return undefined;
 }
@@ -68,9 +68,9 @@ export function checkGeneratedSource(source: string, layerNames: string[], kerne
     if (layer !== undefined) {
       if (line === "}") { layer = undefined; continue; }
       const name = layerNames[layer] ?? `#${layer}`;
-      if (!line.startsWith("  ")) refuse(`layer '${name}'`, `line ${n + 1} is not an indented statement`);
+      if (!line.startsWith("  ")) refuse(`layer ${quoteName(name)}`, `line ${n + 1} is not an indented statement`);
       const problem = statementProblem(line.slice(2), kernels);
-      if (problem) refuse(`layer '${name}'`, problem);
+      if (problem) refuse(`layer ${quoteName(name)}`, problem);
       continue;
     }
     const start = LAYER_START.exec(line);
@@ -83,5 +83,5 @@ export function checkGeneratedSource(source: string, layerNames: string[], kerne
     }
     if (!TEMPLATE_LINES.some((p) => p.test(line))) refuse("the module", `line ${n + 1} is not part of Kiln's template`);
   }
-  if (layer !== undefined) refuse(`layer '${layerNames[layer] ?? layer}'`, "its function is not closed");
+  if (layer !== undefined) refuse(`layer ${quoteName(layerNames[layer] ?? String(layer))}`, "its function is not closed");
 }

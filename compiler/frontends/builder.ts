@@ -3,6 +3,7 @@
 import type { AttrValue, Graph, Tensor, TensorData } from "../ir.js";
 import { opDef } from "../ops/registry.js";
 import { describe, firstNonFinite, MAX_TENSOR_ELEMENTS, MAX_WINDOW, shapeProblem } from "../limits.js";
+import { quoteName } from "../errors.js";
 
 /** Attrs that are integer lists, and the range of their entries (reshape's target may hold one -1, and whole sizes). */
 const INT_LIST_ATTRS: Record<string, [number, number]> = {
@@ -36,7 +37,7 @@ export class GraphBuilder {
 
   /** Names come from the file: a layer called like another layer's weight ('conv/kernel') must not replace it. */
   private claim(name: string): void {
-    if (this.graph.tensors.has(name)) throw new Error(`the name '${name}' is used twice (a layer or node is named like another tensor, e.g. a weight)`);
+    if (this.graph.tensors.has(name)) throw new Error(`the name ${quoteName(name)} is used twice (a layer or node is named like another tensor, e.g. a weight)`);
   }
 
   input(name: string, shape: number[]): string {
@@ -51,10 +52,10 @@ export class GraphBuilder {
   constant(name: string, shape: number[], data: TensorData): string {
     this.claim(name);
     const problem = shapeProblem(shape);
-    if (problem) throw new Error(`constant '${name}': ${problem}`);
-    if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`constant '${name}' has ${data.length} values for shape [${shape}]`);
+    if (problem) throw new Error(`constant ${quoteName(name)}: ${problem}`);
+    if (data.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`constant ${quoteName(name)} has ${data.length} values for shape [${shape}]`);
     const bad = firstNonFinite(data);
-    if (bad >= 0) throw new Error(`weights are not finite: '${name}' holds ${Number.isNaN(data[bad]) ? "a not-a-number value" : data[bad]} at index ${bad}`);
+    if (bad >= 0) throw new Error(`weights are not finite: ${quoteName(name)} holds ${Number.isNaN(data[bad]) ? "a not-a-number value" : data[bad]} at index ${bad}`);
     const dtype: Tensor["dtype"] = data instanceof Float32Array ? "float32" : data instanceof Int8Array ? "int8" : data instanceof Int32Array ? "int32" : "uint8";
     this.graph.tensors.set(name, { name, shape, dtype, data });
     return name;
@@ -62,7 +63,7 @@ export class GraphBuilder {
 
   shapeOf(tensor: string): number[] {
     const t = this.graph.tensors.get(tensor);
-    if (!t) throw new Error(`internal: tensor '${tensor}' is not defined yet`);
+    if (!t) throw new Error(`internal: tensor ${quoteName(tensor)} is not defined yet`);
     return t.shape;
   }
 

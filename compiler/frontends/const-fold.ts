@@ -1,6 +1,7 @@
 // Constant folding for GraphModels: evaluates nodes whose inputs are all known (weight preprocessing, static shapes).
 import { constDtype, intAttr, intListAttr, typeAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
 import { shapeProblem } from "../limits.js";
+import { fileText } from "../errors.js";
 
 /** A run-time tensor: its values are unknown, but its static shape is (which is all `Shape` needs). */
 export interface ShapeOnly {
@@ -173,7 +174,7 @@ const EVALUATORS: Record<string, Evaluator> = {
   Cast(node, [x]) {
     const target = typeAttr(node, "DstT");
     const dtype = constDtype(target);
-    if (!dtype) throw new Error(`cannot cast to ${target}`);
+    if (!dtype) throw new Error(`cannot cast to ${fileText(target)}`);
     return make(dtype, x.shape, target === "DT_BOOL" ? Array.from(x.data, (v) => (v !== 0 ? 1 : 0)) : x.data);
   },
   Reshape: (_node, [x, shape]) => ({ ...x, shape: resolveShape(list(shape), x.data.length) }),

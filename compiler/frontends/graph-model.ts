@@ -1,7 +1,7 @@
 // The TF.js GraphModel frontend: reads a converter model.json (GraphDef + weights) and lowers it into core ops.
 import { basename, dirname } from "node:path";
 import { consumersOf, producerOf, tensorOf, type Graph, type Node } from "../ir.js";
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, quoteName, fileTextList } from "../errors.js";
 import { MAX_GRAPH_NODES, own, shapeProblem } from "../limits.js";
 import { GraphBuilder } from "./builder.js";
 import { loadWeights, type NamedWeight } from "./weights.js";
@@ -24,10 +24,10 @@ function readNodes(path: string, json: Record<string, unknown>): Map<string, TfN
     if (typeof node !== "object" || node === null || typeof node.name !== "string" || typeof node.op !== "string") {
       throw new KilnError(`${path}: a node in modelTopology.node lacks a name or an op`);
     }
-    const where = `${path}: node '${node.name}' (${node.op})`;
+    const where = `${path}: node ${quoteName(node.name)} (${fileText(node.op)})`;
     if (node.input !== undefined && (!Array.isArray(node.input) || !node.input.every((i) => typeof i === "string"))) throw new KilnError(`${where}: input must be a list of node names`);
     if (node.attr !== undefined && (typeof node.attr !== "object" || node.attr === null || Array.isArray(node.attr))) throw new KilnError(`${where}: attr must be an object`);
-    if (nodes.has(node.name)) throw new KilnError(`${path}: two nodes are named '${node.name}'`);
+    if (nodes.has(node.name)) throw new KilnError(`${path}: two nodes are named ${quoteName(node.name)}`);
     nodes.set(node.name, node as TfNode);
   }
   return nodes;
@@ -44,7 +44,7 @@ function findOutput(path: string, json: Record<string, unknown>, nodes: Map<stri
     outputs = [...nodes.values()].filter((n) => !read.has(n.name) && !NEVER_OUTPUTS.has(n.op)).map((n) => n.name);
   }
   if (outputs.length !== 1) {
-    throw new KilnError(`${path}: Kiln compiles models with exactly one output; this graph has ${outputs.length}${outputs.length ? ` (${outputs.join(", ")})` : ""}`);
+    throw new KilnError(`${path}: Kiln compiles models with exactly one output; this graph has ${outputs.length}${outputs.length ? ` (${fileTextList(outputs)})` : ""}`);
   }
   return outputs[0];
 }
@@ -66,8 +66,8 @@ function executionOrder(path: string, nodes: Map<string, TfNode>, output: string
     }
     const name = inputs[top.next++].node;
     const input = nodes.get(name);
-    if (!input) throw new KilnError(`${path}: node '${top.node.name}' (${top.node.op}) reads '${name}', which is not in the graph`);
-    if (state.get(name) === "open") throw new KilnError(`${path}: node '${name}' is part of a cycle (control flow is not supported)`);
+    if (!input) throw new KilnError(`${path}: node ${quoteName(top.node.name)} (${fileText(top.node.op)}) reads ${quoteName(name)}, which is not in the graph`);
+    if (state.get(name) === "open") throw new KilnError(`${path}: node ${quoteName(name)} is part of a cycle (control flow is not supported)`);
     if (!state.has(name)) { state.set(name, "open"); stack.push({ node: input, next: 0 }); }
   }
   return order;
@@ -83,14 +83,14 @@ function constantOf(node: TfNode, weights: Map<string, NamedWeight>): ConstValue
   }
   const tfType = typeAttr(node, "dtype");
   const dtype = constDtype(tfType);
-  if (!dtype) throw new Error(`constants of type ${tfType} are not supported`);
+  if (!dtype) throw new Error(`constants of type ${fileText(tfType)} are not supported`);
   return { dtype, shape: [...weight.shape], data: dtype === "float32" ? weight.data : Int32Array.from(weight.data) };
 }
 
 /** The input's static shape, batch first; an unknown batch (-1) becomes 1, any other unknown size is an error. */
 function placeholderShape(node: TfNode): number[] {
   const dtype = typeAttr(node, "dtype");
-  if (dtype !== "DT_FLOAT") throw new Error(`input of type ${dtype} is not supported (DT_FLOAT only)`);
+  if (dtype !== "DT_FLOAT") throw new Error(`input of type ${fileText(dtype)} is not supported (DT_FLOAT only)`);
   const shape = shapeAttr(node, "shape");
   if (!shape) throw new Error("the input has no static shape");
   if (shape.slice(1).some((d) => d < 0)) throw new Error(`input shape [${shape}] has unknown sizes; Kiln needs every size but the batch`);
@@ -160,7 +160,7 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
 
   const valueOf = (raw: string): Value => {
     const ref = parseInput(raw);
-    if (ref.index !== 0) throw new Error(`reads output ${ref.index} of '${ref.node}'; Kiln supports only the first output of an op`);
+    if (ref.index !== 0) throw new Error(`reads output ${ref.index} of ${quoteName(ref.node)}; Kiln supports only the first output of an op`);
     return values.get(ref.node)!;
   };
 
@@ -171,7 +171,7 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
       return c;
     }
     if (node.op === "Placeholder") {
-      if (b.graph.inputs.length > 0) throw new Error(`the model has a second input ('${b.graph.inputs[0]}' is the first); Kiln supports one`);
+      if (b.graph.inputs.length > 0) throw new Error(`the model has a second input (${quoteName(b.graph.inputs[0])} is the first); Kiln supports one`);
       return b.input(b.unique(node.name), placeholderShape(node));
     }
     const refs = (node.input ?? []).filter((r) => !r.startsWith("^"));
@@ -182,7 +182,7 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
     const lowering = own(GRAPH_LOWERINGS, node.op);
     if (!lowering) {
       if (FOLDABLE_OPS.includes(node.op)) throw new Error("Kiln evaluates this op only at compile time, but one of its inputs is computed at run time");
-      throw new KilnError(`${path}: node '${node.name}' has op ${node.op}, which Kiln does not support; supported ops: ${SUPPORTED_GRAPH_OPS.join(", ")}`);
+      throw new KilnError(`${path}: node ${quoteName(node.name)} has op ${fileText(node.op)}, which Kiln does not support; supported ops: ${SUPPORTED_GRAPH_OPS.join(", ")}`);
     }
     const ctx: OpContext = {
       builder: b,
@@ -191,13 +191,13 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
       tensor(i) {
         const v = inputs[i];
         if (v === undefined) throw new Error(`needs an input #${i}`);
-        if (typeof v !== "string") throw new Error(`input '${refs[i]}' is a constant; Kiln needs a run-time tensor there`);
+        if (typeof v !== "string") throw new Error(`input ${quoteName(refs[i])} is a constant; Kiln needs a run-time tensor there`);
         return v;
       },
       constant(i) {
         const v = inputs[i];
         if (v === undefined) throw new Error(`needs an input #${i}`);
-        if (typeof v === "string") throw new Error(`input '${refs[i]}' is computed at run time; Kiln needs a constant there`);
+        if (typeof v === "string") throw new Error(`input ${quoteName(refs[i])} is computed at run time; Kiln needs a constant there`);
         return v;
       },
       weight(value, name) {
@@ -216,13 +216,13 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
     try {
       values.set(node.name, lower(node));
     } catch (e) {
-      if (e instanceof KilnError) throw e.message.startsWith(path) ? e : new KilnError(`${path}: node '${node.name}' (${node.op}): ${e.message}`, e.exitCode);
-      throw new KilnError(`${path}: node '${node.name}' (${node.op}): ${(e as Error).message}`);
+      if (e instanceof KilnError) throw e.message.startsWith(path) ? e : new KilnError(`${path}: node ${quoteName(node.name)} (${fileText(node.op)}): ${e.message}`, e.exitCode);
+      throw new KilnError(`${path}: node ${quoteName(node.name)} (${fileText(node.op)}): ${(e as Error).message}`);
     }
   }
   const out = values.get(output);
-  if (typeof out !== "string") throw new KilnError(`${path}: the output '${output}' is a constant; there is nothing to compile`);
-  if (b.graph.inputs.length === 0) throw new KilnError(`${path}: the output '${output}' does not depend on any Placeholder input`);
+  if (typeof out !== "string") throw new KilnError(`${path}: the output ${quoteName(output)} is a constant; there is nothing to compile`);
+  if (b.graph.inputs.length === 0) throw new KilnError(`${path}: the output ${quoteName(output)} does not depend on any Placeholder input`);
   b.graph.outputs.push(out);
   mergeElementwiseChains(b.graph);
   return b.graph;

@@ -2,6 +2,7 @@
 import { sizeOf, type AttrValue } from "../ir.js";
 import type { GraphBuilder } from "./builder.js";
 import { boolAttr, floatAttr, intListAttr, nhwcWindow, paddingOf, requireNhwc, stringListAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
+import { fileText, quoteName } from "../errors.js";
 
 /** A lowered TF output: a run-time tensor (its name in the builder) or a compile-time constant. */
 export type Value = string | ConstValue;
@@ -94,7 +95,7 @@ function withFusedOps(ctx: OpContext, op: string, inputs: string[], attrs: Recor
       const { op: act, attrs: actAttrs } = ACTIVATIONS[fused](ctx);
       y = emit(ctx, act, [primary()], actAttrs, act);
     } else {
-      throw new Error(`fused op ${JSON.stringify(fused)} is not supported (BiasAdd, FusedBatchNorm, ${Object.keys(ACTIVATIONS).join(", ")})`);
+      throw new Error(`fused op ${quoteName(fused)} is not supported (BiasAdd, FusedBatchNorm, ${Object.keys(ACTIVATIONS).join(", ")})`);
     }
   }
   return primary();
@@ -147,7 +148,7 @@ function arithmetic(kind: "add" | "mul" | "sub" | "div"): GraphLowering {
   return (ctx) => {
     const [a, b] = ctx.inputs;
     if (typeof a === "string" && typeof b === "string") {
-      if (kind !== "add" && kind !== "mul") throw new Error(`${ctx.node.op} of two run-time tensors is not supported (only with a constant)`);
+      if (kind !== "add" && kind !== "mul") throw new Error(`${fileText(ctx.node.op)} of two run-time tensors is not supported (only with a constant)`);
       if (shapeOf(ctx, a).join() !== shapeOf(ctx, b).join()) throw new Error(`operands [${shapeOf(ctx, a)}] and [${shapeOf(ctx, b)}] differ in shape; broadcasting is not supported`);
       return emit(ctx, kind, [a, b]);
     }

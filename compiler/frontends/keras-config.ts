@@ -1,5 +1,5 @@
 // Normalises Keras model configs (Sequential or functional, Keras 2 or 3 style) into one layer list.
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, quoteName } from "../errors.js";
 import { describe, MAX_CONFIG_NESTING, MAX_LAYERS } from "../limits.js";
 
 export interface KerasLayer {
@@ -74,8 +74,8 @@ function endpoints(raw: unknown): string[] {
 function readLayer(raw: unknown, i: number, source: string, inbound: (raw: Json, name: string) => string[]): KerasLayer {
   if (!isObject(raw)) throw new KilnError(`${source}: layer ${i} is not an object`);
   const name = layerName(raw, i, source);
-  if (typeof raw.class_name !== "string") throw new KilnError(`${source}: layer '${name}' has class_name ${describe(raw.class_name)}; expected the name of a Keras layer class`);
-  if (raw.config !== undefined && !isObject(raw.config)) throw new KilnError(`${source}: layer '${name}' (${raw.class_name}) has a config that is ${describe(raw.config)}, not an object`);
+  if (typeof raw.class_name !== "string") throw new KilnError(`${source}: layer ${quoteName(name)} has class_name ${describe(raw.class_name)}; expected the name of a Keras layer class`);
+  if (raw.config !== undefined && !isObject(raw.config)) throw new KilnError(`${source}: layer ${quoteName(name)} (${fileText(raw.class_name)}) has a config that is ${describe(raw.config)}, not an object`);
   return { className: raw.class_name, name, config: isObject(raw.config) ? raw.config : {}, inbound: inbound(raw, name) };
 }
 
@@ -86,7 +86,7 @@ function checkLayers(layers: unknown[], source: string): void {
 function checkUnique(layers: KerasLayer[], source: string): void {
   const seen = new Set<string>();
   for (const l of layers) {
-    if (seen.has(l.name)) throw new KilnError(`${source}: two layers are named '${l.name}'; layer names must be unique`);
+    if (seen.has(l.name)) throw new KilnError(`${source}: two layers are named ${quoteName(l.name)}; layer names must be unique`);
     seen.add(l.name);
   }
 }
@@ -119,7 +119,7 @@ export function readKerasModel(topology: unknown, source: string): KerasModel {
       try {
         return inboundNames(r.inbound_nodes);
       } catch (e) {
-        if (e instanceof TooDeep) throw new KilnError(`${source}: layer '${name}' has inbound_nodes nested deeper than ${MAX_CONFIG_NESTING} levels`);
+        if (e instanceof TooDeep) throw new KilnError(`${source}: layer ${quoteName(name)} has inbound_nodes nested deeper than ${MAX_CONFIG_NESTING} levels`);
         throw e;
       }
     }));

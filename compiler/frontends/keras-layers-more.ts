@@ -1,5 +1,5 @@
 // Lowerings for the rest of the Keras layer set: separable convs, padding/cropping, merges, LeakyReLU, Rescaling.
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, quoteName } from "../errors.js";
 import type { KerasLayer } from "./keras-config.js";
 import { activate, channelsLast, finite, flag, pair, paddingMode, type Lowering, type LoweringContext } from "./keras-layers.js";
 import { padsFor } from "../ops/geometry.js";
@@ -12,12 +12,12 @@ function borders(v: unknown, layer: KerasLayer, what: string): [number, number, 
     if (v.every((x) => typeof x === "number")) return [v[0], v[1], v[0], v[1]];
     if (v.every((x) => Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === "number"))) return [v[0][0], v[1][0], v[0][1], v[1][1]];
   }
-  throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} ${describe(v)} is not n, [h, w] or [[top, bottom], [left, right]]`);
+  throw new KilnError(`layer ${quoteName(layer.name)} (${fileText(layer.className)}): ${what} ${describe(v)} is not n, [h, w] or [[top, bottom], [left, right]]`);
 }
 
 function needImage(ctx: LoweringContext, layer: KerasLayer, x: string): number[] {
   const shape = ctx.builder.shapeOf(x);
-  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) gets input [${shape}]; it needs an image [batch, h, w, c]`);
+  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (${fileText(layer.className)}) gets input [${shape}]; it needs an image [batch, h, w, c]`);
   return shape;
 }
 
@@ -26,7 +26,7 @@ const separableConv2D: Lowering = (ctx, layer, [x]) => {
   channelsLast(layer, ctx);
   const c = layer.config;
   const dilation = pair(c.dilation_rate ?? 1, "dilation_rate", layer);
-  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (SeparableConv2D) has dilation_rate [${dilation}]; only 1 is supported`);
+  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (SeparableConv2D) has dilation_rate [${dilation}]; only 1 is supported`);
   const depthwise = ctx.weight(layer, "depthwise_kernel");
   const pointwise = ctx.weight(layer, "pointwise_kernel");
   const strides = pair(c.strides ?? 1, "strides", layer);
@@ -62,16 +62,16 @@ const globalMaxPooling2D: Lowering = (ctx, layer, [x]) => {
 };
 
 const multiply: Lowering = (ctx, layer, inputs) => {
-  if (inputs.length !== 2) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Multiply) has ${inputs.length} inputs; Kiln supports exactly two`);
+  if (inputs.length !== 2) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Multiply) has ${inputs.length} inputs; Kiln supports exactly two`);
   const [a, b] = inputs.map((t) => ctx.builder.shapeOf(t));
-  if (a.join(",") !== b.join(",")) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Multiply) multiplies shapes [${a}] and [${b}]; only identical shapes are supported`);
+  if (a.join(",") !== b.join(",")) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Multiply) multiplies shapes [${a}] and [${b}]; only identical shapes are supported`);
   return ctx.builder.node("mul", layer.name, inputs);
 };
 
 const concatenate: Lowering = (ctx, layer, inputs) => {
   const rank = ctx.builder.shapeOf(inputs[0]).length;
   const axis = layer.config.axis ?? -1;
-  if (axis !== -1 && axis !== rank - 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Concatenate) joins axis ${describe(axis)}; only the channel axis (-1) is supported`);
+  if (axis !== -1 && axis !== rank - 1) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Concatenate) joins axis ${describe(axis)}; only the channel axis (-1) is supported`);
   return ctx.builder.node("concat", layer.name, inputs);
 };
 
@@ -85,7 +85,7 @@ export const reluLayer: Lowering = (ctx, layer, [x]) => {
   const hasMax = layer.config.max_value !== undefined && layer.config.max_value !== null;
   const max = finite(layer, "max_value", 0), slope = finite(layer, "negative_slope", 0), threshold = finite(layer, "threshold", 0);
   if (threshold !== 0 || (slope !== 0 && hasMax)) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (ReLU) with max_value=${max}, negative_slope=${slope}, threshold=${threshold} is not supported; supported: threshold 0 with either max_value or negative_slope`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (ReLU) with max_value=${max}, negative_slope=${slope}, threshold=${threshold} is not supported; supported: threshold 0 with either max_value or negative_slope`);
   }
   if (slope !== 0) return ctx.builder.node("leaky_relu", layer.name, [x], { alpha: slope });
   if (!hasMax) return ctx.builder.node("relu", layer.name, [x]);
@@ -99,8 +99,8 @@ const rescaling: Lowering = (ctx, layer, [x]) => {
   const channels = shape[shape.length - 1];
   const expand = (v: unknown, what: string): Float32Array => {
     const values = Array.isArray(v) ? v : [v];
-    if (!values.every((x) => typeof x === "number" && Number.isFinite(x))) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Rescaling) ${what} must be a number or a list of numbers, got ${describe(v)}`);
-    if (values.length !== 1 && values.length !== channels) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Rescaling) ${what} has ${values.length} values for ${channels} channels`);
+    if (!values.every((x) => typeof x === "number" && Number.isFinite(x))) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Rescaling) ${what} must be a number or a list of numbers, got ${describe(v)}`);
+    if (values.length !== 1 && values.length !== channels) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Rescaling) ${what} has ${values.length} values for ${channels} channels`);
     return Float32Array.from({ length: channels }, (_v, i) => values[values.length === 1 ? 0 : i]);
   };
   const scale = expand(layer.config.scale ?? 1, "scale"), offset = expand(layer.config.offset ?? 0, "offset");

@@ -1,5 +1,5 @@
 // One lowering per Keras layer class: each turns a layer's config and weights into core ops.
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, quoteName } from "../errors.js";
 import type { KerasLayer } from "./keras-config.js";
 import type { GraphBuilder } from "./builder.js";
 import type { NamedWeight } from "./weights.js";
@@ -22,14 +22,14 @@ const isWindow = (x: unknown): x is number => typeof x === "number" && Number.is
 export function pair(v: unknown, what: string, layer: KerasLayer): [number, number] {
   if (isWindow(v)) return [v, v];
   if (Array.isArray(v) && v.length === 2 && v.every(isWindow)) return [v[0], v[1]];
-  throw new KilnError(`layer '${layer.name}' (${layer.className}): ${what} must be an integer from 1 to ${MAX_WINDOW} or a pair of them, got ${describe(v)}`);
+  throw new KilnError(`layer ${quoteName(layer.name)} (${fileText(layer.className)}): ${what} must be an integer from 1 to ${MAX_WINDOW} or a pair of them, got ${describe(v)}`);
 }
 
 /** A boolean config entry (use_bias, center, …), `fallback` when absent. */
 export function flag(layer: KerasLayer, key: string, fallback: boolean): boolean {
   const v = layer.config[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== "boolean") throw new KilnError(`layer '${layer.name}' (${layer.className}): ${key} must be true or false, got ${describe(v)}`);
+  if (typeof v !== "boolean") throw new KilnError(`layer ${quoteName(layer.name)} (${fileText(layer.className)}): ${key} must be true or false, got ${describe(v)}`);
   return v;
 }
 
@@ -37,7 +37,7 @@ export function flag(layer: KerasLayer, key: string, fallback: boolean): boolean
 export function finite(layer: KerasLayer, key: string, fallback: number): number {
   const v = layer.config[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new KilnError(`layer '${layer.name}' (${layer.className}): ${key} must be a number, got ${describe(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new KilnError(`layer ${quoteName(layer.name)} (${fileText(layer.className)}): ${key} must be a number, got ${describe(v)}`);
   return v;
 }
 
@@ -51,7 +51,7 @@ function activationName(raw: unknown): string {
 export function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw: unknown, nodeName?: string): string {
   const act = activationName(raw);
   if (!ACTIVATIONS.includes(act)) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses activation '${act}'; supported activations: ${ACTIVATIONS.join(", ")}`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (${fileText(layer.className)}) uses activation ${quoteName(act)}; supported activations: ${ACTIVATIONS.join(", ")}`);
   }
   if (act === "linear") return x;
   return ctx.builder.node(act, nodeName ?? ctx.builder.unique(`${layer.name}/${act}`), [x]);
@@ -60,21 +60,21 @@ export function activate(ctx: LoweringContext, layer: KerasLayer, x: string, raw
 /** The input's shape, which must be an image [1, h, w, c] (window layers compute their padding from h and w). */
 export function imageShape(ctx: LoweringContext, layer: KerasLayer, x: string): number[] {
   const shape = ctx.builder.shapeOf(x);
-  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) gets input [${shape}]; it needs an image [batch, h, w, c]`);
+  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (${fileText(layer.className)}) gets input [${shape}]; it needs an image [batch, h, w, c]`);
   return shape;
 }
 
 export function channelsLast(layer: KerasLayer, ctx: LoweringContext): void {
   const format = layer.config.data_format;
   if (format !== undefined && format !== null && format !== "channels_last") {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (${layer.className}) uses data_format ${describe(format)}; only channels_last is supported`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (${fileText(layer.className)}) uses data_format ${describe(format)}; only channels_last is supported`);
   }
 }
 
 export function paddingMode(layer: KerasLayer, ctx: LoweringContext): "same" | "valid" {
   const raw = layer.config.padding ?? "valid";
   const p = typeof raw === "string" ? raw.toLowerCase() : raw;
-  if (p !== "same" && p !== "valid") throw new KilnError(`${ctx.source}: layer '${layer.name}' uses padding ${describe(raw)}; supported: same, valid`);
+  if (p !== "same" && p !== "valid") throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} uses padding ${describe(raw)}; supported: same, valid`);
   return p;
 }
 
@@ -82,8 +82,8 @@ const conv2D: Lowering = (ctx, layer, [x]) => {
   channelsLast(layer, ctx);
   const c = layer.config;
   const dilation = pair(c.dilation_rate ?? 1, "dilation_rate", layer);
-  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has dilation_rate [${dilation}]; only 1 is supported`);
-  if (c.groups !== undefined && c.groups !== null && c.groups !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (Conv2D) has groups=${describe(c.groups)}; only 1 is supported`);
+  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Conv2D) has dilation_rate [${dilation}]; only 1 is supported`);
+  if (c.groups !== undefined && c.groups !== null && c.groups !== 1) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Conv2D) has groups=${describe(c.groups)}; only 1 is supported`);
   const kernel = ctx.weight(layer, "kernel");
   const strides = pair(c.strides ?? 1, "strides", layer);
   const [, h, w] = imageShape(ctx, layer, x);
@@ -100,7 +100,7 @@ const conv2D: Lowering = (ctx, layer, [x]) => {
 const dense: Lowering = (ctx, layer, [x]) => {
   const shape = ctx.builder.shapeOf(x);
   if (shape.length !== 2) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Dense) gets input [${shape}]; Kiln supports Dense on flat [batch, features] inputs (add a Flatten before it)`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Dense) gets input [${shape}]; Kiln supports Dense on flat [batch, features] inputs (add a Flatten before it)`);
   }
   const kernel = ctx.weight(layer, "kernel");
   const inputs = [x, ctx.builder.constant(`${layer.name}/kernel`, kernel.shape, kernel.data)];
@@ -117,11 +117,11 @@ const depthwiseConv2D: Lowering = (ctx, layer, [x]) => {
   channelsLast(layer, ctx);
   const c = layer.config;
   const dilation = pair(c.dilation_rate ?? 1, "dilation_rate", layer);
-  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer '${layer.name}' (DepthwiseConv2D) has dilation_rate [${dilation}]; only 1 is supported`);
+  if (dilation[0] !== 1 || dilation[1] !== 1) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (DepthwiseConv2D) has dilation_rate [${dilation}]; only 1 is supported`);
   const kernel = ctx.weight(layer, "depthwise_kernel");
   const multiplier = c.depth_multiplier ?? 1;
   if (kernel.shape.length !== 4 || kernel.shape[3] !== multiplier) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (DepthwiseConv2D) has depth_multiplier ${describe(multiplier)} but its kernel is [${kernel.shape}]`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (DepthwiseConv2D) has depth_multiplier ${describe(multiplier)} but its kernel is [${kernel.shape}]`);
   }
   const strides = pair(c.strides ?? 1, "strides", layer);
   const [, h, w] = imageShape(ctx, layer, x);
@@ -137,11 +137,11 @@ const depthwiseConv2D: Lowering = (ctx, layer, [x]) => {
 
 const addLayer: Lowering = (ctx, layer, inputs) => {
   if (inputs.length !== 2) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Add) has ${inputs.length} inputs; Kiln supports Add of exactly two tensors (chain two Add layers for more)`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Add) has ${inputs.length} inputs; Kiln supports Add of exactly two tensors (chain two Add layers for more)`);
   }
   const [a, b] = inputs.map((t) => ctx.builder.shapeOf(t));
   if (a.join(",") !== b.join(",")) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Add) adds tensors of shapes [${a}] and [${b}]; Kiln supports Add of identical shapes only (no broadcasting)`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Add) adds tensors of shapes [${a}] and [${b}]; Kiln supports Add of identical shapes only (no broadcasting)`);
   }
   return ctx.builder.node("add", layer.name, inputs);
 };
@@ -150,7 +150,7 @@ const addLayer: Lowering = (ctx, layer, inputs) => {
 const globalAveragePooling2D: Lowering = (ctx, layer, [x]) => {
   channelsLast(layer, ctx);
   const shape = ctx.builder.shapeOf(x);
-  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer '${layer.name}' (GlobalAveragePooling2D) gets input [${shape}]; it needs an image [batch, h, w, c]`);
+  if (shape.length !== 4) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (GlobalAveragePooling2D) gets input [${shape}]; it needs an image [batch, h, w, c]`);
   return ctx.builder.node("global_avg_pool", layer.name, [x], { keepdims: layer.config.keepdims === true });
 };
 
@@ -170,7 +170,7 @@ const flatten: Lowering = (ctx, layer, [x]) => ctx.builder.node("reshape", layer
 const reshape: Lowering = (ctx, layer, [x]) => {
   const target = layer.config.target_shape;
   if (!Array.isArray(target) || !target.every((d) => typeof d === "number" && Number.isInteger(d) && (d >= 1 || d === -1))) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (Reshape) has target_shape ${describe(target)}; expected a list of positive sizes (one may be -1)`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (Reshape) has target_shape ${describe(target)}; expected a list of positive sizes (one may be -1)`);
   }
   return ctx.builder.node("reshape", layer.name, [x], { shape: [1, ...target] });
 };
@@ -181,12 +181,12 @@ const batchNormalization: Lowering = (ctx, layer, [x]) => {
   const shape = ctx.builder.shapeOf(x);
   const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : c.axis ?? -1;
   if (axis !== -1 && axis !== shape.length - 1) {
-    throw new KilnError(`${ctx.source}: layer '${layer.name}' (BatchNormalization) normalises axis ${describe(axis)}; only the channel axis (-1) is supported`);
+    throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (BatchNormalization) normalises axis ${describe(axis)}; only the channel axis (-1) is supported`);
   }
   const channels = shape[shape.length - 1];
   const vector = (short: string): Float32Array => {
     const w = ctx.weight(layer, short);
-    if (w.data.length !== channels) throw new KilnError(`${ctx.source}: layer '${layer.name}' (BatchNormalization) has ${short} of shape [${w.shape}] for ${channels} channels`);
+    if (w.data.length !== channels) throw new KilnError(`${ctx.source}: layer ${quoteName(layer.name)} (BatchNormalization) has ${short} of shape [${w.shape}] for ${channels} channels`);
     return w.data;
   };
   const mean = vector("moving_mean"), variance = vector("moving_variance");

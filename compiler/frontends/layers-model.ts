@@ -1,6 +1,6 @@
 // The TF.js LayersModel frontend: lowers Keras layers from model.json into Kiln's core ops.
 import type { Graph } from "../ir.js";
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, quoteName } from "../errors.js";
 import { describe, own, shapeProblem } from "../limits.js";
 import { GraphBuilder } from "./builder.js";
 import { readKerasModel, type KerasLayer } from "./keras-config.js";
@@ -17,7 +17,7 @@ function batchShape(layer: KerasLayer, source: string): number[] | undefined {
   const c = layer.config;
   const raw = c.batch_input_shape ?? c.batch_shape ?? (Array.isArray(c.input_shape) ? [null, ...c.input_shape] : c.input_shape);
   if (raw === undefined || raw === null) return undefined;
-  const where = `${source}: input '${layer.name}' (${layer.className})`;
+  const where = `${source}: input ${quoteName(layer.name)} (${fileText(layer.className)})`;
   if (!Array.isArray(raw) || raw.length === 0) throw new KilnError(`${where} declares input shape ${describe(raw)}, not a list of sizes`);
   if (raw[0] !== null && raw[0] !== 1 && raw[0] !== -1) throw new KilnError(`${where} declares a batch of ${describe(raw[0])}; Kiln compiles batch 1 (or an open batch, null)`);
   const shape = [1, ...raw.slice(1)];
@@ -35,7 +35,7 @@ function weightLookup(weights: Map<string, NamedWeight>, source: string) {
       const bare = name.replace(/:0$/, "");
       if (bare.endsWith(`/${layer.name}/${short}`)) return w;
     }
-    throw new KilnError(`${source}: layer '${layer.name}' (${layer.className}) needs weight '${layer.name}/${short}', which the weights manifest does not list`);
+    throw new KilnError(`${source}: layer ${quoteName(layer.name)} (${fileText(layer.className)}) needs weight ${quoteName(`${layer.name}/${short}`)}, which the weights manifest does not list`);
   };
 }
 
@@ -49,7 +49,7 @@ function topologicalOrder(layers: KerasLayer[], path: string): KerasLayer[] {
   const readers = new Map<string, KerasLayer[]>();
   for (const layer of layers) {
     for (const n of layer.inbound) {
-      if (!byName.has(n)) throw new KilnError(`${path}: layer '${layer.name}' reads from layer ${describe(n)}, which does not exist`);
+      if (!byName.has(n)) throw new KilnError(`${path}: layer ${quoteName(layer.name)} reads from layer ${describe(n)}, which does not exist`);
       const list = readers.get(n);
       if (list) list.push(layer); else readers.set(n, [layer]);
     }
@@ -71,7 +71,7 @@ function topologicalOrder(layers: KerasLayer[], path: string): KerasLayer[] {
   }
   if (order.length < layers.length) {
     const stuck = layers.find((l) => !done.has(l.name))!;
-    throw new KilnError(`${path}: layer '${stuck.name}' is part of a cycle of layers`);
+    throw new KilnError(`${path}: layer ${quoteName(stuck.name)} is part of a cycle of layers`);
   }
   return order;
 }
@@ -88,9 +88,9 @@ export function loadLayersModel(path: string, json: Record<string, unknown>): Gr
     let inputs = layer.inbound.map((n) => outputOf.get(n) as string);
     if (inputs.length === 0) {
       const shape = batchShape(layer, path);
-      if (!shape) throw new KilnError(`${path}: layer '${layer.name}' (${layer.className}) is an input but declares no input shape`);
+      if (!shape) throw new KilnError(`${path}: layer ${quoteName(layer.name)} (${fileText(layer.className)}) is an input but declares no input shape`);
       if (shape.length !== 4 && shape.length !== 2) {
-        throw new KilnError(`${path}: input '${layer.name}' has shape [${shape}]; Kiln supports image inputs [batch, h, w, c] and vectors [batch, n]`);
+        throw new KilnError(`${path}: input ${quoteName(layer.name)} has shape [${shape}]; Kiln supports image inputs [batch, h, w, c] and vectors [batch, n]`);
       }
       if (b.graph.inputs.length > 0) throw new KilnError(`${path}: models with more than one input are not supported`);
       inputs = [b.input(layer.className === "InputLayer" ? layer.name : b.unique("input"), shape)];
@@ -98,19 +98,19 @@ export function loadLayersModel(path: string, json: Record<string, unknown>): Gr
     }
     const lower = own(LAYER_LOWERINGS, layer.className);
     if (!lower) {
-      throw new KilnError(`${path}: layer '${layer.name}' has class ${layer.className}, which Kiln does not support; supported layers: ${SUPPORTED_LAYERS.join(", ")}`);
+      throw new KilnError(`${path}: layer ${quoteName(layer.name)} has class ${fileText(layer.className)}, which Kiln does not support; supported layers: ${SUPPORTED_LAYERS.join(", ")}`);
     }
     try {
       outputOf.set(layer.name, lower(ctx, layer, inputs));
     } catch (e) {
       // Every message names the file; lowerings' own KilnErrors already name the layer.
       if (e instanceof KilnError) throw e.message.startsWith(path) ? e : new KilnError(`${path}: ${e.message}`, e.exitCode);
-      throw new KilnError(`${path}: layer '${layer.name}' (${layer.className}): ${(e as Error).message}`);
+      throw new KilnError(`${path}: layer ${quoteName(layer.name)} (${fileText(layer.className)}): ${(e as Error).message}`);
     }
   }
   if (keras.outputs.length !== 1) throw new KilnError(`${path}: models with ${keras.outputs.length} outputs are not supported (exactly one)`);
   const out = outputOf.get(keras.outputs[0]);
-  if (!out) throw new KilnError(`${path}: output layer '${keras.outputs[0]}' not found`);
+  if (!out) throw new KilnError(`${path}: output layer ${quoteName(keras.outputs[0])} not found`);
   b.graph.outputs.push(out);
   return b.graph;
 }

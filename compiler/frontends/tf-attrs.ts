@@ -1,6 +1,7 @@
 // Decodes TensorFlow GraphDef nodes in their protobuf-JSON form: attrs, input references, inline tensors, NHWC windows.
 import { padsFor } from "../ops/geometry.js";
 import { describe, shapeProblem } from "../limits.js";
+import { fileText, quoteName } from "../errors.js";
 
 /** One attr value as protobuf-JSON writes it: int64s are strings, strings are base64, enums are names. */
 export interface TfAttr {
@@ -67,7 +68,7 @@ export function dataInputs(node: TfNode): InputRef[] {
 /** An int64 as protobuf-JSON writes it (a decimal string) or a plain integer; anything else is an error. */
 function toInt(v: unknown, key: string): number {
   const n = typeof v === "number" ? v : typeof v === "string" && /^-?[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n)) throw new Error(`attr '${key}' holds ${describe(v)}, which is not an integer`);
+  if (!Number.isSafeInteger(n)) throw new Error(`attr ${quoteName(key)} holds ${describe(v)}, which is not an integer`);
   return n;
 }
 
@@ -77,7 +78,7 @@ function decodeString(b64: unknown): string {
 }
 
 function list<T>(v: unknown, key: string): T[] {
-  if (!Array.isArray(v)) throw new Error(`attr '${key}' holds ${describe(v)} where a list belongs`);
+  if (!Array.isArray(v)) throw new Error(`attr ${quoteName(key)} holds ${describe(v)} where a list belongs`);
   return v as T[];
 }
 
@@ -86,12 +87,12 @@ function attrOf(node: TfNode, key: string): TfAttr | undefined {
   const attrs = node.attr;
   if (!attrs || !Object.hasOwn(attrs, key)) return undefined;
   const a = attrs[key];
-  if (typeof a !== "object" || a === null || Array.isArray(a)) throw new Error(`attr '${key}' is ${describe(a)}, not an AttrValue object`);
+  if (typeof a !== "object" || a === null || Array.isArray(a)) throw new Error(`attr ${quoteName(key)} is ${describe(a)}, not an AttrValue object`);
   return a;
 }
 
 function missing(key: string, what: string): Error {
-  return new Error(`attr '${key}' (${what}) is missing or malformed`);
+  return new Error(`attr ${quoteName(key)} (${what}) is missing or malformed`);
 }
 
 export function intAttr(node: TfNode, key: string, fallback?: number): number {
@@ -105,7 +106,7 @@ export function floatAttr(node: TfNode, key: string, fallback?: number): number 
   const a = attrOf(node, key);
   if (a?.f !== undefined) {
     const v = typeof a.f === "number" || typeof a.f === "string" ? Number(a.f) : NaN;
-    if (!Number.isFinite(v)) throw new Error(`attr '${key}' is ${describe(a.f)}, not a finite number`);
+    if (!Number.isFinite(v)) throw new Error(`attr ${quoteName(key)} is ${describe(a.f)}, not a finite number`);
     return v;
   }
   if (fallback !== undefined) return fallback;
@@ -173,7 +174,7 @@ export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
   if (!t) return undefined;
   const tfType = dtypeName(t.dtype);
   const dtype = constDtype(tfType);
-  if (!dtype) throw new Error(`inline tensor of type ${tfType} is not supported`);
+  if (!dtype) throw new Error(`inline tensor of type ${fileText(tfType)} is not supported`);
   const shape = list<{ size?: unknown } | null>(t.tensorShape?.dim ?? [], key).map((d) => toInt(d?.size ?? 0, key));
   const problem = shapeProblem(shape, 0);
   if (problem) throw new Error(`inline tensor: ${problem}`);
@@ -184,7 +185,7 @@ export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
     const bytes = Buffer.from(t.tensorContent, "base64");
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const width = tfType === "DT_INT64" || tfType === "DT_DOUBLE" ? 8 : tfType === "DT_FLOAT" || tfType === "DT_INT32" ? 4 : 0;
-    if (width === 0 || bytes.length !== size * width) throw new Error(`inline tensor content of ${bytes.length} bytes does not hold ${size} ${tfType} values`);
+    if (width === 0 || bytes.length !== size * width) throw new Error(`inline tensor content of ${bytes.length} bytes does not hold ${size} ${fileText(tfType)} values`);
     for (let i = 0; i < size; i++) {
       data[i] = tfType === "DT_FLOAT" ? view.getFloat32(4 * i, true) : tfType === "DT_INT32" ? view.getInt32(4 * i, true)
         : tfType === "DT_DOUBLE" ? view.getFloat64(8 * i, true) : Number(view.getBigInt64(8 * i, true));
@@ -201,13 +202,13 @@ export function tensorAttr(node: TfNode, key: string): ConstValue | undefined {
 
 export function requireNhwc(node: TfNode): void {
   const format = stringAttr(node, "data_format", "NHWC");
-  if (format !== "NHWC") throw new Error(`data_format ${format} is not supported; Kiln needs NHWC`);
+  if (format !== "NHWC") throw new Error(`data_format ${fileText(format)} is not supported; Kiln needs NHWC`);
 }
 
 /** `strides`/`ksize` attrs are [1, h, w, 1] in NHWC; batch and channel entries must be 1. */
 export function nhwcWindow(node: TfNode, key: string): [number, number] {
   const v = intListAttr(node, key, [1, 1, 1, 1]);
-  if (v.length !== 4 || v[0] !== 1 || v[3] !== 1) throw new Error(`${key} [${v}] must be [1, h, w, 1]`);
+  if (v.length !== 4 || v[0] !== 1 || v[3] !== 1) throw new Error(`${fileText(key)} [${v}] must be [1, h, w, 1]`);
   return [v[1], v[2]];
 }
 
@@ -215,7 +216,7 @@ export function nhwcWindow(node: TfNode, key: string): [number, number] {
 export function paddingOf(node: TfNode, x: number[], kernel: number[], strides: [number, number]): [number, number, number, number] {
   const mode = stringAttr(node, "padding", "VALID").toUpperCase();
   if (mode === "SAME" || mode === "VALID") return padsFor(mode === "SAME" ? "same" : "valid", x[1], x[2], kernel, strides);
-  if (mode !== "EXPLICIT") throw new Error(`padding ${mode} is not supported (SAME, VALID, EXPLICIT)`);
+  if (mode !== "EXPLICIT") throw new Error(`padding ${fileText(mode)} is not supported (SAME, VALID, EXPLICIT)`);
   // explicit_paddings lists (before, after) for each NHWC dimension.
   const e = intListAttr(node, "explicit_paddings", []);
   if (e.length !== 8 || e[0] || e[1] || e[6] || e[7]) throw new Error(`explicit_paddings [${e}] must pad only H and W`);

@@ -1,7 +1,7 @@
 // Reads the weights of a TF.js model (weightsManifest + shard files) into named float arrays.
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, MAX_SHOWN_PATH, quoteName, fileTextList } from "../errors.js";
 import { describe, MAX_WEIGHT_ELEMENTS, own, shapeProblem } from "../limits.js";
 
 export interface WeightSpec {
@@ -68,9 +68,9 @@ function shardFile(modelPath: string, path: unknown): { file: string; size: numb
   try {
     real = realpathSync(file);
   } catch {
-    throw new KilnError(`${file}: weight shard not found (listed in ${modelPath} weightsManifest)`);
+    throw new KilnError(`${modelPath}: ${listed} not found (looked for ${fileText(file, MAX_SHOWN_PATH)})`);
   }
-  if (!inside(realpathSync(dir), real)) throw new KilnError(`${modelPath}: ${listed} leads outside the model's folder (to ${real}); shards must sit beside model.json`);
+  if (!inside(realpathSync(dir), real)) throw new KilnError(`${modelPath}: ${listed} leads outside the model's folder (to ${fileText(real, MAX_SHOWN_PATH)}); shards must sit beside model.json`);
   const stats = statSync(real);
   if (!stats.isFile()) throw new KilnError(`${modelPath}: ${listed} is not a regular file`);
   return { file: real, size: stats.size };
@@ -80,7 +80,7 @@ function shardFile(modelPath: string, path: unknown): { file: string; size: numb
 function readShards(modelPath: string, paths: unknown[], expected: number, firstShort: (bytes: number) => string): Uint8Array {
   const files = paths.map((p) => shardFile(modelPath, p));
   const total = files.reduce((a, f) => a + f.size, 0);
-  const names = paths.join(", ");
+  const names = fileTextList(paths.map(String));
   if (total < expected) {
     throw new KilnError(`${modelPath}: weight shards ${names} hold ${total} bytes, but the manifest needs ${expected} (${firstShort(total)}): a shard is short or missing`);
   }
@@ -90,7 +90,7 @@ function readShards(modelPath: string, paths: unknown[], expected: number, first
   for (const f of files) {
     const bytes = readFileSync(f.file);
     // The file may have changed since it was measured: never read past what the manifest describes.
-    if (bytes.length !== f.size) throw new KilnError(`${f.file}: weight shard changed while it was read`);
+    if (bytes.length !== f.size) throw new KilnError(`${fileText(f.file, MAX_SHOWN_PATH)}: weight shard changed while it was read`);
     all.set(bytes, at);
     at += bytes.length;
   }
@@ -132,7 +132,7 @@ export function loadWeights(modelPath: string, manifest: unknown): Map<string, N
     if (elements > MAX_WEIGHT_ELEMENTS) throw new KilnError(`${modelPath}: the weights manifest describes more than ${MAX_WEIGHT_ELEMENTS} weight values, Kiln's limit for one model`);
     const firstShort = (have: number): string => {
       let offset = 0;
-      for (const { spec, bytes } of specs) { offset += bytes; if (offset > have) return `at '${spec.name}'`; }
+      for (const { spec, bytes } of specs) { offset += bytes; if (offset > have) return `at ${quoteName(spec.name)}`; }
       return "";
     };
     const bytes = readShards(modelPath, group.paths, expected, firstShort);

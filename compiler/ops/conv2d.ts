@@ -7,6 +7,7 @@ import { requantize } from "../quant/arithmetic.js";
 import { emitConvInt8, packConvInt8, padScratchBytes } from "../codegen/conv-int8.js";
 import { allFinite, dotRows, Gathered } from "./float-dot.js";
 import { usesWinograd, winoPersistentBytes } from "../codegen/conv-wino-int8.js";
+import { quoteName } from "../errors.js";
 
 export function convWindow(node: Node, weightShape: number[]): Window2D {
   return {
@@ -154,7 +155,7 @@ export const conv2d: OpDef = {
   persistentInt8: (node, graph) => (usesWinograd(node, graph) ? winoPersistentBytes(node, graph) : 0),
   emitInt8: (ctx) => emitConvInt8(ctx),
   emitFloat({ node, inputShapes: [xs, ws], outputShape: [, oh, ow, oc], addr }) {
-    if (fusedPoolOf(node)) throw new Error(`internal: node '${node.name}' has a fused pool; the float blob does not fuse pools`);
+    if (fusedPoolOf(node)) throw new Error(`internal: node ${quoteName(node.name)} has a fused pool; the float blob does not fuse pools`);
     const { kernel: [kh, kw], strides: [sh, sw], pads: [pt, pl] } = convWindow(node, ws);
     const bias = node.inputs[2] ? addr(node.inputs[2]) : 0;
     const act = ACTIVATION_CODES[attrString(node, "activation", "linear")];

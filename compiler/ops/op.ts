@@ -1,5 +1,6 @@
 // The contract every op file fulfils: shape rule, float reference, fusion category and float codegen.
 import type { Graph, Node, TensorData } from "../ir.js";
+import { fileText, quoteName } from "../errors.js";
 
 /**
  * How passes may fuse an op: `producer` ops (conv, dense) absorb a following `activation` and `pool`;
@@ -42,7 +43,7 @@ export interface OpDef {
 }
 
 export function shapeError(node: Node, message: string): Error {
-  return new Error(`node '${node.name}' (${node.op}): ${message}`);
+  return new Error(`node ${quoteName(node.name)} (${fileText(node.op)}): ${message}`);
 }
 
 /** Fused activation codes shared by the float and int8 kernels. */

@@ -23,6 +23,7 @@ import { globalMaxPool } from "./global-max-pool.js";
 import { depthwiseConv2d } from "./depthwise-conv2d.js";
 import { add } from "./add.js";
 import { globalAvgPool } from "./global-avg-pool.js";
+import { quoteName } from "../errors.js";
 
 const OPS: OpDef[] = [conv2d, dense, maxPool, avgPool, relu, relu6, sigmoid, tanh, softmax, reshape, identity, batchNorm,
   depthwiseConv2d, add, globalAvgPool,
@@ -32,6 +33,6 @@ const BY_NAME = new Map(OPS.map((d) => [d.op, d]));
 
 export function opDef(node: Node): OpDef {
   const def = BY_NAME.get(node.op);
-  if (!def) throw new Error(`node '${node.name}': op '${node.op}' is not a Kiln core op (known: ${[...BY_NAME.keys()].join(", ")})`);
+  if (!def) throw new Error(`node ${quoteName(node.name)}: op ${quoteName(node.op)} is not a Kiln core op (known: ${[...BY_NAME.keys()].join(", ")})`);
   return def;
 }

@@ -5,6 +5,7 @@ import { removeIdentity } from "./remove-identity.js";
 import { fuseActivation } from "./fuse-activation.js";
 import { foldBatchNorm } from "./fold-batch-norm.js";
 import { foldPad } from "./fold-pad.js";
+import { quoteName } from "../errors.js";
 
 export interface Pass {
   name: string;
@@ -30,7 +31,7 @@ export function runPipeline(graph: Graph, passes: Pass[], options: PipelineOptio
   for (const pass of passes) {
     g = pass.run(g);
     if (options.check) {
-      try { checkGraph(g); } catch (e) { throw new Error(`after pass '${pass.name}': ${(e as Error).message}`); }
+      try { checkGraph(g); } catch (e) { throw new Error(`after pass ${quoteName(pass.name)}: ${(e as Error).message}`); }
     }
     options.after?.(pass.name, g);
   }

