@@ -74,6 +74,15 @@ export class DeviceClient {
   /** The largest request body the device accepts now. */
   get maxBody(): number { return this.channel.sendLimit - FRAME_OVERHEAD; }
 
+  /**
+   * Time to allow the device for work that runs a blob: at least `minMs`, and never less than the run limit the
+   * device stated in HELLO_OK (plus a margin for the rest of the request), so the host does not give up on a request
+   * the device is still allowed to finish.
+   */
+  workAllowance(minMs = 0): number {
+    return Math.max(minMs, (this.device?.runLimitMs ?? 0) + 2000);
+  }
+
   /** Sends one request and waits for its reply; requests from concurrent callers are sent one at a time. */
   async request(req: Request, options: RequestOptions = {}): Promise<Reply> {
     return (await this.call(req, options)).reply;

@@ -84,7 +84,7 @@ export interface DeviceRun {
 
 /** One RUN; the answer must be what the device's manifest (when read with deviceManifest) says the model outputs. */
 export async function runOnDevice(client: DeviceClient, pixels: Uint8Array): Promise<DeviceRun> {
-  const { reply, rttMs } = await client.call({ kind: "run", float: false, input: pixels });
+  const { reply, rttMs } = await client.call({ kind: "run", float: false, input: pixels }, { deviceMs: client.workAllowance() });
   const r = expectKind(reply, "runOk");
   const manifest = manifests.get(client);
   if (manifest) {
@@ -100,7 +100,7 @@ export async function runOnDevice(client: DeviceClient, pixels: Uint8Array): Pro
 
 /** Per-layer profile measured on the device with the runtime's profileModel. */
 export async function profileOnDevice(client: DeviceClient, runs: number, warmup: number): Promise<ProfileResult> {
-  const bytes = await readLong(client, { kind: "profile", runs, warmup }, PROFILE_MS, MAX_PROFILE_BYTES);
+  const bytes = await readLong(client, { kind: "profile", runs, warmup }, client.workAllowance(PROFILE_MS), MAX_PROFILE_BYTES);
   let result: unknown;
   try {
     result = JSON.parse(new TextDecoder().decode(bytes));
@@ -138,7 +138,7 @@ export async function evalOnDevice(client: DeviceClient, manifest: Manifest, pix
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);
     const { reply, rttMs } = await client.call({ kind: "eval", outputs: Boolean(options.outputs), count: n,
-      inputs: pixels.subarray(start * inputSize, (start + n) * inputSize), labels: labels.subarray(start, start + n) }, { deviceMs: EVAL_MS });
+      inputs: pixels.subarray(start * inputSize, (start + n) * inputSize), labels: labels.subarray(start, start + n) }, { deviceMs: client.workAllowance(EVAL_MS) });
     const r = expectKind(reply, "evalOk");
     if (r.count !== n || r.outputs.length !== n * outBytes || r.correct > n || r.predictions.some((p) => p >= outputSize)) {
       throw new ProtocolError(`EVAL: asked for ${n} results of ${outputSize} classes${outBytes ? ` with ${outBytes}-byte outputs` : ""}; `

@@ -54,7 +54,7 @@ export async function uploadBlob(client: DeviceClient, blob: Uint8Array, options
   const size = blob.length, hash = sha256(blob), name = options.name ?? "";
   if (client.device?.modelId === toHex(hash)) {
     // Already the active model: COMMIT of the active blob is answered LOAD_DONE without another upload.
-    const done = expectKind(await client.request({ kind: "loadCommit", sha256: hash }, { deviceMs: COMMIT_MS }), "loadDone");
+    const done = expectKind(await client.request({ kind: "loadCommit", sha256: hash }, { deviceMs: client.workAllowance(COMMIT_MS) }), "loadDone");
     return { modelId: done.modelId, size: done.size, name: done.name, resumedFrom: size, chunks: 0, failedAttempts: 0, verifyUs: done.verifyUs, alreadyActive: true };
   }
   const ready = expectKind(await client.request({ kind: "loadBegin", size, sha256: hash, crc32: crc32(blob), name }), "loadReady");
@@ -93,7 +93,7 @@ export async function uploadBlob(client: DeviceClient, blob: Uint8Array, options
     offset = next;
     options.onProgress?.(offset, size);
   }
-  const done = expectKind(await client.request({ kind: "loadCommit", sha256: hash }, { deviceMs: COMMIT_MS }), "loadDone");
+  const done = expectKind(await client.request({ kind: "loadCommit", sha256: hash }, { deviceMs: client.workAllowance(COMMIT_MS) }), "loadDone");
   if (done.modelId !== toHex(hash)) throw new ProtocolError(`the device committed model ${done.modelId.slice(0, 12)}, not the uploaded ${toHex(hash).slice(0, 12)}`);
   return { modelId: done.modelId, size: done.size, name: done.name, resumedFrom: ready.offset, chunks, failedAttempts, verifyUs: done.verifyUs, alreadyActive: false };
 }

@@ -144,13 +144,18 @@ describe("authentication", () => {
 
   it("log lines of one kind are limited per window, the rest summed up in one line", async () => {
     const d = await tcpAgent({ logBurst: 2, logWindowMs: 1000, helloFailures: 100 });
+    const t0 = performance.now();
     for (let i = 0; i < 10; i++) await expect(d.client(`wrong-${i}`)).rejects.toMatchObject({ code: ErrorCode.UNAUTHORIZED });
-    await waitFor(() => d.lines.some((l) => /suppressed/.test(l)), 10_000, "the summary line");
-    const wrong = d.lines.filter((l) => /wrong token: rejected/.test(l)).length;
-    const suppressed = d.lines.filter((l) => /more "wrong token" lines suppressed/.test(l))
+    const elapsedMs = performance.now() - t0;
+    const wrong = (): number => d.lines.filter((l) => /wrong token: rejected/.test(l)).length;
+    const suppressed = (): number => d.lines.filter((l) => /more "wrong token" lines suppressed/.test(l))
       .reduce((sum, l) => sum + Number(/(\d+) more/.exec(l)?.[1]), 0);
-    expect(wrong).toBeLessThanOrEqual(4); // 2 per window; the 10 failures may straddle two windows
-    expect(wrong + suppressed).toBe(10);
+    // Every failure is either logged or counted in a summary line once its window has closed.
+    await waitFor(() => wrong() + suppressed() === 10, 10_000, "a log line or a summary count for each of the 10 failures");
+    // At most 2 lines per 1 s window; on a busy machine the 10 failures may span several windows.
+    expect(wrong()).toBeLessThanOrEqual(2 * (Math.ceil(elapsedMs / 1000) + 1));
+    // Ten failures within two windows cannot all be logged.
+    if (elapsedMs < 1000) expect(suppressed()).toBeGreaterThan(0);
   });
 });
 
