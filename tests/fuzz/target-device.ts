@@ -136,29 +136,28 @@ export const deviceTarget: FuzzTarget = {
       async run() {
         const log: string[] = [];
         const agent = await createAgent({ store, requireHello: true, token: useToken ? TOKEN : undefined, log: (l) => log.push(l) });
+        // Thrown after the checks, so a case the agent refused counts as a clean error.
+        let refusal: Error | null = null;
         try {
-          await exchange(agent, wires);
+          refusal = await exchange(agent, wires);
           await stillServes(agent);
           const internal = log.find((l) => /internal/i.test(l));
           if (internal) throw new BrokenPromise(`agent log: ${internal.split("\n")[0]}`);
         } finally {
           await within(agent.close(), "the agent did not close");
         }
-        const refusal = refusals.get(wires);
         if (refusal) throw refusal;
       },
     };
   },
 };
 
-/** The first refusal of each case, thrown after the checks so the case counts as a clean error. */
-const refusals = new WeakMap<Wire[], Error>();
-
 /**
  * Sends the frames stop-and-wait, as a host does (an agent may ignore requests pipelined past its limit): each frame
- * that should get an answer is answered (or the link closes) before the next; then a last INFO. Checks every reply.
+ * that should get an answer is answered (or the link closes) before the next; then a last INFO. Checks every reply;
+ * returns the first refusal (ERROR or NAK), if any.
  */
-async function exchange(agent: Agent, wires: Wire[]): Promise<void> {
+async function exchange(agent: Agent, wires: Wire[]): Promise<Error | null> {
   const [host, device]: [Link, Link] = localPair("fuzz");
   agent.serve(device);
   const sentTypes = new Map<number, number | null>(wires.map((w) => [w.seq, w.type]));
@@ -209,5 +208,5 @@ async function exchange(agent: Agent, wires: Wire[]): Promise<void> {
   }
   await host.close();
   if (failure) throw failure;
-  if (firstRefusal) refusals.set(wires, firstRefusal);
+  return firstRefusal;
 }
