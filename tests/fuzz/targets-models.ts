@@ -3,6 +3,7 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { compileGraph, DEFAULT_COMPILE_OPTIONS, loadModel } from "../../compiler/compile.js";
 import { Model } from "../../runtime/model.js";
+import { WorkerModel } from "../../runtime/worker-model.js";
 import { customContents, customName, customSection, resealBlob, wasmFile, wasmSections } from "./formats.js";
 import { mutateBytes, pokeFloat } from "./mutate-bytes.js";
 import { mutateJson } from "./mutate-json.js";
@@ -135,21 +136,31 @@ function mutateBlobOnce(rng: Rng, bytes: Uint8Array, others: Uint8Array[], mode:
   return { bytes: wasmFile(bytes, sections), what: `section ${i} (id ${sections[i]?.id}): ${op}` };
 }
 
+/** The blob runs on a worker with a time limit, as the CLI runs it: a blob that never returns is a clean RunTimeout. */
+const BLOB_TIME_LIMIT_MS = 3000;
+
 export const blobTarget: FuzzTarget = {
-  name: "blob", about: "compiled blobs (module + kiln.manifest) → Model.load, then predict and profile what loads", timeoutMs: 20_000,
+  name: "blob", about: "compiled blobs (module + kiln.manifest) → WorkerModel.load (Model.load's checks, then a time-limited worker), then predict, run and profile what loads",
+  timeoutMs: 20_000,
   prepare(rng, context) {
     const seeds = corpusFiles(context.corpus, "blob");
     const seed = rng.pick(seeds);
     const m = mutateBlob(rng, seed.bytes, seeds.filter((s) => s !== seed).map((s) => s.bytes));
+    // On disk too, so `--keep` leaves a reproducer.
+    writeFileSync(join(context.scratch, "blob.wasm"), m.bytes);
     return {
       what: `${seed.name} ${m.what}`,
       async run() {
-        const model = await Model.load(m.bytes);
-        for (const input of [new Uint8Array(model.inputSize), new Float32Array(model.inputSize).fill(0.5)]) {
-          const p = model.predict(input);
+        const model = await WorkerModel.load(m.bytes, { timeLimitMs: BLOB_TIME_LIMIT_MS });
+        try {
+          const [p] = await model.predict(new Uint8Array(model.inputSize), 1);
           promise(p.scores.length === model.outputSize && p.index >= 0 && p.index < Math.max(1, model.outputSize), `prediction index ${p.index} of ${p.scores.length} scores for an output of ${model.outputSize}`);
+          const r = await model.run(new Float32Array(model.inputSize).fill(0.5));
+          promise(r.index >= 0 && r.index < Math.max(1, model.outputSize), `run() index ${r.index} for an output of ${model.outputSize}`);
+          await model.profile({ runs: 2, warmup: 1 });
+        } finally {
+          await model.close();
         }
-        model.profile({ runs: 2, warmup: 1 });
       },
     };
   },
