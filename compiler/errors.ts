@@ -15,17 +15,25 @@ export class UsageError extends KilnError {
 }
 
 /**
- * Characters a message must not carry raw (the set bin/terminal.ts escapes): C0 controls (a newline would split a
- * one-line error, ESC drives the terminal), DEL, C1 controls, and the bidi controls that reorder what follows them.
+ * Characters that must not reach a message or a terminal raw: C0 controls (a newline would split a one-line error,
+ * ESC starts cursor moves, screen clears, title changes), DEL, C1 controls (0x9B is an 8-bit CSI on some terminals),
+ * and the bidi controls that reorder what follows them on screen (U+202A–E, U+2066–9, U+200E/F, U+061C).
  */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const CONTROLS = new RegExp(CONTROL.source, "g");
 
 /** Longest name a message shows: enough to recognise it, short enough that a hostile one cannot flood the line. */
 export const MAX_SHOWN_NAME = 80;
 /** Longest file path a message shows (a shard's resolved path: the user's folder, then what the manifest lists). */
 export const MAX_SHOWN_PATH = 240;
 
+/** The escape looks like JSON's, so a JSON line stays valid JSON and parses back to the original text. */
 const escapeOne = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/** Every control character of `text` as a \uXXXX escape, newlines too (no length bound: see fileText for messages). */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROLS, escapeOne);
+}
 
 /**
  * A string from a model file (a name, op, class, path, key…) as a message shows it: control characters as \uXXXX
