@@ -16,6 +16,16 @@ export const MANIFEST_LIMITS = {
 
 type Json = Record<string, unknown>;
 
+/**
+ * A value from the file as a message shows it: a string quoted and cut, a number as is, anything else by its kind.
+ * Never String(v): a deeply nested list would recurse without bound.
+ */
+function shown(v: unknown, max = 40): string {
+  if (typeof v === "string") return JSON.stringify(v.slice(0, max));
+  if (typeof v === "number") return String(v);
+  return Array.isArray(v) ? "a list" : v === null ? "null" : typeof v;
+}
+
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 class Checker {
@@ -55,9 +65,7 @@ class Checker {
     if (!Array.isArray(v) || v.length < 1 || v.length > MANIFEST_LIMITS.rank) this.fail(field, `must be a list of 1…${MANIFEST_LIMITS.rank} dimensions`);
     let elements = 1;
     for (const [i, d] of v.entries()) {
-      // Describe a bad dimension by its type, never by String(d): a nested list would recurse without bound.
-      const seen = typeof d === "number" ? String(d) : Array.isArray(d) ? "a list" : typeof d;
-      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 1) this.fail(field, `dimension ${i} is ${seen}; dimensions must be positive whole numbers`);
+      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 1) this.fail(field, `dimension ${i} is ${shown(d)}; dimensions must be positive whole numbers`);
       elements *= d;
     }
     if (elements > MANIFEST_LIMITS.tensorElements) this.fail(field, `[${v.join(", ")}] has ${elements} elements; at most ${MANIFEST_LIMITS.tensorElements} are supported`);
@@ -106,7 +114,7 @@ export function validateManifest(value: unknown, where = "kiln.manifest"): Manif
   const c = new Checker(where);
   const m = c.object(value, "the manifest");
   if (m.format !== "kiln.manifest" || m.version !== MANIFEST_VERSION) {
-    throw new BlobError(`unsupported manifest (format ${String(m.format).slice(0, 40)}, version ${String(m.version).slice(0, 20)}; this runtime reads version ${MANIFEST_VERSION})`);
+    throw new BlobError(`unsupported manifest (format ${shown(m.format)}, version ${shown(m.version, 20)}; this runtime reads version ${MANIFEST_VERSION})`);
   }
   const contentHash = c.string(m.contentHash, "contentHash");
   if (!/^sha256:[0-9a-f]{64}$/.test(contentHash)) c.fail("contentHash", "must be sha256:<64 hex digits>");

@@ -245,7 +245,7 @@ describe("manifest and ABI are checked against a schema and the module", () => {
       [(m) => { m.layers[0].fused = "dense"; }, /layers\[0\]\.fused must be a list/],
       [(m) => { m.layers[0].macs = -1; }, /layers\[0\]\.macs must be a whole number ≥ 0/],
       [(m) => { m.model = { name: "x" }; }, /model must be a string/],
-      [(m) => { m.version = 99; }, /unsupported manifest \(format kiln\.manifest, version 99; this runtime reads version 2\)/],
+      [(m) => { m.version = 99; }, /unsupported manifest \(format "kiln\.manifest", version 99; this runtime reads version 2\)/],
       [(m) => { m.input.pixelScale = "1"; }, /input\.pixelScale must be a finite number/],
       [(m) => { m.simd = true; }, /simd must be false for target scalar/],
     ];
@@ -259,6 +259,10 @@ describe("manifest and ABI are checked against a schema and the module", () => {
     const manifest = compiled.manifest as unknown as Record<string, any>;
     expect(() => validateManifest({ ...manifest, input: { ...manifest.input, dtype: "float32" } })).toThrow(/input\.dtype must be one of "int8"/);
     expect(validateManifest(JSON.parse(JSON.stringify(manifest))).output.shape).toEqual([1, 10]);
+    // A value nested 100,000 deep (JSON.parse takes it) is described by its kind, not stringified recursively.
+    const deep = `[`.repeat(100_000) + `]`.repeat(100_000);
+    expect(() => validateManifest(JSON.parse(`{"format":${deep},"version":2}`))).toThrow(/unsupported manifest \(format a list, version 2;/);
+    expect(() => validateManifest(JSON.parse(JSON.stringify({ ...manifest, input: { ...manifest.input, shape: [1, 2] } }).replace('"shape":[1,2]', `"shape":[${deep},2]`)))).toThrow(/input\.shape dimension 0 is a list/);
     await expect(inspectBlob(compiled.wasm)).resolves.toMatchObject({ info: { model: manifest.model } });
   });
 
@@ -297,6 +301,6 @@ describe("content hash", () => {
     await expect(Model.load(await handBlob({ rawManifest: JSON.stringify(defaultManifest()) }))).rejects.toThrow(/no content hash/);
     const old = { ...defaultManifest(), version: 1 } as Record<string, unknown>;
     delete old.contentHash;
-    await expect(Model.load(await handBlob({ rawManifest: JSON.stringify(old) }))).rejects.toThrow(/unsupported manifest \(format kiln\.manifest, version 1; this runtime reads version 2\)/);
+    await expect(Model.load(await handBlob({ rawManifest: JSON.stringify(old) }))).rejects.toThrow(/unsupported manifest \(format "kiln\.manifest", version 1; this runtime reads version 2\)/);
   });
 });
