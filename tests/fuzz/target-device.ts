@@ -19,7 +19,7 @@ import { corpusFiles, type FuzzTarget } from "./target.js";
 
 const TOKEN = "fuzz-token";
 const SENTINEL_SEQ = 0xfff0;
-const ANSWER_MS = 15_000;
+const ANSWER_MS = 15_000, RESEND_MS = 1000;
 
 interface Wire { bytes: Uint8Array; type: number | null; seq: number; what: string }
 
@@ -203,8 +203,16 @@ async function exchange(agent: Agent, wires: Wire[]): Promise<Error | null> {
   };
   for (const w of [...wires, { bytes: encodeFrame(MsgType.INFO, SENTINEL_SEQ, encodeRequest({ kind: "info", what: 0 })), type: MsgType.INFO, seq: SENTINEL_SEQ, what: "INFO (last)" }]) {
     if (host.closed) break;
-    host.write(w.bytes);
-    await within(answer(w.seq, w.type === null), `the agent did not answer frame ${w.seq} (${w.what})`);
+    const answered = answer(w.seq, w.type === null);
+    let done = false;
+    void answered.then(() => { done = true; });
+    // Like a host, resend an unanswered frame now and then: the agent may rightly stay silent once (it NAKs bad
+    // frames at most every nakIntervalMs, and ignores a repeat of a request it is still working on).
+    for (let waited = 0; !done && !host.closed; waited += RESEND_MS) {
+      if (waited >= ANSWER_MS) throw new Unresponsive(`the agent did not answer frame ${w.seq} (${w.what}), sent ${waited / RESEND_MS} times`);
+      host.write(w.bytes);
+      await Promise.race([answered, new Promise((r) => setTimeout(r, RESEND_MS))]);
+    }
   }
   await host.close();
   if (failure) throw failure;
