@@ -14,6 +14,7 @@ import { profileCommand, profileSpec } from "./commands/profile.js";
 import { agentCommand, agentSpec } from "./commands/agent.js";
 import { deployCommand, deploySpec } from "./commands/deploy.js";
 import { benchCommand, benchSpec } from "./commands/bench.js";
+import { boardCommand, boardSpec } from "./commands/board.js";
 
 interface Command { spec: CommandSpec; run(argv: string[], io: Io): Promise<void> }
 
@@ -26,6 +27,7 @@ const COMMANDS: Command[] = [
   { spec: deploySpec, run: deployCommand },
   { spec: benchSpec, run: benchCommand },
   { spec: agentSpec, run: agentCommand },
+  { spec: boardSpec, run: boardCommand },
   { spec: demoSpec, run: demoCommand },
 ];
 

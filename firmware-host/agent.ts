@@ -30,6 +30,8 @@ export interface AgentOptions {
   runLimitMs?: number;
   /** Connection, authentication and log limits (DEFAULT_LIMITS in limits.ts for the rest). */
   limits?: Partial<AgentLimits>;
+  /** What HELLO_OK states about WebAssembly SIMD (default: whether this Node validates SIMD128); false plays a board. */
+  simd?: boolean;
 }
 
 export type { AgentStats };
@@ -57,10 +59,11 @@ export class Agent {
   private sessions = new Set<Session>();
   private refusing = 0;
   private counts = { refused: 0, dropped: 0, closedPeak: 0 };
-  readonly simd = WebAssembly.validate(SIMD_PROBE);
+  readonly simd: boolean;
 
   constructor(readonly options: AgentOptions) {
     this.limits = agentLimits(options.limits);
+    this.simd = options.simd ?? WebAssembly.validate(SIMD_PROBE);
     this.helloFailures = new FailureWindow(this.limits.helloFailures, this.limits.helloWindowMs);
     this.logs = new LogLimiter((line) => this.options.log?.(line), this.limits.logBurst, this.limits.logWindowMs);
     // The store enforces the run limit (instantiation at COMMIT, every request); HELLO_OK states the same number.

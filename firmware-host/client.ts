@@ -45,7 +45,10 @@ export interface ClientStats {
 export interface Answer {
   reply: Reply;
   seq: number;
+  /** From the last attempt (a slow device may have answered an earlier one: see attemptsAgoMs). */
   rttMs: number;
+  /** For each attempt, first to last, how long before the reply it was sent. */
+  attemptsAgoMs: number[];
 }
 
 type Waiter = { seq: number; hint(): void; frame(f: Frame): void; closed(reason?: Error): void };
@@ -121,16 +124,19 @@ export class DeviceClient {
     this.stats.requests++;
     return new Promise<Answer>((resolve, reject) => {
       let timeouts = 0, quick = 0, lastSend = performance.now(), lastQuick = -Infinity;
+      const sent = [lastSend];
       let timer: NodeJS.Timeout | undefined;
       const wire = this.channel.send(REQUEST_TYPE[req.kind], seq, body);
       const finish = (error: Error | null, reply?: Reply): void => {
         clearTimeout(timer);
         this.waiter = null;
-        if (error) reject(error); else resolve({ reply: reply as Reply, seq, rttMs: performance.now() - lastSend });
+        const now = performance.now();
+        if (error) reject(error); else resolve({ reply: reply as Reply, seq, rttMs: now - lastSend, attemptsAgoMs: sent.map((t) => now - t) });
       };
       const resend = (): void => {
         this.stats.resends++;
         lastSend = performance.now();
+        sent.push(lastSend);
         this.channel.resend(wire);
         arm();
       };

@@ -13,6 +13,11 @@ export interface DeployOptions {
   maxChunk?: number;
   /** Failed chunk attempts in a row that end a session (default 12). */
   maxFailures?: number;
+  /**
+   * The blob's manifest says it needs WebAssembly SIMD (`simd: true`): a device whose HELLO says it has none is
+   * refused before anything is uploaded (it could only fail at COMMIT, after the whole transfer).
+   */
+  needsSimd?: boolean;
   /** Called once, with the first HELLO answer. */
   onHello?: (hello: HelloInfo) => void;
   onProgress?: (acked: number, total: number) => void;
@@ -73,6 +78,10 @@ export async function deploy(target: Connector, blob: Uint8Array, options: Deplo
       if (!hello) {
         hello = client.device as HelloInfo;
         options.onHello?.(hello);
+      }
+      if (options.needsSimd && !hello.simd) {
+        throw new DeployError(`${target.description} (${hello.device}, ${hello.runtime}) has no WebAssembly SIMD and this blob needs it: `
+          + "compile the model with --target scalar (kiln compile model.json --target scalar -o model.wasm); nothing was uploaded", 0);
       }
       const result = await uploadBlob(client, blob, {
         name: options.name, maxChunk: options.maxChunk, maxFailures: options.maxFailures, initialChunk: chunk,

@@ -20,6 +20,8 @@ export interface AgentSetup {
   runLimitMs?: number;
   /** Connection, authentication and log limits (limits.ts DEFAULT_LIMITS for those not given). */
   limits?: Partial<AgentLimits>;
+  /** What HELLO states about SIMD (default: what this Node supports). */
+  simd?: boolean;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
@@ -34,7 +36,7 @@ export async function createAgent(setup: AgentSetup): Promise<Agent> {
   });
   return new Agent({
     store, maxFrame: setup.maxFrame ?? STREAM_MAX_FRAME, token: setup.token, requireHello: setup.requireHello,
-    name: setup.name, log: setup.log, limits: setup.limits, runLimitMs: setup.runLimitMs,
+    name: setup.name, log: setup.log, limits: setup.limits, runLimitMs: setup.runLimitMs, simd: setup.simd,
   });
 }
 

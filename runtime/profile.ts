@@ -30,6 +30,8 @@ export interface LayerProfile extends TimingStats {
   share: number;
   /** Multiply-accumulates per second at the p50 time, in billions. */
   gmacPerSecond: number;
+  /** Devices with a cycle counter (the board firmware): the layer's p50 in CPU cycles. */
+  cycles?: number;
 }
 
 export interface ProfileResult {
@@ -45,6 +47,10 @@ export interface ProfileResult {
   endToEnd: TimingStats;
   /** (layer sum − end to end) / end to end: timer overhead and cache effects, reported rather than hidden. */
   gap: number;
+  /** Devices with a cycle counter: the CPU clock the cycles are stated at (µs = cycles / clockHz × 10⁶). */
+  clockHz?: number;
+  /** Devices with a cycle counter: run()'s p50 in cycles. */
+  endToEndCycles?: number;
 }
 
 export function stats(samples: number[]): TimingStats {

@@ -79,7 +79,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<void> {
     if (local && client.device?.modelId !== sha256Hex(local.bytes)) {
       await client.close();
       if (!o.json) io.err(`deploying ${escapeControl(parsed.positionals[0])} first (the device ${client.device?.modelId ? `runs ${escapeControl(client.device.modelName)}` : "has no model"})`);
-      await deploy(target, local.bytes, { name: parsed.positionals[0] });
+      await deploy(target, local.bytes, { name: parsed.positionals[0], needsSimd: local.model.info.simd });
       client = await target.connect();
     }
     const hello = client.device!;
@@ -105,8 +105,14 @@ export async function benchCommand(argv: string[], io: Io): Promise<void> {
       const hostModel = await WorkerModel.load(local?.bytes ?? await fetchBlob(client));
       const ours = await hostModel.classify(pixels, n, { outputs: true, perInference: true }).finally(() => hostModel.close());
       const rawBytes = ours.outputs.length / n;
-      for (let i = 0; i < n; i++) if (!sameBytes(ours.outputs.subarray(i * rawBytes, (i + 1) * rawBytes), r.outputs[i])) mismatches++;
-      evalResult = { count: n, correct: r.correct, accuracy: r.correct / n, deviceUs: r.deviceUs, linkMs: r.linkMs, seconds, outputsEqual: n - mismatches, mismatches };
+      // An image counts as a mismatch when its output bytes or the device's prediction differ from the host's.
+      let predictionsDiffer = 0;
+      for (let i = 0; i < n; i++) {
+        const differ = r.predictions[i] !== ours.predictions[i];
+        if (differ) predictionsDiffer++;
+        if (differ || !sameBytes(ours.outputs.subarray(i * rawBytes, (i + 1) * rawBytes), r.outputs[i])) mismatches++;
+      }
+      evalResult = { count: n, correct: r.correct, accuracy: r.correct / n, deviceUs: r.deviceUs, linkMs: r.linkMs, seconds, outputsEqual: n - mismatches, mismatches, predictionsDiffer };
     }
     if (o.json) {
       io.out(JSON.stringify({ device: hello, model: manifest.model, profile, link, eval: evalResult }));

@@ -51,7 +51,7 @@ export async function deployCommand(argv: string[], io: Io): Promise<void> {
   const progress = transferBar("uploading", !o.json && !o.quiet);
   try {
     const r = await deploy(target, bytes, {
-      name: basename(blobPath), sessions,
+      name: basename(blobPath), sessions, needsSimd: model.info.simd,
       onHello: (h) => { if (!o.json) io.out(escapeControl(helloLine(h, target.description))); },
       onProgress: (done, total) => progress.update(done, total),
       onRetry: (session, e, acked) => {

@@ -22,19 +22,36 @@ export const profileSpec: CommandSpec = {
 
 const us = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
+/** Two decimals, or two significant digits below 0.01 (a microcontroller does MMAC/s, not GMAC/s). */
+const gmac = (g: number): string => (g >= 0.01 ? g.toFixed(2) : g.toPrecision(2));
+const cyclesText = (c: number): string => Math.round(c).toLocaleString("en-US");
+const perMac = (cycles: number, macs: number): string => (macs > 0 ? (cycles / macs).toFixed(1) : "-");
+
 export function profileTable(p: ProfileResult, color: boolean): string[] {
+  // Devices with a cycle counter (the board firmware) add cycles and cycles per MAC, the numbers that carry to other clocks.
+  const cycles = p.layers.some((l) => l.cycles !== undefined);
   const rows = p.layers.map((l) => [String(l.index), l.name, l.ops, `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"),
-    formatBytes(l.weightBytes), us(l.p50Us), us(l.p90Us), `${(100 * l.share).toFixed(1)}%`, l.gmacPerSecond ? l.gmacPerSecond.toFixed(2) : "-", bar(l.share, 20)]);
+    formatBytes(l.weightBytes), us(l.p50Us), us(l.p90Us),
+    ...(cycles ? [l.cycles !== undefined ? cyclesText(l.cycles) : "-", l.cycles !== undefined ? perMac(l.cycles, l.macs) : "-"] : []),
+    `${(100 * l.share).toFixed(1)}%`, l.gmacPerSecond ? gmac(l.gmacPerSecond) : "-", bar(l.share, 20)]);
+  const barColumn = cycles ? 12 : 10;
   const lines = renderTable([
     { header: "#", align: "right" }, { header: "layer" }, { header: "ops" }, { header: "output" }, { header: "MACs", align: "right" },
     { header: "weights", align: "right" }, { header: "p50 µs", align: "right" }, { header: "p90 µs", align: "right" },
+    ...(cycles ? [{ header: "cycles", align: "right" as const }, { header: "cyc/MAC", align: "right" as const }] : []),
     { header: "share", align: "right" }, { header: "GMAC/s", align: "right" }, { header: "" },
-  ], rows, (text, _r, c) => (c === 10 ? paint(text, CYAN, color) : c === 6 ? paint(text, BOLD, color) : text));
+  ], rows, (text, _r, c) => (c === barColumn ? paint(text, CYAN, color) : c === 6 ? paint(text, BOLD, color) : text));
   lines[0] = paint(lines[0], DIM, color);
   const macs = p.layers.reduce((a, l) => a + l.macs, 0);
   lines.push("");
   lines.push(`layers sum  p50 ${us(p.layerSumP50Us)} µs`);
-  lines.push(paint(`end to end  p50 ${us(p.endToEnd.p50Us)} µs   p90 ${us(p.endToEnd.p90Us)} µs   ${(macs / p.endToEnd.p50Us / 1000).toFixed(2)} GMAC/s`, BOLD, color));
+  lines.push(paint(`end to end  p50 ${us(p.endToEnd.p50Us)} µs   p90 ${us(p.endToEnd.p90Us)} µs   ${gmac(macs / p.endToEnd.p50Us / 1000)} GMAC/s`, BOLD, color));
+  if (cycles) {
+    const layerCycles = p.layers.reduce((a, l) => a + (l.cycles ?? 0), 0);
+    const whole = p.endToEndCycles;
+    lines.push(`cycles      layers ${cyclesText(layerCycles)}${whole !== undefined ? `, run() ${cyclesText(whole)}` : ""}; `
+      + `${perMac(whole ?? layerCycles, macs)} cycles per MAC${p.clockHz ? ` at ${(p.clockHz / 1e6).toFixed(p.clockHz % 1e6 ? 2 : 0)} MHz` : ""}`);
+  }
   lines.push(`gap between the layer sum and run(): ${(100 * p.gap).toFixed(1)} % (timer overhead per layer call)`);
   lines.push(paint(`${escapeControl(p.model)}, ${p.quantize === "none" ? "float32" : p.quantize} ${p.target}, ${p.runs} runs after ${p.warmup} warm-up`, DIM, color));
   return lines;
