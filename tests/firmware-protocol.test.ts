@@ -1,7 +1,7 @@
 // The firmware's protocol core (firmware/src, C) built natively with a fake board and runtime, driven by the host's
 // own DeviceClient over the process's stdin/stdout: the same requests `kiln deploy` and `kiln bench` send a board.
 import * as tf from "@tensorflow/tfjs";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,6 @@ import { DeviceClient } from "../firmware-host/client.js";
 import { crc32 } from "../firmware-host/crc32.js";
 import { deviceManifest, evalOnDevice, fetchBlob, profileOnDevice, resetDevice, runOnDevice } from "../firmware-host/device-ops.js";
 import { FrameDecoder, buildFrame, encodeFrame, wrapFrame, type Frame } from "../firmware-host/frame.js";
-import { BaseLink } from "../firmware-host/link.js";
 import { ErrorCode, MsgType, NakCode, decodeReply, encodeRequest, fromHex, type Reply, type Request } from "../firmware-host/messages.js";
 import { DeviceError } from "../firmware-host/errors.js";
 import { uploadBlob } from "../firmware-host/upload.js";
@@ -18,39 +17,12 @@ import { Model } from "../runtime/model.js";
 import { readWasmLayout } from "../runtime/wasm-layout.js";
 import { blobFromFile, samplePixels, sha256Hex, tinyBlob, type Blob, ROOT, CLI } from "./device-helpers.js";
 import { saveToTemp, tempDir } from "./helpers.js";
-import { requireCommand } from "./require-tool.js";
+import { HOST_DIR, StdioLink, buildNativeAgent, nativeTools } from "./native-firmware.js";
 
-const gcc = requireCommand("gcc", "apt-get install gcc make");
-const make = gcc.ok ? requireCommand("make", "apt-get install make") : gcc;
-const HOST_DIR = join(ROOT, "firmware", "test", "host");
+const make = nativeTools;
 /** The fake runtime's memory halves (firmware/test/host/kiln_runtime.c). */
 const AREA = 32768;
 const SLOT = 512 * 1024;
-
-/** The native agent as a child process; its stdio is the serial line. */
-class StdioLink extends BaseLink {
-  readonly description = "native firmware agent (stdio)";
-  readonly exited: Promise<void>;
-
-  constructor(readonly proc: ChildProcess) {
-    super();
-    proc.stdout!.on("data", (b: Buffer) => this.emitData(new Uint8Array(b)));
-    this.exited = new Promise((done) => proc.once("exit", () => { this.emitClose(); done(); }));
-    proc.stdin!.on("error", () => {});
-  }
-
-  write(bytes: Uint8Array): void {
-    this.countOut(bytes);
-    this.proc.stdin!.write(bytes);
-  }
-
-  async close(): Promise<void> {
-    this.proc.stdin!.end();
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
-    if (this.proc.exitCode === null) this.proc.kill();
-    this.emitClose();
-  }
-}
 
 let binary = "";
 const links: StdioLink[] = [];
@@ -132,10 +104,8 @@ describe(`firmware protocol core, native build with a fake board and runtime${ma
 
   beforeAll(async () => {
     if (!make.ok) return;
-    const out = tempDir("kiln-fw-host-");
-    const built = spawnSync("make", ["-s", "-C", HOST_DIR, `OUT=${out}`, "CC=gcc"], { encoding: "utf8" });
-    if (built.status !== 0) throw new Error(`native firmware build failed:\n${built.stdout}${built.stderr}`);
-    binary = join(out, "kiln-agent-host");
+    binary = buildNativeAgent();
+    const out = tempDir("kiln-fw-blobs-");
     const l5 = join(out, "lenet5-scalar.wasm");
     const c = spawnSync(process.execPath, [CLI, "compile", join(ROOT, "models/lenet5/model.json"), "--target", "scalar", "-o", l5], { encoding: "utf8" });
     if (c.status !== 0) throw new Error(`compiling LeNet-5 failed:\n${c.stdout}${c.stderr}`);
@@ -432,11 +402,8 @@ describe(`firmware protocol core, native build with a fake board and runtime${ma
   });
 
   it.skipIf(!make.ok)("a build with a token: nothing but HELLO before a HELLO with that token", async () => {
-    const out = tempDir("kiln-fw-token-");
-    const flags = `-std=c11 -Wall -Wextra -Werror -O2 -DKILN_TOKEN='"s3cret"'`;
-    const built = spawnSync("make", ["-s", "-C", HOST_DIR, `OUT=${out}`, "CC=gcc", `CFLAGS=${flags}`], { encoding: "utf8" });
-    expect(built.status, built.stderr).toBe(0);
-    const proc = spawn(join(out, "kiln-agent-host"), [], { stdio: ["pipe", "pipe", "inherit"] });
+    const agent = buildNativeAgent(`-std=c11 -Wall -Wextra -Werror -O2 -DKILN_TOKEN='"s3cret"'`);
+    const proc = spawn(agent, [], { stdio: ["pipe", "pipe", "inherit"] });
     const link = new StdioLink(proc);
     links.push(link);
     const client = new DeviceClient(link, { timeoutMs: 2000, token: "wrong" });
