@@ -1,7 +1,7 @@
 // Shared by the hostile-input tests: the CLI under a memory and time bound, PNG/JPEG/idx files built by their formats' definitions, a tiny blob with hostile labels.
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -143,4 +143,15 @@ export async function hostileFixture(prefix: string): Promise<string> {
   expect(compiled.status, compiled.stderr).toBe(0);
   writeFileSync(join(dir, "digit.png"), encodeGrayPng(new Uint8Array(64).map((_, i) => (i * 37) % 256), 8, 8));
   return dir;
+}
+
+/**
+ * The fixture folder of a test file: made before its tests (hostileFixture), removed after them. Returns the
+ * path of a file in it by name.
+ */
+export function useHostileFixture(prefix: string): (name: string) => string {
+  let dir = "";
+  beforeAll(async () => { dir = await hostileFixture(prefix); });
+  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  return (name) => join(dir, name);
 }

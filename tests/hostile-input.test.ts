@@ -1,7 +1,7 @@
 // Hostile input files (issue 11): image decompression bombs, PNG pixel data, unbounded reads (FIFOs, devices, huge or lying files).
-import { describe, expect, it, beforeAll, afterAll } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync, gzipSync } from "node:zlib";
 import { KilnError } from "../compiler/errors.js";
@@ -9,18 +9,9 @@ import { decodeImage, loadImages } from "../models/images.js";
 import { parseIdx, readIdx, readLabelledImages } from "../models/idx.js";
 import { INPUT_LIMITS } from "../models/input-file.js";
 import { requireCommand } from "./require-tool.js";
-import { expectOneLineError, grayScanlines, hostileFixture, idxBytes, jpegDeclaring, kiln, kilnErrorOf, PNG_SIGNATURE, pngChunk, pngFile } from "./hostile-input-helpers.js";
+import { expectOneLineError, grayScanlines, useHostileFixture, idxBytes, jpegDeclaring, kiln, kilnErrorOf, PNG_SIGNATURE, pngChunk, pngFile } from "./hostile-input-helpers.js";
 
-let dir: string;
-const at = (name: string): string => join(dir, name);
-
-beforeAll(async () => {
-  dir = await hostileFixture("kiln-hostile-input-");
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const at = useHostileFixture("kiln-hostile-input-");
 
 describe("image decompression bombs are refused from their headers", () => {
   it("builds PNGs the decoder accepts (the fixtures below differ from this one only where stated)", () => {

@@ -1,7 +1,7 @@
 // What the CLI prints (issue 11): numeric options validated against stated ranges, control characters from files and devices escaped.
-import { describe, expect, it, beforeAll, afterAll } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../compiler/errors.js";
 import { parseArgs, type CommandSpec } from "../bin/args.js";
@@ -15,18 +15,9 @@ import { deploySpec } from "../bin/commands/deploy.js";
 import { benchSpec } from "../bin/commands/bench.js";
 import { agentSpec } from "../bin/commands/agent.js";
 import { demoSpec } from "../bin/commands/demo.js";
-import { CLI, CONTROL, expectOneLineError, HOSTILE_LABELS, hostileFixture, idxBytes, kiln, ROOT } from "./hostile-input-helpers.js";
+import { CLI, CONTROL, expectOneLineError, HOSTILE_LABELS, useHostileFixture, idxBytes, kiln, ROOT } from "./hostile-input-helpers.js";
 
-let dir: string;
-const at = (name: string): string => join(dir, name);
-
-beforeAll(async () => {
-  dir = await hostileFixture("kiln-hostile-output-");
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const at = useHostileFixture("kiln-hostile-output-");
 
 describe("numeric options are validated: whole numbers where meant, in a stated range", () => {
   const specs: CommandSpec[] = [compileSpec, runSpec, inspectSpec, evalSpec, profileSpec, deploySpec, benchSpec, agentSpec, demoSpec];
