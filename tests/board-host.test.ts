@@ -5,8 +5,6 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as tf from "@tensorflow/tfjs";
-import { compileFile } from "../compiler/compile.js";
 import type { Agent } from "../firmware-host/agent.js";
 import { BoardError, qemuArgs, startBoard } from "../firmware-host/board.js";
 import { deploy, DeployError, type Connector } from "../firmware-host/deploy.js";
@@ -15,29 +13,14 @@ import { DeviceClient } from "../firmware-host/client.js";
 import { SerialLink } from "../firmware-host/serial.js";
 import { createAgent, serveTcp, type Serving } from "../firmware-host/serve.js";
 import { TcpLink } from "../firmware-host/tcp.js";
-import { Model } from "../runtime/model.js";
 import type { ProfileResult } from "../runtime/profile.js";
 import { profileTable } from "../bin/commands/profile.js";
-import { CLI, kiln, sha256Hex, spawnProcess, tinyBlob, type Blob } from "./device-helpers.js";
+import { CLI, kiln, spawnProcess, tinyBlob, type Blob } from "./device-helpers.js";
 import { waitFor } from "./device-relay.js";
-import { saveToTemp, tempDir } from "./helpers.js";
+import { tempDir } from "./helpers.js";
 import { requireCommand } from "./require-tool.js";
 
 const TOKEN = "board-host-secret";
-
-/** The 8×8 CNN of tinyBlob, compiled with scalar kernels (what a board without SIMD runs). */
-async function scalarBlob(seed: number): Promise<Blob> {
-  await tf.setBackend("cpu");
-  const init = (s: number) => tf.initializers.glorotUniform({ seed: s });
-  const m = tf.sequential({ name: `scalar_${seed}` });
-  m.add(tf.layers.conv2d({ name: "conv", inputShape: [8, 8, 1], filters: 4, kernelSize: 3, activation: "relu", kernelInitializer: init(seed) }));
-  m.add(tf.layers.flatten({ name: "flat" }));
-  m.add(tf.layers.dense({ name: "logits", units: 3, kernelInitializer: init(seed + 1000) }));
-  const compiled = await compileFile(await saveToTemp(m), { quantize: "none", target: "scalar", pixelScale: 1 / 255, pixelOffset: 0 });
-  const path = join(tempDir("kiln-scalar-"), `scalar-${seed}.wasm`);
-  writeFileSync(path, compiled.wasm);
-  return { path, bytes: compiled.wasm, id: sha256Hex(compiled.wasm), model: await Model.load(compiled.wasm) };
-}
 
 describe("a device without SIMD (HELLO simd: false)", () => {
   let agent: Agent, serving: Serving & { port: number }, store: string, simd: Blob, scalar: Blob;
@@ -55,7 +38,7 @@ describe("a device without SIMD (HELLO simd: false)", () => {
     store = join(tempDir("kiln-nosimd-"), "store");
     agent = await createAgent({ store, token: TOKEN, requireHello: true, simd: false, name: "no-simd" });
     serving = await serveTcp(agent, "127.0.0.1", 0);
-    [simd, scalar] = [await tinyBlob(21), await scalarBlob(22)];
+    [simd, scalar] = [await tinyBlob(21), await tinyBlob(22, 4, 3, "scalar")];
     expect(simd.model.info.simd).toBe(true);
     expect(scalar.model.info.simd).toBe(false);
   });
@@ -95,7 +78,7 @@ describe("a device without SIMD (HELLO simd: false)", () => {
 
 describe("cycle counts in a device's profile", () => {
   let blob: Blob;
-  beforeAll(async () => { blob = await scalarBlob(31); });
+  beforeAll(async () => { blob = await tinyBlob(31, 4, 3, "scalar"); });
 
   /** What the firmware sends: names, cycles and the clock; times, shapes and MACs left to the host. */
   const firmwareLike = (cycles: number[]) => ({ clockHz: 25_000_000, runs: 3, warmup: 1, endToEndCycles: cycles.reduce((a, b) => a + b, 0) - 10,

@@ -3,13 +3,10 @@
 //
 //   host (kiln CLI or this process) ── pty H ═socat═ pty R ── relay (this process: pacing, faults) ── QEMU's pty ── firmware (UART0)
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as tf from "@tensorflow/tfjs";
-import { compileFile } from "../compiler/compile.js";
 import { startBoard, type Board } from "../firmware-host/board.js";
-import { DeviceClient } from "../firmware-host/client.js";
 import { deploy, DeployError, type DeployOptions, type DeployResult } from "../firmware-host/deploy.js";
 import { parseDeviceUri } from "../firmware-host/device-uri.js";
 import { runOnDevice } from "../firmware-host/device-ops.js";
@@ -20,16 +17,17 @@ import { DeviceTarget } from "../firmware-host/target.js";
 import { crc32 } from "../firmware-host/crc32.js";
 import { sha256 } from "../firmware-host/upload.js";
 import { mnistPaths } from "../models/idx.js";
-import { Model } from "../runtime/model.js";
 import { Relay, waitFor } from "./device-relay.js";
-import { blobFromFile, hostRaw, kiln, ROOT, samplePixels, sha256Hex, socatPair, tinyBlob, type Blob, type Spawned } from "./device-helpers.js";
-import { saveToTemp, tempDir } from "./helpers.js";
-import { requireCommand } from "./require-tool.js";
+import { blobFromFile, hostRaw, kiln, ROOT, samplePixels, socatPair, tinyBlob, type Blob, type Spawned } from "./device-helpers.js";
+import { tempDir } from "./helpers.js";
+import { requireCommand, requirePath } from "./require-tool.js";
 
 const tools = [
   requireCommand("qemu-system-arm", "apt-get install qemu-system-arm"),
   requireCommand("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+  requirePath("newlib for arm-none-eabi", "/usr/lib/arm-none-eabi/newlib", "apt-get install libnewlib-arm-none-eabi"),
   requireCommand("cmake", "apt-get install cmake"),
+  requireCommand("make", "apt-get install make"),
   requireCommand("socat", "apt-get install socat", ["-V"]),
 ];
 const ready = tools.every((t) => t.ok);
@@ -74,20 +72,6 @@ async function scalarZooBlob(name: string, dir: string): Promise<Blob> {
   return blobFromFile(path);
 }
 
-/** An 8×8 CNN (float or int8-free, a few KB) compiled for scalar runtimes. */
-async function smallScalarBlob(seed: number, filters: number, units: number, dir: string): Promise<Blob> {
-  await tf.setBackend("cpu");
-  const init = (s: number) => tf.initializers.glorotUniform({ seed: s });
-  const m = tf.sequential({ name: `board_${seed}` });
-  m.add(tf.layers.conv2d({ name: "conv", inputShape: [8, 8, 1], filters, kernelSize: 3, activation: "relu", kernelInitializer: init(seed) }));
-  m.add(tf.layers.flatten({ name: "flat" }));
-  m.add(tf.layers.dense({ name: "logits", units, kernelInitializer: init(seed + 1000) }));
-  const compiled = await compileFile(await saveToTemp(m), { quantize: "none", target: "scalar", pixelScale: 1 / 255, pixelOffset: 0 });
-  const path = join(dir, `small-${seed}.wasm`);
-  writeFileSync(path, compiled.wasm);
-  return { path, bytes: compiled.wasm, id: sha256Hex(compiled.wasm), model: await Model.load(compiled.wasm) };
-}
-
 /** What the board runs now: HELLO names the blob, and a RUN equals the host's run of it. */
 async function expectServes(blob: Blob): Promise<void> {
   const client = await target.connect();
@@ -126,7 +110,7 @@ describe.skipIf(!ready)(`the Kiln firmware on QEMU mps2-an386 through the pacing
     const elf = join(dir, "kiln-fw.elf");
     copyFileSync(GIVEN_ELF ?? ELF, elf);
     [lenet, mnist] = [await scalarZooBlob("lenet5", dir), await scalarZooBlob("mnist-cnn", dir)];
-    small = [await smallScalarBlob(41, 4, 3, dir), await smallScalarBlob(42, 6, 4, dir), await smallScalarBlob(43, 8, 10, dir), await smallScalarBlob(44, 8, 10, dir)];
+    small = [await tinyBlob(41, 4, 3, "scalar"), await tinyBlob(42, 6, 4, "scalar"), await tinyBlob(43, 8, 10, "scalar"), await tinyBlob(44, 8, 10, "scalar")];
     socat = await socatPair(dir, "H", "R");
     board = await startBoard({ elf });
     relay = new Relay(BAUD, 12);

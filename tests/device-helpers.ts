@@ -22,15 +22,15 @@ export interface Blob {
 }
 
 /** An 8×8×1 float CNN (conv → flatten → dense) compiled without calibration: a few KB, under a second. */
-export async function tinyBlob(seed: number, filters = 4, units = 3): Promise<Blob> {
+export async function tinyBlob(seed: number, filters = 4, units = 3, target: "simd" | "scalar" = "simd"): Promise<Blob> {
   await tf.setBackend("cpu");
   const init = (s: number) => tf.initializers.glorotUniform({ seed: s });
   const m = tf.sequential({ name: `tiny_${seed}` });
   m.add(tf.layers.conv2d({ name: "conv", inputShape: [8, 8, 1], filters, kernelSize: 3, activation: "relu", kernelInitializer: init(seed) }));
   m.add(tf.layers.flatten({ name: "flat" }));
   m.add(tf.layers.dense({ name: "logits", units, kernelInitializer: init(seed + 1000) }));
-  const compiled = await compileFile(await saveToTemp(m), { quantize: "none", target: "simd", pixelScale: 1 / 255, pixelOffset: 0 });
-  const path = join(tempDir("kiln-blob-"), `tiny-${seed}.wasm`);
+  const compiled = await compileFile(await saveToTemp(m), { quantize: "none", target, pixelScale: 1 / 255, pixelOffset: 0 });
+  const path = join(tempDir("kiln-blob-"), `tiny-${seed}-${target}.wasm`);
   writeFileSync(path, compiled.wasm);
   return { path, bytes: compiled.wasm, id: sha256Hex(compiled.wasm), model: await Model.load(compiled.wasm) };
 }
