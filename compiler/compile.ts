@@ -4,12 +4,11 @@ import { sizeOf, type Graph } from "./ir.js";
 import { fileText, KilnError, quoteName } from "./errors.js";
 import { loadLayersModel } from "./frontends/layers-model.js";
 import { loadGraphModel } from "./frontends/graph-model.js";
-import { FLOAT_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
-import { fusePool } from "./passes/fuse-pool.js";
+import { FLOAT_PIPELINE, INT8_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
+import type { Calibration } from "./passes/quantize.js";
 import { layoutGraph, rawConstants } from "./codegen/layout.js";
 import { calibrate, pixelsToInputs, type CalibrationMethod } from "./quant/calibrate.js";
 import { calibrationSet } from "./quant/calibration-data.js";
-import { quantizeGraph } from "./quant/quantize.js";
 import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
 import { checkGeneratedSource } from "./codegen/source-guard.js";
@@ -92,26 +91,19 @@ export function loadModel(path: string): Graph {
   }
 }
 
-/** The passes for a compile: float ones, then for int8 pool fusion and quantization (calibrated on the fused graph). */
-export function pipelineFor(options: CompileOptions): Pass[] {
+/** The passes for a compile: the float pipeline, or the int8 one calibrated as the options say. */
+export function pipelineFor(options: CompileOptions): readonly Pass[] {
   if (options.quantize === "none") return FLOAT_PIPELINE;
-  const quantize: Pass = {
-    name: "quantize",
-    run(graph) {
-      // Refuse before calibrating: nothing may silently stay in float, and calibration takes a while.
-      for (const node of graph.nodes) {
-        if (!opDef(node).int8) throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 kernel; compile with --quantize none to keep the model in float`);
-      }
-      const set = calibrationSet(graph, { path: options.calibration, count: options.calibrationCount ?? 500 });
-      const method = options.calibrationMethod ?? "minmax";
-      options.log?.(`calibrating on ${set.description} (${method})`);
-      const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
-      const quantized = quantizeGraph(graph, calibrate(graph, inputs, method, options.progress), options);
-      quantized.meta.calibration = { images: set.description, method };
-      return quantized;
-    },
-  };
-  return [...FLOAT_PIPELINE, { name: "fuse-pool", run: fusePool }, quantize];
+  return INT8_PIPELINE({ pixelScale: options.pixelScale, pixelOffset: options.pixelOffset, calibrate: (graph) => calibrationOf(graph, options) });
+}
+
+/** The quantize pass's calibration: the options' images run through the (fused float) graph it receives. */
+function calibrationOf(graph: Graph, options: CompileOptions): Calibration {
+  const set = calibrationSet(graph, { path: options.calibration, count: options.calibrationCount ?? 500 });
+  const method = options.calibrationMethod ?? "minmax";
+  options.log?.(`calibrating on ${set.description} (${method})`);
+  const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
+  return { ranges: calibrate(graph, inputs, method, options.progress), images: set.description, method };
 }
 
 export function optimize(graph: Graph, options: CompileOptions): Graph {

@@ -42,6 +42,9 @@ export interface Graph {
   meta: Record<string, unknown>;
 }
 
+/** The largest f32: a clamp bound that never binds (relu is clamp(0, FLT_MAX)), yet a finite number in attrs and code. */
+export const FLT_MAX = 3.4028234663852886e38;
+
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

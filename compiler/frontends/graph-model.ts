@@ -1,12 +1,12 @@
 // The TF.js GraphModel frontend: reads a converter model.json (GraphDef + weights) and lowers it into core ops.
 import { basename, dirname } from "node:path";
-import { consumersOf, producerOf, tensorOf, type Graph, type Node } from "../ir.js";
+import type { Graph } from "../ir.js";
 import { fileText, KilnError, quoteName, fileTextList } from "../errors.js";
 import { MAX_GRAPH_NODES, own, shapeProblem } from "../limits.js";
 import { GraphBuilder } from "./builder.js";
 import { loadWeights, type NamedWeight } from "./weights.js";
 import { FOLDABLE_OPS, foldConstant, type FoldInput } from "./const-fold.js";
-import { FLT_MAX, GRAPH_LOWERINGS, type OpContext, type Value } from "./graph-ops.js";
+import { GRAPH_LOWERINGS, type OpContext, type Value } from "./graph-ops.js";
 import { constDtype, dataInputs, parseInput, shapeAttr, tensorAttr, typeAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
 
 /** Ops with no data consumers that are never a model's output. */
@@ -101,53 +101,6 @@ function placeholderShape(node: TfNode): number[] {
   return [1, ...shape.slice(1)];
 }
 
-const BOUNDS: Record<string, (n: Node) => [number, number]> = {
-  relu: () => [0, FLT_MAX],
-  relu6: () => [0, 6],
-  clamp: (n) => [n.attrs.min as number, n.attrs.max as number],
-};
-
-function removeOrphanConstants(graph: Graph, names: string[]): void {
-  for (const name of names) if (!graph.nodes.some((n) => n.inputs.includes(name))) graph.tensors.delete(name);
-}
-
-/**
- * TF spells some single Kiln ops as chains: (x − mean) / std is two affine ops, Minimum(Maximum(x, a), b) two bounds,
- * Squeeze then Reshape two reshapes. Merging each chain into one node keeps it foldable into a conv, gives the int8
- * path one table instead of two and saves a copy.
- */
-function mergeElementwiseChains(graph: Graph): void {
-  for (const node of [...graph.nodes]) {
-    const first = producerOf(graph, node.inputs[0]);
-    const between = node.inputs[0];
-    if (!first || consumersOf(graph, between).length !== 1 || graph.outputs.includes(between)) continue;
-    if (node.op === "batch_norm" && first.op === "batch_norm") {
-      // (x·s1 + t1)·s2 + t2 = x·(s1·s2) + (t1·s2 + t2)
-      const [s1, t1, s2, t2] = [first.inputs[1], first.inputs[2], node.inputs[1], node.inputs[2]].map((n) => tensorOf(graph, n).data as Float32Array);
-      const old = first.inputs.slice(1);
-      first.inputs[1] = node.inputs[1];
-      first.inputs[2] = node.inputs[2];
-      // Fresh tensors rather than writes into the old ones: constant data is shared and never mutated.
-      graph.tensors.set(node.inputs[1], { ...tensorOf(graph, node.inputs[1]), data: s1.map((v, i) => v * s2[i]) });
-      graph.tensors.set(node.inputs[2], { ...tensorOf(graph, node.inputs[2]), data: t1.map((v, i) => v * s2[i] + t2[i]) });
-      removeOrphanConstants(graph, old);
-    } else if (node.op === "reshape" && first.op === "reshape") {
-      first.attrs = { ...node.attrs };
-    } else if (Object.hasOwn(BOUNDS, node.op) && Object.hasOwn(BOUNDS, first.op)) {
-      const [lo1, hi1] = BOUNDS[first.op](first), [lo2, hi2] = BOUNDS[node.op](node);
-      const lo = Math.max(lo1, lo2), hi = Math.min(hi1, hi2);
-      if (lo > hi) continue; // disjoint ranges: the result is a constant, left as two nodes
-      first.op = lo === 0 && hi === FLT_MAX ? "relu" : lo === 0 && hi === 6 ? "relu6" : "clamp";
-      first.attrs = first.op === "clamp" ? { min: lo, max: hi } : {};
-    } else {
-      continue;
-    }
-    first.outputs = [...node.outputs];
-    graph.tensors.delete(between);
-    graph.nodes.splice(graph.nodes.indexOf(node), 1);
-  }
-}
-
 export function loadGraphModel(path: string, json: Record<string, unknown>): Graph {
   const nodes = readNodes(path, json);
   const weights = loadWeights(path, json.weightsManifest);
@@ -224,6 +177,5 @@ export function loadGraphModel(path: string, json: Record<string, unknown>): Gra
   if (typeof out !== "string") throw new KilnError(`${path}: the output ${quoteName(output)} is a constant; there is nothing to compile`);
   if (b.graph.inputs.length === 0) throw new KilnError(`${path}: the output ${quoteName(output)} does not depend on any Placeholder input`);
   b.graph.outputs.push(out);
-  mergeElementwiseChains(b.graph);
   return b.graph;
 }

@@ -1,5 +1,5 @@
 // One lowering per TF GraphDef op: each turns a node (its attrs, tensor and constant inputs) into Kiln core ops.
-import { sizeOf, type AttrValue } from "../ir.js";
+import { FLT_MAX, sizeOf, type AttrValue } from "../ir.js";
 import type { GraphBuilder } from "./builder.js";
 import { boolAttr, floatAttr, intListAttr, nhwcWindow, paddingOf, requireNhwc, stringListAttr, type ConstValue, type TfNode } from "./tf-attrs.js";
 import { fileText, quoteName } from "../errors.js";
@@ -20,9 +20,6 @@ export interface OpContext {
 }
 
 export type GraphLowering = (ctx: OpContext) => Value;
-
-/** The largest f32: a clamp bound that never binds, but stays a finite number in attrs and generated code. */
-export const FLT_MAX = 3.4028234663852886e38;
 
 const shapeOf = (ctx: OpContext, x: string): number[] => ctx.builder.shapeOf(x);
 const values = (c: ConstValue): number[] => Array.from(c.data);

@@ -1,13 +1,7 @@
 // Pass: folds batch_norm into the conv/dense before it, or else into a conv/dense after it where that is exact.
-import { attrInts, cloneGraph, consumersOf, producerOf, tensorOf, type Graph, type Node } from "../ir.js";
+import { attrInts, tensorOf, type Graph, type Node } from "../ir.js";
 import { opDef } from "../ops/registry.js";
-
-function addConstant(graph: Graph, base: string, shape: number[], data: Float32Array): string {
-  let name = base;
-  for (let i = 1; graph.tensors.has(name); i++) name = `${base}_${i}`;
-  graph.tensors.set(name, { name, shape, dtype: "float32", data });
-  return name;
-}
+import { absorbProducer, absorbReader, addConstant, deleteUnread, rewriteEach, soleProducer, soleReader } from "./rewrite.js";
 
 /** Weights of conv2d/dense/depthwise keep output channels innermost, so the channel of index i is i % channels. */
 function outputChannels(graph: Graph, node: Node): number {
@@ -48,29 +42,23 @@ function canFoldForward(graph: Graph, node: Node): boolean {
 }
 
 export function foldBatchNorm(input: Graph): Graph {
-  const graph = cloneGraph(input);
-  for (const bn of [...graph.nodes]) {
-    if (opDef(bn).category !== "affine") continue;
+  return rewriteEach(input, (graph, bn) => {
+    if (opDef(bn).category !== "affine") return;
     const [x, scaleName, shiftName] = bn.inputs;
     const scale = tensorOf(graph, scaleName).data as Float32Array, shift = tensorOf(graph, shiftName).data as Float32Array;
-    const producer = producerOf(graph, x);
-    const readers = consumersOf(graph, bn.outputs[0]);
-    const out = bn.outputs[0];
+    const producer = soleProducer(graph, x);
+    const reader = soleReader(graph, bn.outputs[0]);
+    const replaced = [scaleName, shiftName, ...(producer?.inputs.slice(1) ?? []), ...(reader?.inputs.slice(1) ?? [])];
     if (producer && opDef(producer).category === "producer" && (producer.attrs.activation ?? "linear") === "linear"
-      && producer.attrs.pool_kind === undefined && consumersOf(graph, x).length === 1 && !graph.outputs.includes(x)) {
+      && producer.attrs.pool_kind === undefined) {
       foldBackward(graph, producer, scale, shift);
-      producer.outputs = [out];
-      producer.fused = [...(producer.fused ?? [producer.op]), "batch_norm"];
-      graph.tensors.delete(x);
-    } else if (readers.length === 1 && canFoldForward(graph, readers[0]) && !graph.outputs.includes(out)) {
-      foldForward(graph, readers[0], scale, shift);
-      readers[0].inputs[0] = x;
-      readers[0].fused = ["batch_norm", ...(readers[0].fused ?? [readers[0].op])];
-      graph.tensors.delete(out);
+      absorbReader(graph, producer, bn, "batch_norm");
+    } else if (reader && canFoldForward(graph, reader)) {
+      foldForward(graph, reader, scale, shift);
+      absorbProducer(graph, reader, bn, "batch_norm");
     } else {
-      continue;
+      return;
     }
-    graph.nodes.splice(graph.nodes.indexOf(bn), 1);
-  }
-  return graph;
+    deleteUnread(graph, replaced);
+  });
 }
