@@ -1,8 +1,8 @@
 // The CLI's runs of a blob: on a worker thread with a time limit per inference, and errors that say so.
 import { existsSync } from "node:fs";
-import { INPUT_LIMITS, readInputFile } from "../models/input-file.js";
+import { INPUT_LIMITS, readInputFile } from "../io/input-file.js";
 import { KilnError, UsageError } from "../compiler/errors.js";
-import type { LabelledImages } from "../models/idx.js";
+import type { LabelledImages } from "../io/idx.js";
 import { DEFAULT_TIME_LIMIT_MS, RunTimeout, WorkerModel } from "../runtime/worker-model.js";
 import type { OptionSpec } from "./args.js";
 import type { Progress } from "./progress.js";

@@ -8,7 +8,7 @@ import { FLOAT_PIPELINE, INT8_PIPELINE, runPipeline, passNames, type Pass } from
 import type { Calibration } from "./passes/quantize.js";
 import { layoutGraph, rawConstants } from "./codegen/layout.js";
 import { calibrate, pixelsToInputs, type CalibrationMethod } from "./quant/calibrate.js";
-import { calibrationSet } from "./quant/calibration-data.js";
+import { calibrationSet, type CalibrationSource } from "./quant/calibration-data.js";
 import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
 import { checkGeneratedSource } from "./codegen/source-guard.js";
@@ -27,8 +27,8 @@ export interface CompileOptions {
   pixelScale: number;
   pixelOffset: number;
   labels?: string[];
-  /** Representative images for int8 calibration (idx, .u8, or a folder); default: MNIST training digits for 28×28×1. */
-  calibration?: string;
+  /** Where the int8 calibration images come from: the caller reads them (the compiler opens no dataset). */
+  calibration?: CalibrationSource;
   calibrationCount?: number;
   calibrationMethod?: CalibrationMethod;
   /** Progress and facts worth telling the user (calibration set, …). */
@@ -99,7 +99,7 @@ export function pipelineFor(options: CompileOptions): readonly Pass[] {
 
 /** The quantize pass's calibration: the options' images run through the (fused float) graph it receives. */
 function calibrationOf(graph: Graph, options: CompileOptions): Calibration {
-  const set = calibrationSet(graph, { path: options.calibration, count: options.calibrationCount ?? 500 });
+  const set = calibrationSet(graph, options.calibration, options.calibrationCount ?? 500);
   const method = options.calibrationMethod ?? "minmax";
   options.log?.(`calibrating on ${set.description} (${method})`);
   const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);

@@ -2,8 +2,8 @@
 // Test-set images are used so the samples were never seen in training; run: node dist/models/make-samples.js
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { mnistPaths, readLabelledImages } from "./idx.js";
-import { encodeGrayPng } from "./images.js";
+import { mnistPaths, readLabelledImages } from "../io/idx.js";
+import { encodeGrayPng } from "../io/images.js";
 
 // Resolve relative to the working directory (the repo root), since this file runs from dist/models/.
 const OUT_DIR = join("models", "mnist-cnn", "samples");

@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mnistPaths, readLabelledImages, type LabelledImages } from "./idx.js";
+import { mnistPaths, readLabelledImages, type LabelledImages } from "../io/idx.js";
 import { ARCHITECTURES } from "./architectures.js";
 import { saveLayersModel } from "./save-model.js";
 import { installFastConvFilterGrad } from "./conv-filter-grad.js";

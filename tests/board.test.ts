@@ -16,7 +16,7 @@ import { SerialLink } from "../firmware-host/serial.js";
 import { DeviceTarget } from "../firmware-host/target.js";
 import { crc32 } from "../firmware-host/crc32.js";
 import { sha256 } from "../firmware-host/upload.js";
-import { mnistPaths } from "../models/idx.js";
+import { mnistPaths } from "../io/idx.js";
 import { Relay, waitFor } from "./device-relay.js";
 import { blobFromFile, hostRaw, kiln, ROOT, samplePixels, socatPair, tinyBlob, type Blob, type Spawned } from "./device-helpers.js";
 import { tempDir } from "./helpers.js";

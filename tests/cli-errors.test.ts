@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { saveLayersModel } from "../models/save-model.js";
-import { encodeGrayPng } from "../models/images.js";
+import { encodeGrayPng } from "../io/images.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist", "bin", "kiln.js");

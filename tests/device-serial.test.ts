@@ -4,7 +4,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileFile, DEFAULT_COMPILE_OPTIONS } from "../compiler/compile.js";
-import { mnistPaths } from "../models/idx.js";
+import { calibrationImages } from "../bin/calibration.js";
+import { mnistPaths } from "../io/idx.js";
 import { parseDeviceUri } from "../firmware-host/device-uri.js";
 import { SerialLink } from "../firmware-host/serial.js";
 import { DeviceTarget } from "../firmware-host/target.js";
@@ -60,7 +61,7 @@ describe.skipIf(!socat.ok)(`serial link at 115200 baud through socat and the pac
 
   it("kiln deploy of the 208 KB MNIST blob over the paced line, then kiln bench on it, equal to kiln profile and the host's outputs", async () => {
     const blobPath = join(tempDir("kiln-mnist-"), "mnist.wasm");
-    writeFileSync(blobPath, (await compileFile(join(import.meta.dirname, "..", "models", "mnist-cnn", "model.json"), DEFAULT_COMPILE_OPTIONS)).wasm);
+    writeFileSync(blobPath, (await compileFile(join(import.meta.dirname, "..", "models", "mnist-cnn", "model.json"), { ...DEFAULT_COMPILE_OPTIONS, calibration: calibrationImages() })).wasm);
     const mnist = await blobFromFile(blobPath);
     const device = `serial:${hostPath}?baud=${BAUD}`;
     const d = await kiln(["deploy", blobPath, "--device", device, "--json"], 120_000);

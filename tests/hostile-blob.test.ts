@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, DEFAULT_COMPILE_OPTIONS } from "../compiler/compile.js";
+import { calibrationImages } from "../bin/calibration.js";
 import { DeviceClient } from "../firmware-host/client.js";
 import { DeviceError } from "../firmware-host/errors.js";
 import { deploy, type Connector } from "../firmware-host/deploy.js";
@@ -255,7 +256,7 @@ describe("manifest and ABI are checked against a schema and the module", () => {
   });
 
   it("an int8 blob that claims float32 input, or a longer output than it has, is refused", async () => {
-    const compiled = await compileFile(MNIST, DEFAULT_COMPILE_OPTIONS);
+    const compiled = await compileFile(MNIST, { ...DEFAULT_COMPILE_OPTIONS, calibration: calibrationImages() });
     const manifest = compiled.manifest as unknown as Record<string, any>;
     expect(() => validateManifest({ ...manifest, input: { ...manifest.input, dtype: "float32" } })).toThrow(/input\.dtype must be one of "int8"/);
     expect(validateManifest(JSON.parse(JSON.stringify(manifest))).output.shape).toEqual([1, 10]);
@@ -275,7 +276,7 @@ describe("manifest and ABI are checked against a schema and the module", () => {
 
 describe("content hash", () => {
   it("rejects every one of 400 single-byte changes spread over a compiled blob (code, weights, manifest)", async () => {
-    const wasm = (await compileFile(MNIST, DEFAULT_COMPILE_OPTIONS)).wasm;
+    const wasm = (await compileFile(MNIST, { ...DEFAULT_COMPILE_OPTIONS, calibration: calibrationImages() })).wasm;
     await expect(Model.load(wasm)).resolves.toBeInstanceOf(Model);
     const positions = new Set<number>();
     for (let i = 0; i < 300; i++) positions.add(Math.floor((i * wasm.length) / 300));

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, generateModel, loadModel } from "../compiler/compile.js";
+import { pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { KilnError } from "../compiler/errors.js";
 import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
 import { runFloat } from "../compiler/interpreter.js";
@@ -49,8 +50,7 @@ describe("names from a model file never reach generated source", () => {
   it("the issue's exploit (a model name with a newline and code) builds a blob that predicts like the int8 reference", async () => {
     const path = save(tinyModel(INJECTED));
     const size = 64;
-    const calibration = join(root, "calibration.u8");
-    writeFileSync(calibration, pixelsFor(40, size, 5));
+    const calibration = pixelCalibration(pixelsFor(40, size, 5), "40 random images");
     const compiled = await compileFile(path, { ...DEFAULT_COMPILE_OPTIONS, calibration, calibrationCount: 40 });
     expect(compiled.source).not.toContain("memory.fill");
     expect(compiled.source).not.toContain("65536 * 3");

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { DEFAULT_COMPILE_OPTIONS, generateModel, loadModel } from "../compiler/compile.js";
+import { pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { KilnError } from "../compiler/errors.js";
 import { MAX_LAYERS, MAX_MODEL_JSON_BYTES, MAX_WEIGHT_ELEMENTS } from "../compiler/limits.js";
 import { GRAPH_NAMES, graphNode, layerConfig, pixelsFor, tinyGraphModel, tinyModel, type ModelFiles } from "./hostile-models.js";
@@ -78,8 +79,7 @@ describe("malformed LayersModel files give one-line KilnErrors", () => {
     const files = tinyModel();
     const shard = files.shards.get("group1-shard1of1.bin")!;
     for (let i = 0; i < 36; i++) new DataView(shard.buffer).setFloat32(4 * i, 3e38, true);
-    const calibration = join(root, "overflow.u8");
-    writeFileSync(calibration, pixelsFor(8, 64, 21));
+    const calibration = pixelCalibration(pixelsFor(8, 64, 21), "8 random images");
     let caught: unknown;
     try { generateModel(loadModel(save(files)), { ...DEFAULT_COMPILE_OPTIONS, calibration, calibrationCount: 8 }); } catch (e) { caught = e; }
     expect(caught).toBeInstanceOf(KilnError);

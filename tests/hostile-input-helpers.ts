@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import jpeg from "jpeg-js";
 import { KilnError } from "../compiler/errors.js";
 import { saveLayersModel } from "../models/save-model.js";
-import { encodeGrayPng } from "../models/images.js";
+import { encodeGrayPng } from "../io/images.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const CLI = join(ROOT, "dist", "bin", "kiln.js");

@@ -5,9 +5,9 @@ import { mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } fro
 import { join } from "node:path";
 import { deflateSync, gzipSync } from "node:zlib";
 import { KilnError } from "../compiler/errors.js";
-import { decodeImage, loadImages } from "../models/images.js";
-import { parseIdx, readIdx, readLabelledImages } from "../models/idx.js";
-import { INPUT_LIMITS } from "../models/input-file.js";
+import { decodeImage, loadImages } from "../io/images.js";
+import { parseIdx, readIdx, readLabelledImages } from "../io/idx.js";
+import { INPUT_LIMITS } from "../io/input-file.js";
 import { requireCommand } from "./require-tool.js";
 import { expectOneLineError, grayScanlines, useHostileFixture, idxBytes, jpegDeclaring, kiln, kilnErrorOf, PNG_SIGNATURE, pngChunk, pngFile } from "./hostile-input-helpers.js";
 

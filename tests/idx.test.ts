@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { mnistPaths, parseIdx, readIdx, readLabelledImages } from "../models/idx.js";
+import { mnistPaths, parseIdx, readIdx, readLabelledImages } from "../io/idx.js";
 import { requireTool } from "./require-tool.js";
 
 let dir: string;

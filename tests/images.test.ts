@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import jpeg from "jpeg-js";
 import pngjs from "pngjs";
-import { decodeImage, encodeGrayPng, loadImages, toModelInput } from "../models/images.js";
-import { mnistPaths, readLabelledImages } from "../models/idx.js";
+import { decodeImage, encodeGrayPng, loadImages, toModelInput } from "../io/images.js";
+import { mnistPaths, readLabelledImages } from "../io/idx.js";
 
 let dir: string;
 beforeAll(() => {

@@ -1,8 +1,7 @@
 // Runs a saved model through the int8 reference and both int8 blobs on the same pixels, for bit-exact checks.
 import * as tf from "@tensorflow/tfjs";
-import { writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel } from "../compiler/compile.js";
+import { pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
 import { Model } from "../runtime/model.js";
 import { expect } from "vitest";
@@ -26,10 +25,9 @@ export function randomPixels(count: number, size: number, seed: number): Uint8Ar
 
 export async function runInt8Everywhere(model: tf.LayersModel, modelJson: string, shape: number[], calibrationCount = 32, testCount = 12, seed = 7): Promise<Int8Run> {
   const size = shape.reduce((a, b) => a * b, 1);
-  const calibration = join(dirname(modelJson), "calibration.u8");
   const tests = randomPixels(testCount, size, seed + 1000);
   // The test images are part of the calibration set, so that the float comparison measures rounding, not clipping.
-  writeFileSync(calibration, Buffer.concat([randomPixels(calibrationCount, size, seed), tests]));
+  const calibration = pixelCalibration(Buffer.concat([randomPixels(calibrationCount, size, seed), tests]), "random pixels and the test images");
   const compiled = {} as Int8Run["compiled"];
   const blobs = {} as Record<"simd" | "scalar", Model>;
   for (const target of ["simd", "scalar"] as const) {

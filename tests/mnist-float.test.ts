@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { mnistPaths, readLabelledImages, type LabelledImages } from "../models/idx.js";
+import { mnistPaths, readLabelledImages, type LabelledImages } from "../io/idx.js";
 import { compileAndLoad, loadTfjsLayersModel, maxAbsDiff, argmax, useCpuBackend } from "./helpers.js";
 
 const MODEL = join(import.meta.dirname, "..", "models", "mnist-cnn", "model.json");

@@ -1,8 +1,9 @@
 // The bundled MNIST CNN in int8: accuracy and agreement with float on the 10k test set, bit-exactness, size.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { mnistPaths, readLabelledImages, type LabelledImages } from "../models/idx.js";
+import { mnistPaths, readLabelledImages, type LabelledImages } from "../io/idx.js";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel } from "../compiler/compile.js";
+import { calibrationImages } from "../bin/calibration.js";
 import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
 import { Model } from "../runtime/model.js";
 
@@ -18,7 +19,7 @@ beforeAll(async () => {
   const paths = mnistPaths();
   test = readLabelledImages(paths.testImages, paths.testLabels);
   compiled.float = await compileFile(MODEL, { ...DEFAULT_COMPILE_OPTIONS, quantize: "none" });
-  for (const target of ["simd", "scalar"] as const) compiled[target] = await compileFile(MODEL, { ...DEFAULT_COMPILE_OPTIONS, quantize: "int8", target });
+  for (const target of ["simd", "scalar"] as const) compiled[target] = await compileFile(MODEL, { ...DEFAULT_COMPILE_OPTIONS, quantize: "int8", target, calibration: calibrationImages() });
   for (const kind of ["simd", "scalar", "float"] as const) {
     const model = await Model.load(compiled[kind]!.wasm);
     const preds = new Int32Array(test.count);

@@ -5,6 +5,7 @@ import { builtinModules } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, DEFAULT_COMPILE_OPTIONS } from "../compiler/compile.js";
+import { calibrationImages } from "../bin/calibration.js";
 import { Model } from "../runtime/model.js";
 import { profileModel } from "../runtime/profile.js";
 import { tempDir } from "./helpers.js";
@@ -15,7 +16,7 @@ let blobPath: string;
 let model: Model;
 
 beforeAll(async () => {
-  const compiled = await compileFile(MODEL, DEFAULT_COMPILE_OPTIONS);
+  const compiled = await compileFile(MODEL, { ...DEFAULT_COMPILE_OPTIONS, calibration: calibrationImages() });
   blobPath = join(tempDir(), "mnist.wasm");
   writeFileSync(blobPath, compiled.wasm);
   model = await Model.load(compiled.wasm);

@@ -1,15 +1,16 @@
 // Real third-party CNNs shipped in an npm package (@vladmandic/human, MIT): float within 1e-4 of TF.js, int8 bit-exact.
 import * as tf from "@tensorflow/tfjs";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel } from "../compiler/compile.js";
+import { pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
-import { readIdx } from "../models/idx.js";
-import { toModelInput } from "../models/images.js";
+import { readIdx } from "../io/idx.js";
+import { toModelInput } from "../io/images.js";
 import { Model } from "../runtime/model.js";
-import { maxAbsDiff, tempDir, useCpuBackend } from "./helpers.js";
+import { maxAbsDiff, useCpuBackend } from "./helpers.js";
 import { requirePath } from "./require-tool.js";
 
 /** The package's exports map hides package.json: find its folder from the main entry instead. */
@@ -59,8 +60,7 @@ describe.skipIf(!fashionData.ok)(`@vladmandic/human models${fashionData.note}`, 
     let float: Model, int8: Model, compiled: CompiledModel, tests: Uint8Array;
 
     beforeAll(async () => {
-      const calibration = join(tempDir(), "calibration.u8");
-      writeFileSync(calibration, fashionImages("train-images-idx3-ubyte.gz", 0, 32, h, w, ch));
+      const calibration = pixelCalibration(fashionImages("train-images-idx3-ubyte.gz", 0, 32, h, w, ch), "32 Fashion-MNIST training images");
       const options = { ...DEFAULT_COMPILE_OPTIONS, pixelScale: c.pixelScale, pixelOffset: c.pixelOffset, calibration };
       float = await Model.load((await compileFile(join(MODELS, `${c.name}.json`), { ...options, quantize: "none" })).wasm);
       compiled = await compileFile(join(MODELS, `${c.name}.json`), options);

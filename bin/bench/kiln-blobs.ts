@@ -9,6 +9,7 @@ import { Model } from "../../runtime/model.js";
 import type { BenchModel } from "./models.js";
 import { repoRoot } from "./models.js";
 import type { Engine } from "./peers.js";
+import { calibrationImages } from "../calibration.js";
 
 export type BlobKind = "int8 simd" | "int8 scalar" | "float simd";
 
@@ -38,7 +39,7 @@ function optionsFor(kind: BlobKind, m: BenchModel): CompileOptions {
     ...DEFAULT_COMPILE_OPTIONS,
     quantize: kind === "float simd" ? "none" : "int8",
     target: kind === "int8 scalar" ? "scalar" : "simd",
-    calibration: m.calibration,
+    calibration: calibrationImages(m.calibration),
   };
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mnistPaths, readIdx } from "../../models/idx.js";
+import { mnistPaths, readIdx } from "../../io/idx.js";
 import { saveLayersModel } from "../../models/save-model.js";
 import { KilnError } from "../../compiler/errors.js";
 

@@ -1,7 +1,7 @@
 // `kiln bench --device`: the per-layer profile measured on a device, link time apart, and on-device accuracy.
 import { createHash } from "node:crypto";
 import { KilnError } from "../../compiler/errors.js";
-import { readLabelledImages, type LabelledImages } from "../../models/idx.js";
+import { readLabelledImages, type LabelledImages } from "../../io/idx.js";
 import { WorkerModel } from "../../runtime/worker-model.js";
 import { stats } from "../../runtime/profile.js";
 import type { DeviceClient } from "../../firmware-host/client.js";

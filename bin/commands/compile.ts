@@ -7,6 +7,7 @@ import { describeGraph } from "../../compiler/dump.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { progressBar, type Progress } from "../progress.js";
+import { calibrationImages } from "../calibration.js";
 
 export const compileSpec: CommandSpec = {
   name: "compile",
@@ -42,7 +43,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     pixelScale: o["pixel-scale"] as number,
     pixelOffset: o["pixel-offset"] as number,
     labels,
-    calibration: o.calibration === compileSpec.options.calibration.default ? undefined : String(o.calibration),
+    calibration: calibrationImages(o.calibration === compileSpec.options.calibration.default ? undefined : String(o.calibration)),
     calibrationCount: o["calibration-count"] as number,
     calibrationMethod: o["calibration-method"] as "minmax" | "percentile" | "mse",
     log: o.json || o.quiet ? undefined : (line) => io.err(line),

@@ -4,12 +4,13 @@ import { join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
 import { packageRoot } from "../../compiler/codegen/kernels.js";
 import { Model } from "../../runtime/model.js";
-import { loadImages } from "../../models/images.js";
+import { loadImages } from "../../io/images.js";
 import { parseArgs, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { profileModel } from "../../runtime/profile.js";
 import { profileTable } from "./profile.js";
 import { useColor } from "../table.js";
+import { calibrationImages } from "../calibration.js";
 
 export const demoSpec: CommandSpec = {
   name: "demo",
@@ -42,7 +43,7 @@ export async function demoCommand(argv: string[], io: Io): Promise<void> {
   const modelDir = join(root, "models", "mnist-cnn");
   const started = performance.now();
   const compiled = await compileFile(join(modelDir, "model.json"), {
-    quantize: "int8", target: options.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0, log: (l) => io.out(l),
+    quantize: "int8", target: options.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0, calibration: calibrationImages(), log: (l) => io.out(l),
   });
   const outDir = join(root, "dist", "demo");
   mkdirSync(outDir, { recursive: true });

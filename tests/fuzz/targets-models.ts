@@ -2,6 +2,7 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { compileGraph, DEFAULT_COMPILE_OPTIONS, loadModel } from "../../compiler/compile.js";
+import { calibrationImages } from "../../bin/calibration.js";
 import { Model } from "../../runtime/model.js";
 import { WorkerModel } from "../../runtime/worker-model.js";
 import { customContents, customName, customSection, resealBlob, wasmFile, wasmSections } from "./formats.js";
@@ -87,7 +88,7 @@ function modelCase(rng: Rng, context: CaseContext, kind: "layers" | "graph"): Pr
     async run() {
       const graph = loadModel(path);
       if (!compile) return;
-      const compiled = await compileGraph(graph, { ...DEFAULT_COMPILE_OPTIONS, quantize, calibrationCount: 8 });
+      const compiled = await compileGraph(graph, { ...DEFAULT_COMPILE_OPTIONS, quantize, calibration: calibrationImages(), calibrationCount: 8 });
       const model = await Model.load(compiled.wasm);
       const p = model.predict(new Uint8Array(model.inputSize));
       promise(p.scores.length === model.outputSize, `compiled blob gave ${p.scores.length} scores for an output of ${model.outputSize}`);
