@@ -15,6 +15,8 @@ export interface OptionSpec {
   max?: number;
   /** For numbers: 0 is refused (a scale, say). */
   nonZero?: boolean;
+  /** For strings: the option may be repeated; its value is the list of values given (or undefined). */
+  multiple?: boolean;
 }
 
 export interface CommandSpec {
@@ -24,7 +26,7 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
 }
 
-export type ParsedOptions = Record<string, string | number | boolean | undefined>;
+export type ParsedOptions = Record<string, string | number | boolean | string[] | undefined>;
 
 export interface Parsed {
   positionals: string[];
@@ -55,7 +57,8 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
       options[name] = parseNumber(spec, name, o, value);
     } else {
       if (o.choices && !o.choices.includes(value)) throw new UsageError(`kiln ${spec.name}: --${name} must be one of ${o.choices.join(", ")}, got '${value}'`);
-      options[name] = value;
+      const earlier = options[name];
+      options[name] = o.multiple ? [...(Array.isArray(earlier) ? earlier : []), value] : value;
     }
     name = "";
   }

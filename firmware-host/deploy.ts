@@ -46,7 +46,8 @@ export interface Connector {
 /** The deploy failed for good; the device keeps serving the model it had. */
 export class DeployError extends Error {
   override name = "DeployError";
-  constructor(message: string, readonly acked: number) {
+  /** `lastError`: the failure of the last session, when sessions ran out (a fleet's table shows it alone). */
+  constructor(message: string, readonly acked: number, readonly lastError?: Error) {
     super(message);
   }
 }
@@ -109,5 +110,5 @@ export async function deploy(target: Connector, blob: Uint8Array, options: Deplo
     }
   }
   throw new DeployError(`deploy to ${target.description} failed after ${sessions} session${sessions === 1 ? "" : "s"}: ${lastError?.message}; `
-    + `the device had acknowledged ${acked} of ${blob.length} bytes and keeps serving its previous model`, acked);
+    + `the device had acknowledged ${acked} of ${blob.length} bytes and keeps serving its previous model`, acked, lastError ?? undefined);
 }

@@ -1,4 +1,4 @@
-// Device URIs: `serial:/dev/ttyUSB0?baud=115200`, `tcp://host:port?token=T`, `local[?store=DIR]` (docs/protocol.md).
+// Device URIs: `serial:/dev/ttyUSB0?baud=115200`, `tcp://host:port?token-env=NAME`, `local[?store=DIR]` (docs/protocol.md).
 
 interface Common {
   /** The host's largest frame (HELLO proposes it). */
@@ -6,6 +6,8 @@ interface Common {
   /** Base timeout per attempt, in milliseconds. */
   timeoutMs?: number;
   token?: string;
+  /** The name of the environment variable that holds the token, read when connecting (deviceToken). */
+  tokenEnv?: string;
 }
 
 export type DeviceUri =
@@ -17,7 +19,13 @@ export class DeviceUriError extends Error {
   override name = "DeviceUriError";
 }
 
-const EXAMPLES = "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T or local";
+const EXAMPLES = "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME or local";
+
+/** The variable a tcp device's token comes from when its URI names none (the agent reads the same name). */
+export const DEFAULT_TOKEN_ENV = "KILN_TOKEN";
+
+/** A portable environment variable name (POSIX: letters, digits, underscore; not starting with a digit). */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 function isTokenName(key: string): boolean {
   try {
@@ -38,6 +46,13 @@ export function redactTokens(text: string): string {
 }
 
 export const redactDeviceUri = redactTokens;
+
+/** Whether a URI's text carries a secret itself: a `token=` parameter (however escaped) or a `user:password@` part. */
+export function carriesInlineToken(text: string): boolean {
+  if (/\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s'"@]*@/i.test(text)) return true;
+  const q = text.indexOf("?");
+  return q >= 0 && [...new URLSearchParams(text.slice(q + 1)).keys()].some((key) => key.trim().toLowerCase() === "token");
+}
 
 function positiveInt(uri: string, key: string, value: string, max: number): number {
   const n = Number(value);
@@ -60,6 +75,12 @@ function common(uri: string, q: Map<string, string>): Common {
   if (q.has("frame")) c.frame = positiveInt(uri, "frame", q.get("frame") as string, 65536);
   if (q.has("timeout")) c.timeoutMs = positiveInt(uri, "timeout", q.get("timeout") as string, 600_000);
   if (q.has("token")) c.token = q.get("token");
+  if (q.has("token-env")) {
+    const name = q.get("token-env") as string;
+    if (!ENV_NAME.test(name)) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': token-env must name an environment variable (letters, digits, _), got '${name.slice(0, 40)}'`);
+    if (c.token !== undefined) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': give token= or token-env=, not both`);
+    c.tokenEnv = name;
+  }
   return c;
 }
 
@@ -75,7 +96,7 @@ export function parseDeviceUri(text: string): DeviceUri {
     let path = head.slice("serial:".length);
     if (path.startsWith("///")) path = path.slice(2);
     if (!path || path.startsWith("//")) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': no serial port path (e.g. serial:/dev/ttyUSB0)`);
-    const params = readQuery(uri, query, ["baud", "token", "frame", "timeout"]);
+    const params = readQuery(uri, query, ["baud", "token", "token-env", "frame", "timeout"]);
     const baud = params.has("baud") ? positiveInt(uri, "baud", params.get("baud") as string, 20_000_000) : 115200;
     return { kind: "serial", path: decodeURIComponent(path), baud, ...common(uri, params) };
   }
@@ -87,9 +108,9 @@ export function parseDeviceUri(text: string): DeviceUri {
       throw new DeviceUriError(`device '${redactDeviceUri(uri)}': not a valid tcp://host:port URI`);
     }
     if (!url.hostname || !url.port) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': tcp URIs need a host and a port (tcp://host:port)`);
-    if (url.username || url.password) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': credentials in the URI are not supported; pass the token as ?token=`);
+    if (url.username || url.password) throw new DeviceUriError(`device '${redactDeviceUri(uri)}': credentials in the URI are not supported; pass the token as ?token-env=NAME or ?token=`);
     if (url.pathname && url.pathname !== "/") throw new DeviceUriError(`device '${redactDeviceUri(uri)}': unexpected path '${url.pathname}'`);
-    const params = readQuery(uri, query, ["token", "frame", "timeout"]);
+    const params = readQuery(uri, query, ["token", "token-env", "frame", "timeout"]);
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     return { kind: "tcp", host, port: Number(url.port), ...common(uri, params) };
   }
@@ -103,4 +124,19 @@ export function describeDeviceUri(uri: DeviceUri): string {
     case "tcp": return `tcp://${uri.host.includes(":") ? `[${uri.host}]` : uri.host}:${uri.port}`;
     case "local": return uri.store ? `local?store=${uri.store}` : "local";
   }
+}
+
+/**
+ * The token to send in HELLO, read when connecting: `token=`, else the variable `token-env=` names (unset or empty is
+ * an error naming it), else for tcp devices KILN_TOKEN when it is set. Serial and local devices need no token
+ * unless their URI gives one.
+ */
+export function deviceToken(uri: DeviceUri, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (uri.token !== undefined) return uri.token;
+  if (uri.tokenEnv !== undefined) {
+    const value = env[uri.tokenEnv];
+    if (!value) throw new DeviceUriError(`${describeDeviceUri(uri)}: token-env=${uri.tokenEnv} names an environment variable that is ${value === undefined ? "not set" : "empty"}; set it to the device's token`);
+    return value;
+  }
+  return uri.kind === "tcp" ? env[DEFAULT_TOKEN_ENV] || undefined : undefined;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Agent } from "./agent.js";
 import { DeviceClient } from "./client.js";
-import { describeDeviceUri, type DeviceUri } from "./device-uri.js";
+import { describeDeviceUri, deviceToken, type DeviceUri } from "./device-uri.js";
 import { LinkError } from "./errors.js";
 import type { Link } from "./link.js";
 import { localPair } from "./local.js";
@@ -18,8 +18,9 @@ export class DeviceTarget {
 
   static async open(uri: DeviceUri): Promise<DeviceTarget> {
     if (uri.kind !== "local") return new DeviceTarget(uri, null, null);
+    const token = deviceToken(uri);
     const temp = uri.store ? null : mkdtempSync(join(tmpdir(), "kiln-local-device-"));
-    const agent = await createAgent({ store: uri.store ?? (temp as string), name: "local", requireHello: true, token: uri.token });
+    const agent = await createAgent({ store: uri.store ?? (temp as string), name: "local", requireHello: true, token });
     return new DeviceTarget(uri, agent, temp);
   }
 
@@ -27,13 +28,15 @@ export class DeviceTarget {
 
   /** Opens the link and says HELLO; the client knows the device afterwards (client.device). */
   async connect(clientName = "kiln"): Promise<DeviceClient> {
+    // Read when connecting: a token-env variable that is not set fails this device alone (a fleet goes on).
+    const token = deviceToken(this.uri);
     let link: Link;
     try {
       link = await this.openLink();
     } catch (e) {
       throw new LinkError(`cannot reach ${this.description}: ${(e as Error).message}`);
     }
-    const client = new DeviceClient(link, { maxFrame: this.uri.frame, timeoutMs: this.uri.timeoutMs, token: this.uri.token, client: clientName });
+    const client = new DeviceClient(link, { maxFrame: this.uri.frame, timeoutMs: this.uri.timeoutMs, token, client: clientName });
     try {
       await client.hello();
     } catch (e) {

@@ -3,26 +3,29 @@ import { createHash } from "node:crypto";
 import { KilnError } from "../../compiler/errors.js";
 import { readLabelledImages, type LabelledImages } from "../../io/idx.js";
 import { WorkerModel } from "../../runtime/worker-model.js";
-import { stats } from "../../runtime/profile.js";
 import type { DeviceClient } from "../../firmware-host/client.js";
 import { deploy } from "../../firmware-host/deploy.js";
-import { deviceManifest, evalOnDevice, fetchBlob, profileOnDevice, runOnDevice } from "../../firmware-host/device-ops.js";
+import { deviceManifest, evalOnDevice, fetchBlob, profileOnDevice } from "../../firmware-host/device-ops.js";
 import { DeviceTarget } from "../../firmware-host/target.js";
 import { parseArgs, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { progressBar } from "../progress.js";
 import { escapeControl } from "../terminal.js";
 import { BOLD, paint, useColor } from "../table.js";
-import { asKilnError, deviceUriOption, helloLine } from "./device-common.js";
+import { asKilnError, deviceOptions, deviceUriOption, helloLine, linkTiming } from "./device-common.js";
+import { fleetDevices } from "../fleet-file.js";
+import { benchFleet } from "./fleet-bench.js";
 import { readBlob } from "./deploy.js";
 import { profileTable } from "./profile.js";
 
 export const benchSpec: CommandSpec = {
   name: "bench",
   summary: "profile the model on a device per layer (device time and link time apart); accuracy on the device",
-  usage: "kiln bench [blob.wasm] --device <uri> [--runs N] [--images <idx> --labels <idx>] [--json]",
+  usage: "kiln bench [blob.wasm] (--device <uri> [--device <uri> …] | --fleet <file>) [--runs N] [--images <idx> --labels <idx>] [--json]",
   options: {
-    device: { type: "string", description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T, or local" },
+    device: { type: "string", multiple: true, description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME, or local; repeat it to compare devices" },
+    fleet: { type: "string", description: "a file of device URIs, one per line: their profiles side by side" },
+    sequential: { type: "boolean", description: "with several devices: one after another (agents sharing one machine's CPUs)", default: false },
     runs: { type: "number", integer: true, min: 1, max: 1_000_000, description: "timed profile runs on the device", default: 200 },
     warmup: { type: "number", integer: true, min: 0, max: 1_000_000, description: "untimed runs first", default: 20 },
     "link-runs": { type: "number", integer: true, min: 1, max: 1_000_000, description: "RUN round trips timed to separate link time from device time", default: 20 },
@@ -38,33 +41,24 @@ const sha256Hex = (b: Uint8Array): string => createHash("sha256").update(b).dige
 const sameBytes = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
-function sampleInput(size: number): Uint8Array {
-  let s = 4242;
-  return Uint8Array.from({ length: size }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 24));
-}
-
-async function linkTiming(client: DeviceClient, inputSize: number, runs: number) {
-  const input = sampleInput(inputSize);
-  const rtt: number[] = [], device: number[] = [];
-  let outBytes = 0;
-  for (let i = 0; i < runs; i++) {
-    const r = await runOnDevice(client, input);
-    rtt.push(r.rttMs * 1000);
-    device.push(r.deviceUs);
-    outBytes = r.raw.byteLength;
-  }
-  const rt = stats(rtt), dev = stats(device);
-  return { runs, roundTripP50Us: rt.p50Us, roundTripP90Us: rt.p90Us, deviceRunP50Us: dev.p50Us, linkP50Us: Math.max(0, rt.p50Us - dev.p50Us), requestBytes: inputSize + 1, replyBytes: outBytes + 11 };
-}
-
 export async function benchCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(benchSpec, argv);
   const o = parsed.options;
   if (parsed.positionals.length > 1) throw new KilnError(`kiln bench: unexpected argument '${parsed.positionals[1]}' (usage: ${benchSpec.usage})`, 2);
-  const uri = deviceUriOption("bench", o.device);
+  const devices = deviceOptions(o.device);
   const runs = o.runs as number, warmup = o.warmup as number, linkRuns = o["link-runs"] as number, count = o.count as number;
   if (!(runs >= 1) || !(warmup >= 0) || !(linkRuns >= 1) || !(count >= 1)) throw new KilnError("kiln bench: --runs, --link-runs and --count must be ≥ 1, --warmup ≥ 0", 2);
   if (Boolean(o.images) !== Boolean(o.labels)) throw new KilnError("kiln bench: --images and --labels go together", 2);
+  if (o.fleet !== undefined || devices.length > 1) {
+    if (o.images) throw new KilnError("kiln bench: --images measures accuracy on one device; with several devices, bench them one at a time", 2);
+    const fleet = fleetDevices("bench", devices, o.fleet as string | undefined);
+    const path = parsed.positionals[0];
+    const read = path ? await readBlob("bench", path) : null;
+    const blob = read ? { path, bytes: read.bytes, info: read.model.info } : null;
+    await benchFleet(fleet, { blob, runs, warmup, linkRuns, sequential: Boolean(o.sequential), json: Boolean(o.json), quiet: Boolean(o.quiet) }, io);
+    return;
+  }
+  const uri = deviceUriOption("bench", devices[0]);
   let data: LabelledImages | null = null;
   if (o.images) {
     try { data = readLabelledImages(String(o.images), String(o.labels)); } catch (e) { throw new KilnError(`kiln bench: ${(e as Error).message}`); }

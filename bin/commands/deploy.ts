@@ -8,15 +8,18 @@ import { deploy } from "../../firmware-host/deploy.js";
 import { DeviceTarget } from "../../firmware-host/target.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
-import { asKilnError, deviceUriOption, helloLine, rate, transferBar } from "./device-common.js";
+import { asKilnError, deviceOptions, deviceUriOption, helloLine, rate, transferBar } from "./device-common.js";
+import { fleetDevices } from "../fleet-file.js";
+import { deployToFleet } from "./fleet-deploy.js";
 import { escapeControl } from "../terminal.js";
 
 export const deploySpec: CommandSpec = {
   name: "deploy",
   summary: "upload a blob to a device; it is verified there and replaces the running model atomically",
-  usage: "kiln deploy <blob.wasm> --device <uri> [--json]",
+  usage: "kiln deploy <blob.wasm> --device <uri> [--device <uri> …] [--fleet <file>] [--json]",
   options: {
-    device: { type: "string", description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T, or local" },
+    device: { type: "string", multiple: true, description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME, or local; repeat it for several devices" },
+    fleet: { type: "string", description: "a file of device URIs, one per line (# comments; tokens only as token-env=NAME): deploy to all of them at once" },
     sessions: { type: "number", integer: true, min: 1, max: 100, description: "connections to try; each resumes where the last one stopped", default: 4 },
     json: { type: "boolean", description: "the result as one JSON object", default: false },
     quiet: { type: "boolean", short: "q", description: "no progress bar", default: false },
@@ -43,9 +46,17 @@ export async function deployCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(deploySpec, argv);
   const [blobPath] = requirePositionals(deploySpec, parsed, 1, "<blob.wasm>");
   const o = parsed.options;
-  const uri = deviceUriOption("deploy", o.device);
+  const devices = deviceOptions(o.device);
   const sessions = o.sessions as number;
   if (!Number.isInteger(sessions) || sessions < 1) throw new KilnError("kiln deploy: --sessions must be a whole number ≥ 1", 2);
+  if (o.fleet !== undefined || devices.length > 1) {
+    // Every device is checked before the blob is read or anything is connected.
+    const fleet = fleetDevices("deploy", devices, o.fleet as string | undefined);
+    const { bytes, model } = await readBlob("deploy", blobPath);
+    await deployToFleet(fleet, { blobPath, bytes, info: model.info, sessions, json: Boolean(o.json), quiet: Boolean(o.quiet) }, io);
+    return;
+  }
+  const uri = deviceUriOption("deploy", devices[0]);
   const { bytes, model } = await readBlob("deploy", blobPath);
   const target = await DeviceTarget.open(uri);
   const progress = transferBar("uploading", !o.json && !o.quiet);

@@ -1,5 +1,8 @@
-// Shared by `kiln deploy` and `kiln bench`: device URIs as usage errors, one-line device errors, HELLO and transfer display.
+// Shared by `kiln deploy` and `kiln bench`: device URIs as usage errors, one-line device errors, HELLO, transfer display, RUN timing.
 import { KilnError, UsageError } from "../../compiler/errors.js";
+import { stats } from "../../runtime/profile.js";
+import type { DeviceClient } from "../../firmware-host/client.js";
+import { runOnDevice } from "../../firmware-host/device-ops.js";
 import { DeviceUriError, parseDeviceUri, redactTokens, type DeviceUri } from "../../firmware-host/device-uri.js";
 import { DeviceError, LinkError, ProtocolError } from "../../firmware-host/errors.js";
 import { DeployError } from "../../firmware-host/deploy.js";
@@ -7,8 +10,13 @@ import type { HelloInfo } from "../../firmware-host/messages.js";
 import { formatBytes } from "../io.js";
 import { bar } from "../table.js";
 
+/** The values of a repeatable --device option (none, one or several). */
+export function deviceOptions(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : typeof value === "string" ? [value] : [];
+}
+
 export function deviceUriOption(command: string, value: unknown): DeviceUri {
-  if (typeof value !== "string" || !value) throw new UsageError(`kiln ${command}: --device <uri> is required (serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token=T or local)`);
+  if (typeof value !== "string" || !value) throw new UsageError(`kiln ${command}: --device <uri> or --fleet <file> is required (serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME or local)`);
   try {
     return parseDeviceUri(value);
   } catch (e) {
@@ -19,7 +27,7 @@ export function deviceUriOption(command: string, value: unknown): DeviceUri {
 
 /** Turns link and device failures into a one-line KilnError (exit 1), tokens redacted; anything else passes through. */
 export function asKilnError(command: string, e: unknown): unknown {
-  if (e instanceof DeployError || e instanceof LinkError || e instanceof DeviceError || e instanceof ProtocolError) {
+  if (e instanceof DeployError || e instanceof LinkError || e instanceof DeviceError || e instanceof ProtocolError || e instanceof DeviceUriError) {
     return new KilnError(`kiln ${command}: ${redactTokens((e as Error).message)}`);
   }
   return e;
@@ -55,3 +63,24 @@ export function transferBar(label: string, enabled: boolean, stream: NodeJS.Writ
     done() { if (drawn) stream.write("\n"); },
   };
 }
+
+function sampleInput(size: number): Uint8Array {
+  let s = 4242;
+  return Uint8Array.from({ length: size }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 24));
+}
+
+/** RUN round trips of a fixed input: the host-side time, and the share of it the device spent in run(). */
+export async function linkTiming(client: DeviceClient, inputSize: number, runs: number) {
+  const input = sampleInput(inputSize);
+  const rtt: number[] = [], device: number[] = [];
+  let outBytes = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = await runOnDevice(client, input);
+    rtt.push(r.rttMs * 1000);
+    device.push(r.deviceUs);
+    outBytes = r.raw.byteLength;
+  }
+  const rt = stats(rtt), dev = stats(device);
+  return { runs, roundTripP50Us: rt.p50Us, roundTripP90Us: rt.p90Us, deviceRunP50Us: dev.p50Us, linkP50Us: Math.max(0, rt.p50Us - dev.p50Us), requestBytes: inputSize + 1, replyBytes: outBytes + 11 };
+}
+

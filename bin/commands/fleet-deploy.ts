@@ -1,0 +1,132 @@
+// `kiln deploy` to several devices at once: one progress line per device, then a table; one failure stops no other.
+import { createHash } from "node:crypto";
+import { basename } from "node:path";
+import { KilnError } from "../../compiler/errors.js";
+import type { Manifest } from "../../runtime/model.js";
+import { deploy, DeployError, type DeployResult } from "../../firmware-host/deploy.js";
+import { DeviceUriError, redactTokens } from "../../firmware-host/device-uri.js";
+import { LinkError } from "../../firmware-host/errors.js";
+import type { HelloInfo } from "../../firmware-host/messages.js";
+import { DeviceTarget } from "../../firmware-host/target.js";
+import { fleetLines, progressLabels, type FleetLines } from "../fleet-progress.js";
+import type { FleetDevice } from "../fleet-file.js";
+import { formatBytes, type Io } from "../io.js";
+import { bar, BOLD, DIM, GREEN, paint, renderTable, useColor, YELLOW } from "../table.js";
+import { escapeControl } from "../terminal.js";
+import { rate } from "./device-common.js";
+
+export interface FleetDeployOptions {
+  blobPath: string;
+  bytes: Uint8Array;
+  info: Manifest;
+  sessions: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export interface FleetDeployRow {
+  device: string;
+  source: string;
+  ok: boolean;
+  /** "deployed", "already running", or "failed: <why>" (one line, no token). */
+  result: string;
+  /** The model the device runs afterwards: the blob's id, or (when it failed) the one it keeps serving. */
+  modelId: string | null;
+  seconds: number;
+  hello: HelloInfo | null;
+  deploy: Pick<DeployResult, "sessions" | "resumedFrom" | "chunks" | "failedAttempts" | "alreadyActive" | "size"> | null;
+}
+
+/** Longest reason the table shows; the whole message is one line either way. */
+const MAX_REASON = 120;
+
+/** Why a device failed, in a table cell: the device is named by its row, so its URI is left out of the reason. */
+export function failureReason(e: unknown, description: string, needsSimd: boolean, hello: HelloInfo | null): string {
+  let why: string;
+  if (e instanceof DeployError && e.lastError) {
+    const sessions = /failed after (\d+) session/.exec(e.message)?.[1] ?? "all";
+    why = `${failureReason(e.lastError, description, needsSimd, hello)} (${sessions} session${sessions === "1" ? "" : "s"}${e.acked ? `, ${e.acked} bytes acknowledged` : ""})`;
+  } else if (e instanceof DeployError && needsSimd && hello && !hello.simd) {
+    why = "no WebAssembly SIMD on the device and the blob needs it; compile with --target scalar (nothing uploaded)";
+  } else if (e instanceof LinkError && e.message.startsWith(`cannot reach ${description}: `)) {
+    // The transport's own message repeats the address ("tcp 10.0.0.2:7000: connect ECONNREFUSED …").
+    why = `unreachable: ${e.message.slice(`cannot reach ${description}: `.length).replace(/^tcp \S+: /, "").replace(/\bError: /g, "")}`;
+  } else if (e instanceof DeviceUriError) {
+    why = e.message.startsWith(`${description}: `) ? e.message.slice(description.length + 2) : e.message;
+  } else {
+    why = e instanceof Error ? e.message.split(description).join("the device") : String(e);
+  }
+  const line = escapeControl(redactTokens(why));
+  return line.length > MAX_REASON ? `${line.slice(0, MAX_REASON - 1)}…` : line;
+}
+
+async function deployOne(device: FleetDevice, label: string, index: number, o: FleetDeployOptions, lines: FleetLines): Promise<FleetDeployRow> {
+  const started = performance.now();
+  let hello: HelloInfo | null = null, target: DeviceTarget | null = null, rateStart = -1;
+  const show = (text: string): void => lines.set(index, `${label}  ${text}`);
+  show("connecting…");
+  try {
+    target = await DeviceTarget.open(device.uri);
+    const r = await deploy(target, o.bytes, {
+      name: basename(o.blobPath), sessions: o.sessions, needsSimd: o.info.simd,
+      onHello: (h) => { hello = h; show(`${escapeControl(h.device)}: uploading`); },
+      onProgress: (done, total) => {
+        if (rateStart < 0) rateStart = performance.now();
+        const seconds = (performance.now() - rateStart) / 1000, share = total > 0 ? done / total : 1;
+        show(`${bar(share, 20).padEnd(20)} ${String(Math.floor(share * 100)).padStart(3)}%  ${formatBytes(done)}/${formatBytes(total)}  ${rate(done, seconds)}`);
+      },
+      onRetry: (session, e) => show(`reconnecting (session ${session + 1} of ${o.sessions}): ${failureReason(e, device.description, o.info.simd, hello)}`),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const result = r.alreadyActive ? "already running" : "deployed";
+    lines.finish(index, `${label}  ${result} ${r.modelId.slice(0, 12)} in ${seconds.toFixed(2)} s`);
+    return {
+      device: device.description, source: device.source, ok: true, result, modelId: r.modelId, seconds, hello: r.hello,
+      deploy: { sessions: r.sessions, resumedFrom: r.resumedFrom, chunks: r.chunks, failedAttempts: r.failedAttempts, alreadyActive: r.alreadyActive, size: r.size },
+    };
+  } catch (e) {
+    const seconds = (performance.now() - started) / 1000;
+    const result = `failed: ${failureReason(e, device.description, o.info.simd, hello)}`;
+    lines.finish(index, `${label}  ${result}`);
+    const known = hello as HelloInfo | null;
+    return { device: device.description, source: device.source, ok: false, result, modelId: known?.modelId ?? null, seconds, hello: known, deploy: null };
+  } finally {
+    await target?.dispose().catch(() => {});
+  }
+}
+
+export function fleetDeployTable(rows: FleetDeployRow[], color: boolean): string[] {
+  // The runtime without its parenthesised detail ("node v18.20.4 linux-arm64"): --json has all of HELLO.
+  const cells = rows.map((r) => [r.device, r.hello ? r.hello.runtime.replace(/\s*\([^)]*\)/g, "") : "-", r.hello ? (r.hello.simd ? "yes" : "no") : "-", r.result,
+    r.modelId ? r.modelId.slice(0, 12) : "-", r.seconds.toFixed(2)]);
+  const lines = renderTable([{ header: "device" }, { header: "runtime" }, { header: "SIMD" }, { header: "result" }, { header: "model id" },
+    { header: "seconds", align: "right" }], cells, (text, row, col) => (col === 3 ? paint(text, rows[row].ok ? GREEN : YELLOW, color) : text));
+  lines[0] = paint(lines[0], DIM, color);
+  return lines;
+}
+
+/** Deploys to every device concurrently (each with its own sessions and retries); exit 1 when any failed. */
+export async function deployToFleet(devices: FleetDevice[], o: FleetDeployOptions, io: Io): Promise<void> {
+  const started = performance.now();
+  const lines = fleetLines(devices.length, !o.json && !o.quiet);
+  const labels = progressLabels(devices);
+  let rows: FleetDeployRow[];
+  try {
+    rows = await Promise.all(devices.map((d, i) => deployOne(d, labels[i], i, o, lines)));
+  } finally {
+    lines.close();
+  }
+  const failed = rows.filter((r) => !r.ok);
+  const seconds = (performance.now() - started) / 1000;
+  const modelId = createHash("sha256").update(o.bytes).digest("hex");
+  if (o.json) {
+    io.out(JSON.stringify({ model: o.info.model, size: o.bytes.length, modelId, seconds, deployed: rows.length - failed.length, failed: failed.length, devices: rows }));
+  } else {
+    const color = useColor();
+    fleetDeployTable(rows, color).forEach((l) => io.out(l));
+    io.out("");
+    io.out(paint(`model ${modelId.slice(0, 12)} (${escapeControl(o.info.model)}, ${formatBytes(o.bytes.length)}) on ${rows.length - failed.length} of ${rows.length} devices `
+      + `in ${seconds.toFixed(2)} s${failed.length ? `; ${failed.length} failed` : ""}`, BOLD, color));
+  }
+  if (failed.length) throw new KilnError(`kiln deploy: ${failed.length} of ${rows.length} devices failed: ${failed.map((r) => r.device).join(", ")}`);
+}
