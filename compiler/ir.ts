@@ -30,6 +30,39 @@ export interface Node {
   attrs: Record<string, AttrValue>;
   /** Ops folded into this node by passes, in order, e.g. ["conv2d", "relu", "max_pool"]. */
   fused?: string[];
+  /** Set by the quantizer: the numbers the op's int8 reference and kernel need (zero points, multipliers, tables). */
+  int8?: Int8Params;
+}
+
+/**
+ * Requantization of a conv-like producer (conv2d, depthwise_conv2d, dense): acc·multipliers[channel] + outputZp,
+ * clamped to [clampLo, clampHi] (the fused activation in the int8 domain). Multipliers are f32 values.
+ */
+export interface ProducerInt8 { kind: "producer"; inputZp: number; outputZp: number; multipliers: number[]; clampLo: number; clampHi: number }
+/** batch_norm left unfolded: per channel f32(q − inputZp)·multipliers[c] + offsets[c], then + outputZp. */
+export interface AffineInt8 { kind: "affine"; inputZp: number; outputZp: number; multipliers: number[]; offsets: number[] }
+/** add: each input's scale folded into its own f32 multiplier towards the output scale. */
+export interface AddInt8 { kind: "add"; aZp: number; bZp: number; aMultiplier: number; bMultiplier: number; outputZp: number }
+/** mul: one f32 multiplier sA·sB/sOut for the integer product. */
+export interface MulInt8 { kind: "mul"; aZp: number; bZp: number; multiplier: number; outputZp: number }
+/** concat: input i is requantized with inputZps[i] and multipliers[i] to the output's scale. */
+export interface ConcatInt8 { kind: "concat"; inputZps: number[]; multipliers: number[]; outputZp: number }
+/** Pools and layout ops: the output keeps the input's quantization; only its zero point is needed. */
+export interface SameScaleInt8 { kind: "same-scale"; inputZp: number }
+/** global_avg_pool: Σ(q − inputZp) over the pixels, times one f32 multiplier, + outputZp. */
+export interface MeanInt8 { kind: "mean"; inputZp: number; outputZp: number; multiplier: number }
+/** softmax: exp(−d·s_in) for d = 0…255, as f32 values. */
+export interface SoftmaxInt8 { kind: "softmax"; expTable: number[] }
+/** Element-wise functions: the int8 output for every int8 input, indexed by q + 128. */
+export interface LutInt8 { kind: "lut"; table: number[] }
+
+export type Int8Params = ProducerInt8 | AffineInt8 | AddInt8 | MulInt8 | ConcatInt8 | SameScaleInt8 | MeanInt8 | SoftmaxInt8 | LutInt8;
+
+/** The node's int8 parameters of the expected kind; throws if the quantizer has not set them. */
+export function int8Params<K extends Int8Params["kind"]>(node: Node, kind: K): Extract<Int8Params, { kind: K }> {
+  const p = node.int8;
+  if (p?.kind !== kind) throw new Error(`internal: node ${quoteName(node.name)} (${fileText(node.op)}) has no ${kind} int8 parameters (is the graph quantized?)`);
+  return p as Extract<Int8Params, { kind: K }>;
 }
 
 export interface Graph {
@@ -55,10 +88,6 @@ export function tensorOf(graph: Graph, name: string): Tensor {
   return t;
 }
 
-export function isConstant(graph: Graph, name: string): boolean {
-  return graph.tensors.get(name)?.data !== undefined;
-}
-
 /** The nodes that read `tensor`. */
 export function consumersOf(graph: Graph, tensor: string): Node[] {
   return graph.nodes.filter((n) => n.inputs.includes(tensor));
@@ -68,7 +97,7 @@ export function producerOf(graph: Graph, tensor: string): Node | undefined {
   return graph.nodes.find((n) => n.outputs.includes(tensor));
 }
 
-/** A copy that passes may change without touching the original (constant data is shared, never mutated). */
+/** A copy that passes may change without touching the original (constant data and int8 parameters are shared, never mutated). */
 export function cloneGraph(graph: Graph): Graph {
   return {
     name: graph.name,

@@ -1,5 +1,5 @@
 // Int8 conv/dense codegen: packs weights in the kernel's blocked layout and emits the conv_i8 call.
-import { attrInts, attrNumber, attrString, tensorOf, type Graph, type Node } from "../ir.js";
+import { attrInts, attrString, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { emitConvWinoInt8, packConvWino, usesWinograd, winoScratchBytes } from "./conv-wino-int8.js";
@@ -127,8 +127,8 @@ export function emitConvInt8(ctx: EmitContext): string {
   const isDense = node.op === "dense";
   if (isDense) {
     return `dense_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
-      `${addr(node.outputs[0])}, ${xs[1]}, ${outputShape[1]}, ${attrNumber(node, "output_zp")}, ` +
-      `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`;
+      `${addr(node.outputs[0])}, ${xs[1]}, ${outputShape[1]}, ${int8Params(node, "producer").outputZp}, ` +
+      `${int8Params(node, "producer").clampLo}, ${int8Params(node, "producer").clampHi});`;
   }
   const [kh, kw, c] = isDense ? [1, 1, xs[1]] : [ws[0], ws[1], ws[2]];
   const oc = outputShape[outputShape.length - 1];
@@ -137,7 +137,7 @@ export function emitConvInt8(ctx: EmitContext): string {
   const [h, w] = isDense ? [1, 1] : [xs[1], xs[2]];
   const hp = h + pt + pb, wp = w + pl + pr;
   const oh = Math.floor((hp - kh) / sh) + 1, ow = Math.floor((wp - kw) / sw) + 1;
-  const zpIn = attrNumber(node, "input_zp");
+  const zpIn = int8Params(node, "producer").inputZp;
   const padded = pt + pl + pb + pr > 0;
   const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
   const pool = fusedPoolOf(node);
@@ -149,7 +149,7 @@ export function emitConvInt8(ctx: EmitContext): string {
   const small = usesSmallKernel(node, graph, kw, c);
   const widened = small ? `${addr(`${node.name}#scratch`) + (padded ? roundUp(hp * wp * c, 16) : 0)}, ` : "";
   lines.push(`${small ? "conv_small_i8" : "conv_i8"}(${x}, ${widened}${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
-    `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${small ? `${zpIn}, ` : ""}${attrNumber(node, "output_zp")}, ` +
-    `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);
+    `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${small ? `${zpIn}, ` : ""}${int8Params(node, "producer").outputZp}, ` +
+    `${int8Params(node, "producer").clampLo}, ${int8Params(node, "producer").clampHi}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);
   return lines.join("\n  ");
 }

@@ -1,6 +1,6 @@
 // Int8 codegen for pointwise convs (1×1, stride 1, no padding, no fused pool) on SIMD targets: when
 // runtime/kernels/conv-pw-i8.ts applies, its weight layout, and the conv_pw_i8 call.
-import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
+import { attrInts, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
@@ -46,6 +46,6 @@ export function packConvPw(node: Node, graph: Graph): Map<string, Uint8Array> {
 export function emitConvPwInt8({ node, inputShapes: [xs], outputShape, addr }: EmitContext): string {
   const pixels = xs[1] * xs[2];
   return `conv_pw_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
-    `${addr(node.outputs[0])}, ${pixels}, ${xs[3]}, ${outputShape[3]}, ${attrNumber(node, "output_zp")}, ` +
-    `${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`;
+    `${addr(node.outputs[0])}, ${pixels}, ${xs[3]}, ${outputShape[3]}, ${int8Params(node, "producer").outputZp}, ` +
+    `${int8Params(node, "producer").clampLo}, ${int8Params(node, "producer").clampHi});`;
 }

@@ -1,6 +1,6 @@
 // Int8 codegen for 3×3 stride-1 convs by exact Winograd F(2×2, 3×3) (runtime/kernels/conv-wino-i8.ts): when it
 // applies, the buffers it needs, and the conv_wino_i8 call.
-import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
+import { attrInts, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { fusedPoolOf } from "../ops/fused-pool.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
@@ -80,7 +80,7 @@ export function winoPersistentBytes(node: Node, graph: Graph): number {
 export function emitConvWinoInt8({ node, graph, outputShape, addr }: EmitContext): string {
   const g = geometryOf(node, graph);
   const [pt, pl, pb, pr] = g.pads;
-  const zpIn = attrNumber(node, "input_zp");
+  const zpIn = int8Params(node, "producer").inputZp;
   const scratch = addr(`${node.name}#scratch`);
   const padBytes = paddedInputBytes(g);
   const x = padBytes > 0 ? scratch : addr(node.inputs[0]);
@@ -89,7 +89,7 @@ export function emitConvWinoInt8({ node, graph, outputShape, addr }: EmitContext
   const [ph, pw] = g.pool ? [outputShape[1], outputShape[2]] : [g.oh, g.ow];
   lines.push(`conv_wino_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#persistent`)}, ${addr(`${node.name}#b`)}, ` +
     `${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ${scratch + padBytes}, ${g.w + pl + pr}, ${g.c}, ${g.oh}, ${g.ow}, ` +
-    `${g.oc}, ${attrNumber(node, "output_zp")}, ${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")}, ` +
+    `${g.oc}, ${int8Params(node, "producer").outputZp}, ${int8Params(node, "producer").clampLo}, ${int8Params(node, "producer").clampHi}, ` +
     `${g.pool ? 1 : 0}, ${ph}, ${pw});`);
   return lines.join("\n  ");
 }

@@ -1,5 +1,5 @@
 // Int8 depthwise codegen: packs weights, bias, multipliers and gather masks for depthwise_i8 and emits its call.
-import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
+import { attrInts, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
 import type { EmitContext } from "../ops/op.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
 import { quoteName } from "../errors.js";
@@ -78,7 +78,7 @@ export function emitDepthwiseInt8({ node, inputShapes: [xs, ws], outputShape: [,
   const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
   const [sh, sw] = attrInts(node, "strides", [1, 1]);
   const [h, w] = [xs[1], xs[2]];
-  const zpIn = attrNumber(node, "input_zp");
+  const zpIn = int8Params(node, "producer").inputZp;
   const padded = pt + pl + pb + pr > 0;
   const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
   const gather = dm > 1 && c * dm >= DW_BLOCK ? addr(`${node.name}#gather`) : 0;
@@ -86,6 +86,6 @@ export function emitDepthwiseInt8({ node, inputShapes: [xs, ws], outputShape: [,
   if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${zpIn});`);
   lines.push(`depthwise_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${gather}, ` +
     `${addr(node.outputs[0])}, ${w + pl + pr}, ${c}, ${oh}, ${ow}, ${dm}, ${kh}, ${kw}, ${sh}, ${sw}, ` +
-    `${attrNumber(node, "output_zp")}, ${attrNumber(node, "clamp_lo")}, ${attrNumber(node, "clamp_hi")});`);
+    `${int8Params(node, "producer").outputZp}, ${int8Params(node, "producer").clampLo}, ${int8Params(node, "producer").clampHi});`);
   return lines.join("\n  ");
 }

@@ -1,5 +1,5 @@
 // The bias and requantization multipliers every int8 conv-like kernel reads, packed once for all of them.
-import { attrInts, attrNumber, tensorOf, type Graph, type Node } from "../ir.js";
+import { int8Params, tensorOf, type Graph, type Node } from "../ir.js";
 
 /**
  * `${node.name}#b` (i32 bias) and `${node.name}#m` (f32 multipliers), zero-padded to `padded` channels so kernels
@@ -12,10 +12,10 @@ export function packBiasAndMultipliers(node: Node, graph: Graph, padded: number,
   const bias = new Int32Array(padded);
   if (node.inputs[2]) bias.set(tensorOf(graph, node.inputs[2]).data as Int32Array);
   if (foldZeroPoint) {
-    const w = tensorOf(graph, node.inputs[1]).data as Int8Array, zpIn = attrNumber(node, "input_zp");
+    const w = tensorOf(graph, node.inputs[1]).data as Int8Array, zpIn = int8Params(node, "producer").inputZp;
     for (let k = 0; k < w.length; k++) bias[k % oc] -= zpIn * w[k];
   }
   const multipliers = new Float32Array(padded);
-  multipliers.set(attrInts(node, "multipliers"));
+  multipliers.set(int8Params(node, "producer").multipliers);
   return [[`${node.name}#b`, new Uint8Array(bias.buffer)], [`${node.name}#m`, new Uint8Array(multipliers.buffer)]];
 }

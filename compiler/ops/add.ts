@@ -1,5 +1,5 @@
 // add: element-wise sum of two activations of identical shape (Keras Add, e.g. a residual connection).
-import { attrNumber, sizeOf } from "../ir.js";
+import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { REQUANT_LIMIT, roundHalfEven } from "../quant/arithmetic.js";
 
@@ -30,17 +30,16 @@ export const add: OpDef = {
     return y;
   },
   int8(node, [a, b]) {
-    const zpA = attrNumber(node, "a_zp"), zpB = attrNumber(node, "b_zp");
-    const mA = attrNumber(node, "a_multiplier"), mB = attrNumber(node, "b_multiplier");
-    const zpOut = attrNumber(node, "output_zp");
+    const { aZp: zpA, bZp: zpB, aMultiplier: mA, bMultiplier: mB, outputZp: zpOut } = int8Params(node, "add");
     const y = new Int8Array(a.length);
     for (let i = 0; i < a.length; i++) y[i] = addInt8(a[i], b[i], zpA, zpB, mA, mB, zpOut);
     return y;
   },
-  emitInt8: ({ node, outputShape, addr }) =>
-    `add_i8(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ` +
-    `${attrNumber(node, "a_zp")}, ${attrNumber(node, "b_zp")}, ${f32Literal(attrNumber(node, "a_multiplier"))}, ` +
-    `${f32Literal(attrNumber(node, "b_multiplier"))}, ${attrNumber(node, "output_zp")});`,
+  emitInt8({ node, outputShape, addr }) {
+    const p = int8Params(node, "add");
+    return `add_i8(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ` +
+      `${p.aZp}, ${p.bZp}, ${f32Literal(p.aMultiplier)}, ${f32Literal(p.bMultiplier)}, ${p.outputZp});`;
+  },
   emitFloat: ({ node, outputShape, addr }) =>
     `add_f32(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)});`,
   macs: () => 0,

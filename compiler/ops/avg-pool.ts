@@ -1,6 +1,6 @@
 // avg_pool: NHWC average pooling; the divisor counts only in-bounds elements (TF semantics for SAME).
 import type { OpDef } from "./op.js";
-import { attrNumber } from "../ir.js";
+import { int8Params } from "../ir.js";
 import { requantize } from "../quant/arithmetic.js";
 import { emitPoolArgs, forEachWindow, poolShape } from "./pool-window.js";
 
@@ -19,7 +19,7 @@ export const avgPool: OpDef = {
   },
   /** Same scale in and out: Σ(q − zp) scaled by the f32 1/count, requantized like every other op. */
   int8(node, [x], [xs], out) {
-    const zp = attrNumber(node, "input_zp");
+    const zp = int8Params(node, "same-scale").inputZp;
     const y = new Int8Array(out[1] * out[2] * out[3]);
     forEachWindow(node, xs, out, (o, idx) => {
       let s = 0;
@@ -29,7 +29,7 @@ export const avgPool: OpDef = {
     return y;
   },
   emitInt8: ({ node, inputShapes: [xs], outputShape, addr }) =>
-    `avg_pool_i8(${emitPoolArgs(node, xs, outputShape, addr)}, ${attrNumber(node, "input_zp")});`,
+    `avg_pool_i8(${emitPoolArgs(node, xs, outputShape, addr)}, ${int8Params(node, "same-scale").inputZp});`,
   emitFloat: ({ node, inputShapes: [xs], outputShape, addr }) => `avg_pool_f32(${emitPoolArgs(node, xs, outputShape, addr)});`,
   macs: () => 0,
 };

@@ -1,5 +1,5 @@
 // batch_norm: per-channel y = x·scale + shift (inference BatchNormalization); a pass folds it into a neighbour.
-import { attrInts, attrNumber, sizeOf } from "../ir.js";
+import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { REQUANT_LIMIT, roundHalfEven } from "../quant/arithmetic.js";
 
@@ -18,8 +18,7 @@ export const batchNorm: OpDef = {
   /** When it cannot be folded: q = clamp(nearest(f32(q − zp_in)·m[c] + k[c]) + zp_out), with m, k per channel in f32. */
   int8(node, [x], [xs]) {
     const c = xs[xs.length - 1];
-    const m = attrInts(node, "multipliers"), k = attrInts(node, "offsets");
-    const zpIn = attrNumber(node, "input_zp"), zpOut = attrNumber(node, "output_zp");
+    const { multipliers: m, offsets: k, inputZp: zpIn, outputZp: zpOut } = int8Params(node, "affine");
     return Int8Array.from(x as Int8Array, (q, i) => {
       const v = Math.fround(Math.fround(Math.fround(q - zpIn) * m[i % c]) + k[i % c]);
       const r = Math.min(REQUANT_LIMIT, Math.max(-REQUANT_LIMIT, roundHalfEven(v))) + zpOut;
@@ -27,12 +26,14 @@ export const batchNorm: OpDef = {
     });
   },
   packInt8: (node) => new Map([
-    [`${node.name}#m`, new Uint8Array(Float32Array.from(attrInts(node, "multipliers")).buffer)],
-    [`${node.name}#k`, new Uint8Array(Float32Array.from(attrInts(node, "offsets")).buffer)],
+    [`${node.name}#m`, new Uint8Array(Float32Array.from(int8Params(node, "affine").multipliers).buffer)],
+    [`${node.name}#k`, new Uint8Array(Float32Array.from(int8Params(node, "affine").offsets).buffer)],
   ]),
-  emitInt8: ({ node, inputShapes: [xs], addr }) =>
-    `affine_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(xs)}, ${xs[xs.length - 1]}, ` +
-    `${attrNumber(node, "input_zp")}, ${addr(`${node.name}#m`)}, ${addr(`${node.name}#k`)}, ${attrNumber(node, "output_zp")});`,
+  emitInt8({ node, inputShapes: [xs], addr }) {
+    const p = int8Params(node, "affine");
+    return `affine_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(xs)}, ${xs[xs.length - 1]}, ` +
+      `${p.inputZp}, ${addr(`${node.name}#m`)}, ${addr(`${node.name}#k`)}, ${p.outputZp});`;
+  },
   emitFloat: ({ node, inputShapes: [xs], addr }) =>
     `scale_shift_f32(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.inputs[2])}, ${addr(node.outputs[0])}, ${sizeOf(xs)}, ${xs[xs.length - 1]});`,
   macs: (_node, [xs]) => sizeOf(xs),

@@ -1,5 +1,5 @@
 // concat: joins tensors along the channel axis; in int8 each input is requantized to the output's scale.
-import { attrInts, attrNumber, sizeOf } from "../ir.js";
+import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
 
@@ -22,7 +22,7 @@ export const concat: OpDef = {
   },
   /** Input i: y = requantize(q − zp_i, fround(s_i / s_out), zp_out). */
   int8(node, inputs, shapes, out) {
-    const zps = attrInts(node, "input_zps"), ms = attrInts(node, "multipliers"), zpOut = attrNumber(node, "output_zp");
+    const { inputZps: zps, multipliers: ms, outputZp: zpOut } = int8Params(node, "concat");
     const y = new Int8Array(sizeOf(out));
     interleave(inputs, shapes, out, (v, i, at) => { y[at] = requantize(v - zps[i], ms[i], zpOut, -128, 127); });
     return y;
@@ -39,7 +39,7 @@ export const concat: OpDef = {
   },
   emitInt8({ node, inputShapes, outputShape, addr }) {
     const cOut = outputShape[outputShape.length - 1], pixels = sizeOf(outputShape) / cOut;
-    const zps = attrInts(node, "input_zps"), ms = attrInts(node, "multipliers"), zpOut = attrNumber(node, "output_zp");
+    const { inputZps: zps, multipliers: ms, outputZp: zpOut } = int8Params(node, "concat");
     let offset = 0;
     return node.inputs.map((name, i) => {
       const c = inputShapes[i][inputShapes[i].length - 1];

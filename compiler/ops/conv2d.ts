@@ -1,5 +1,5 @@
 // conv2d: NHWC convolution with HWIO weights, bias, a fused activation and optionally a fused max/avg pool.
-import { attrInts, attrNumber, attrString, type Node, type TensorData } from "../ir.js";
+import { attrInts, attrString, int8Params, type Node, type TensorData } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
 import { outputSize, type Window2D } from "./geometry.js";
 import { forEachPoolWindow, fusedPoolOf, pooledSize, type FusedPool } from "./fused-pool.js";
@@ -130,9 +130,7 @@ export const conv2d: OpDef = {
     const win = convWindow(node, ws);
     const [oh, ow] = convGrid(node, xs, ws);
     const pool = fusedPoolOf(node);
-    const m = attrInts(node, "multipliers");
-    const zpIn = attrNumber(node, "input_zp"), zpOut = attrNumber(node, "output_zp");
-    const lo = attrNumber(node, "clamp_lo"), hi = attrNumber(node, "clamp_hi");
+    const { multipliers: m, inputZp: zpIn, outputZp: zpOut, clampLo: lo, clampHi: hi } = int8Params(node, "producer");
     const reluFirst = attrString(node, "activation", "linear") === "relu";
     const bias = b as TensorData | undefined;
     const y = new Int8Array(oc * (pool ? pooledSize(pool, oh, ow).reduce((a, v) => a * v, 1) : oh * ow));

@@ -1,5 +1,5 @@
 // dense: fully connected layer y = x·W + b over a [1, N] input with [N, M] weights and a fused activation.
-import { attrInts, attrNumber, attrString } from "../ir.js";
+import { attrString, int8Params } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
 import { allFinite, dotRows, Gathered } from "./float-dot.js";
 import { requantize } from "../quant/arithmetic.js";
@@ -29,9 +29,7 @@ export const dense: OpDef = {
   },
   int8(node, [x, w, b], [xs, ws]) {
     const n = xs[1], m = ws[1];
-    const mult = attrInts(node, "multipliers");
-    const zpIn = attrNumber(node, "input_zp"), zpOut = attrNumber(node, "output_zp");
-    const lo = attrNumber(node, "clamp_lo"), hi = attrNumber(node, "clamp_hi");
+    const { multipliers: mult, inputZp: zpIn, outputZp: zpOut, clampLo: lo, clampHi: hi } = int8Params(node, "producer");
     const y = new Int8Array(m);
     for (let j = 0; j < m; j++) {
       let acc = b ? b[j] : 0;

@@ -1,5 +1,5 @@
 // depthwise_conv2d: NHWC depthwise convolution; output channel o = ci·dm + m reads input channel ci only.
-import { attrInts, attrNumber, attrString, type Node, type TensorData } from "../ir.js";
+import { attrString, int8Params, type Node, type TensorData } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
 import { outputSize, type Window2D } from "./geometry.js";
 import { convWindow } from "./conv2d.js";
@@ -64,9 +64,7 @@ export const depthwiseConv2d: OpDef = {
   },
   /** Integer Σ(q − zp_in)·w + bias per output channel, then one f32 requantization with that channel's multiplier. */
   int8(node, [x, w, b], [xs, ws], [, oh, ow, oc]) {
-    const m = attrInts(node, "multipliers");
-    const zpIn = attrNumber(node, "input_zp"), zpOut = attrNumber(node, "output_zp");
-    const lo = attrNumber(node, "clamp_lo"), hi = attrNumber(node, "clamp_hi");
+    const { multipliers: m, inputZp: zpIn, outputZp: zpOut, clampLo: lo, clampHi: hi } = int8Params(node, "producer");
     const bias = b as TensorData | undefined;
     const win = convWindow(node, ws);
     const y = new Int8Array(oh * ow * oc);

@@ -1,5 +1,5 @@
 // global_avg_pool: NHWC mean over H and W per channel (Keras GlobalAveragePooling2D); [1, C] or, with keepdims, [1, 1, 1, C].
-import { attrNumber, type Node } from "../ir.js";
+import { int8Params, type Node } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
 import { f32Literal } from "./add.js";
@@ -36,8 +36,7 @@ export const globalAvgPool: OpDef = {
   },
   /** Σ(q − zp_in) over the H·W pixels as an exact integer, then one f32 requantization with `multiplier`. */
   int8(node, [x], [[, h, w, c]]) {
-    const zpIn = attrNumber(node, "input_zp"), zpOut = attrNumber(node, "output_zp");
-    const m = attrNumber(node, "multiplier");
+    const { inputZp: zpIn, outputZp: zpOut, multiplier: m } = int8Params(node, "mean");
     const y = new Int8Array(c);
     for (let ch = 0; ch < c; ch++) {
       let s = 0;
@@ -46,9 +45,10 @@ export const globalAvgPool: OpDef = {
     }
     return y;
   },
-  emitInt8: ({ node, inputShapes: [[, h, w, c]], addr }) =>
-    `spatial_mean_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${h * w}, ${c}, ${attrNumber(node, "input_zp")}, ` +
-    `${f32Literal(attrNumber(node, "multiplier"))}, ${attrNumber(node, "output_zp")});`,
+  emitInt8({ node, inputShapes: [[, h, w, c]], addr }) {
+    const p = int8Params(node, "mean");
+    return `spatial_mean_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${h * w}, ${c}, ${p.inputZp}, ${f32Literal(p.multiplier)}, ${p.outputZp});`;
+  },
   emitFloat: ({ node, inputShapes: [[, h, w, c]], addr }) =>
     `spatial_mean_f32(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${h * w}, ${c});`,
   macs: () => 0,

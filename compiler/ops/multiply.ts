@@ -1,5 +1,5 @@
 // mul: element-wise product of two tensors of the same shape (Keras Multiply).
-import { attrNumber, sizeOf } from "../ir.js";
+import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
 
@@ -13,12 +13,14 @@ export const multiply: OpDef = {
   float: (_node, [a, b]) => Float32Array.from(a, (v, i) => v * b[i]),
   /** y = requantize((qa − zpa)·(qb − zpb), fround(sa·sb / s_out), zp_out). */
   int8(node, [a, b]) {
-    const za = attrNumber(node, "a_zp"), zb = attrNumber(node, "b_zp"), m = attrNumber(node, "multiplier"), zo = attrNumber(node, "output_zp");
+    const { aZp: za, bZp: zb, multiplier: m, outputZp: zo } = int8Params(node, "mul");
     return Int8Array.from(a as Int8Array, (v, i) => requantize((v - za) * (b[i] - zb), m, zo, -128, 127));
   },
   emitFloat: ({ node, outputShape, addr }) => `mul_f32(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)});`,
-  emitInt8: ({ node, outputShape, addr }) =>
-    `mul_i8(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ` +
-    `${attrNumber(node, "a_zp")}, ${attrNumber(node, "b_zp")}, ${attrNumber(node, "multiplier")}, ${attrNumber(node, "output_zp")});`,
+  emitInt8({ node, outputShape, addr }) {
+    const p = int8Params(node, "mul");
+    return `mul_i8(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ` +
+      `${p.aZp}, ${p.bZp}, ${p.multiplier}, ${p.outputZp});`;
+  },
   macs: (_node, [a]) => sizeOf(a),
 };

@@ -1,5 +1,5 @@
 // pad: zero padding of H and W (ZeroPadding2D, TF Pad); in int8 the border holds the zero point.
-import { attrInts, attrNumber, type Node } from "../ir.js";
+import { attrInts, int8Params, type Node } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 
 const pads = (node: Node): [number, number, number, number] => attrInts(node, "pads") as [number, number, number, number];
@@ -19,7 +19,7 @@ export const pad: OpDef = {
     return y;
   },
   int8(node, [x], [xs], out) {
-    const y = new Int8Array(out[1] * out[2] * out[3]).fill(attrNumber(node, "input_zp"));
+    const y = new Int8Array(out[1] * out[2] * out[3]).fill(int8Params(node, "same-scale").inputZp);
     copyInto(x, y, xs, out, pads(node));
     return y;
   },
@@ -29,7 +29,7 @@ export const pad: OpDef = {
   },
   emitInt8({ node, inputShapes: [xs], addr }) {
     const [t, l, b, r] = pads(node);
-    return `pad_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${xs[1]}, ${xs[2]}, ${xs[3]}, ${t}, ${l}, ${b}, ${r}, ${attrNumber(node, "input_zp")});`;
+    return `pad_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${xs[1]}, ${xs[2]}, ${xs[3]}, ${t}, ${l}, ${b}, ${r}, ${int8Params(node, "same-scale").inputZp});`;
   },
   macs: () => 0,
 };

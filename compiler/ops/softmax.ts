@@ -1,5 +1,5 @@
 // softmax over the last axis, max-subtracted for stability as TF.js does.
-import { attrInts, sizeOf } from "../ir.js";
+import { int8Params, sizeOf } from "../ir.js";
 import { requantize } from "../quant/arithmetic.js";
 
 /** int8 softmax output is fixed to TFLite's convention: probabilities in steps of 1/256. */
@@ -28,7 +28,7 @@ export const softmax: OpDef = {
    */
   int8(node, [x], [xs]) {
     const n = xs[xs.length - 1];
-    const table = attrInts(node, "exp_table");
+    const table = int8Params(node, "softmax").expTable;
     const y = new Int8Array(x.length);
     for (let r = 0; r < x.length; r += n) {
       let m = -128;
@@ -42,7 +42,7 @@ export const softmax: OpDef = {
     }
     return y;
   },
-  packInt8: (node) => new Map([[`${node.name}#exp`, new Uint8Array(Float32Array.from(attrInts(node, "exp_table")).buffer)]]),
+  packInt8: (node) => new Map([[`${node.name}#exp`, new Uint8Array(Float32Array.from(int8Params(node, "softmax").expTable).buffer)]]),
   emitInt8({ node, inputShapes: [xs], addr }) {
     const n = xs[xs.length - 1];
     return `softmax_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(xs) / n}, ${n}, ${addr(`${node.name}#exp`)});`;

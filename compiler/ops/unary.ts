@@ -1,5 +1,5 @@
 // Builds the definition of an element-wise activation op from its scalar function and kernel code.
-import { attrInts, sizeOf, type Node } from "../ir.js";
+import { int8Params, sizeOf, type Node } from "../ir.js";
 import type { FusionCategory, OpDef } from "./op.js";
 
 /** Kernel codes understood by `unary_f32` in the kernel library. */
@@ -25,10 +25,10 @@ export function unaryOp(op: keyof typeof UNARY_CODES, category: FusionCategory, 
     },
     /** Any int8 → int8 function is a 256-entry table, built by the quantizer from the float function. */
     int8(node, [x]) {
-      const lut = attrInts(node, "lut");
+      const lut = int8Params(node, "lut").table;
       return Int8Array.from(x, (q) => lut[q + 128]);
     },
-    packInt8: (node) => new Map([[`${node.name}#lut`, new Uint8Array(Int8Array.from(attrInts(node, "lut")).buffer)]]),
+    packInt8: (node) => new Map([[`${node.name}#lut`, new Uint8Array(Int8Array.from(int8Params(node, "lut").table).buffer)]]),
     emitInt8: ({ node, outputShape, addr }) =>
       `lut_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ${addr(`${node.name}#lut`)});`,
     emitFloat: ({ node, outputShape, addr }) =>

@@ -55,28 +55,23 @@ function quantizeProducer(graph: Graph, node: Node, out: AffineQuant): void {
     node.inputs[2] = bName;
   }
   const { lo, hi } = activationBounds(attrString(node, "activation", "linear"), out);
-  node.attrs.multipliers = scales.map((s) => Math.fround((input.scale * s) / out.scale));
-  node.attrs.input_zp = input.zeroPoint;
-  node.attrs.output_zp = out.zeroPoint;
-  node.attrs.clamp_lo = lo;
-  node.attrs.clamp_hi = hi;
+  node.int8 = {
+    kind: "producer", inputZp: input.zeroPoint, outputZp: out.zeroPoint,
+    multipliers: scales.map((s) => Math.fround((input.scale * s) / out.scale)), clampLo: lo, clampHi: hi,
+  };
 }
 
 /** Ops reading several activations: each input's scale folds into an f32 multiplier towards the output scale. */
 function quantizeBinary(node: Node, inputs: AffineQuant[], out: AffineQuant): void {
-  node.attrs.output_zp = out.zeroPoint;
   if (node.op === "concat") {
-    node.attrs.input_zps = inputs.map((q) => q.zeroPoint);
-    node.attrs.multipliers = inputs.map((q) => Math.fround(q.scale / out.scale));
+    node.int8 = { kind: "concat", inputZps: inputs.map((q) => q.zeroPoint), multipliers: inputs.map((q) => Math.fround(q.scale / out.scale)), outputZp: out.zeroPoint };
   } else if (node.op === "add") {
-    node.attrs.a_zp = inputs[0].zeroPoint;
-    node.attrs.b_zp = inputs[1].zeroPoint;
-    node.attrs.a_multiplier = Math.fround(inputs[0].scale / out.scale);
-    node.attrs.b_multiplier = Math.fround(inputs[1].scale / out.scale);
+    node.int8 = {
+      kind: "add", aZp: inputs[0].zeroPoint, bZp: inputs[1].zeroPoint, aMultiplier: Math.fround(inputs[0].scale / out.scale),
+      bMultiplier: Math.fround(inputs[1].scale / out.scale), outputZp: out.zeroPoint,
+    };
   } else if (node.op === "mul") {
-    node.attrs.a_zp = inputs[0].zeroPoint;
-    node.attrs.b_zp = inputs[1].zeroPoint;
-    node.attrs.multiplier = Math.fround((inputs[0].scale * inputs[1].scale) / out.scale);
+    node.int8 = { kind: "mul", aZp: inputs[0].zeroPoint, bZp: inputs[1].zeroPoint, multiplier: Math.fround((inputs[0].scale * inputs[1].scale) / out.scale), outputZp: out.zeroPoint };
   } else {
     throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) cannot be quantized; compile with --quantize none`);
   }
@@ -117,10 +112,10 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
         setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
         const o = quantOf(graph, out);
         const scale = tensorOf(graph, node.inputs[1]).data as Float32Array, shift = tensorOf(graph, node.inputs[2]).data as Float32Array;
-        node.attrs.input_zp = inQuant.zeroPoint;
-        node.attrs.output_zp = o.zeroPoint;
-        node.attrs.multipliers = Array.from(scale, (s) => Math.fround((inQuant.scale * s) / o.scale));
-        node.attrs.offsets = Array.from(shift, (t) => Math.fround(t / o.scale));
+        node.int8 = {
+          kind: "affine", inputZp: inQuant.zeroPoint, outputZp: o.zeroPoint,
+          multipliers: Array.from(scale, (s) => Math.fround((inQuant.scale * s) / o.scale)), offsets: Array.from(shift, (t) => Math.fround(t / o.scale)),
+        };
         break;
       }
       case "binary":
@@ -131,23 +126,22 @@ export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping:
       case "layout":
         // Pools and reshapes keep the input's scale: max pool and copies are then exact.
         setQuant(graph, out, inQuant);
-        node.attrs.input_zp = inQuant.zeroPoint;
+        node.int8 = { kind: "same-scale", inputZp: inQuant.zeroPoint };
         break;
       default:
         if (node.op === "softmax") {
           setQuant(graph, out, SOFTMAX_OUTPUT);
-          node.attrs.exp_table = Array.from({ length: 256 }, (_v, d) => Math.fround(Math.exp(-d * inQuant.scale)));
+          node.int8 = { kind: "softmax", expTable: Array.from({ length: 256 }, (_v, d) => Math.fround(Math.exp(-d * inQuant.scale))) };
         } else if (node.op === "global_avg_pool") {
           // The mean's range is narrower than its input's: a calibrated output scale keeps more resolution.
           setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
           const [, h, w] = tensorOf(graph, node.inputs[0]).shape;
-          node.attrs.input_zp = inQuant.zeroPoint;
-          node.attrs.output_zp = quantOf(graph, out).zeroPoint;
-          node.attrs.multiplier = meanMultiplier(inQuant.scale, quantOf(graph, out).scale, h * w);
+          const o = quantOf(graph, out);
+          node.int8 = { kind: "mean", inputZp: inQuant.zeroPoint, outputZp: o.zeroPoint, multiplier: meanMultiplier(inQuant.scale, o.scale, h * w) };
         } else if ("fn" in def) {
           setQuant(graph, out, affineFromRange(rangeOf(out).min, rangeOf(out).max));
           const fn = (def as UnaryOpDef).fn;
-          node.attrs.lut = lookupTable((v) => fn(v, node), inQuant, quantOf(graph, out));
+          node.int8 = { kind: "lut", table: lookupTable((v) => fn(v, node), inQuant, quantOf(graph, out)) };
         } else {
           throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) cannot be quantized; compile with --quantize none`);
         }
