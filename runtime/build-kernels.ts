@@ -1,6 +1,6 @@
 // Builds the AssemblyScript kernel library on its own, in its simd and scalar flavours (asconfig.json).
 import asc from "assemblyscript/asc";
-import { packageRoot } from "../compiler/codegen/kernels.js";
+import { packageRoot } from "./package-root.js";
 
 async function main(): Promise<void> {
   process.chdir(packageRoot());

@@ -2,7 +2,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
-import { packageRoot } from "../../compiler/codegen/kernels.js";
+import { packageRoot } from "../../runtime/package-root.js";
 import { Model } from "../../runtime/model.js";
 import { loadImages } from "../../io/images.js";
 import { parseArgs, type CommandSpec } from "../args.js";

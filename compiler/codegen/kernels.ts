@@ -1,7 +1,7 @@
 // Locates the AssemblyScript kernel library shipped in runtime/kernels and lists what it exports.
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../../runtime/package-root.js";
 
 export interface KernelLibrary {
   dir: string;
@@ -11,19 +11,6 @@ export interface KernelLibrary {
   exports: Map<string, string[]>;
   /** Exported function name → its parameters' types, in order (e.g. ["usize", "i32", "f32"]). */
   signatures: Map<string, string[]>;
-}
-
-/** The package root, found from this file whether it runs from source (vitest) or from dist/. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string };
-      if (pkg.name === "kiln") return dir;
-    } catch { /* keep climbing */ }
-    dir = dirname(dir);
-  }
-  throw new Error("cannot find the kiln package root (package.json) above " + fileURLToPath(import.meta.url));
 }
 
 let cached: KernelLibrary | undefined;
