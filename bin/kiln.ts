@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The kiln command line: dispatches to one module per command and turns errors into one clear line.
-import { KilnError, UsageError } from "../compiler/errors.js";
+import "./node-check.js"; // first: an unsupported Node is refused before the other modules load
+import { UsageError } from "../compiler/errors.js";
 import { helpText, type CommandSpec } from "./args.js";
+import { runMain } from "./cli-main.js";
 import { processIo, type Io } from "./io.js";
-import { terminalSafe } from "./terminal.js";
-import { redactTokens } from "../firmware-host/device-uri.js";
+import { versionLine } from "./version.js";
 import { compileCommand, compileSpec } from "./commands/compile.js";
 import { runCommand, runSpec } from "./commands/run.js";
 import { inspectCommand, inspectSpec } from "./commands/inspect.js";
@@ -36,12 +37,13 @@ function mainHelp(): string {
   return ["kiln — compile a trained CNN into one tiny WebAssembly blob, run it, profile it", "",
     "usage: kiln <command> [options]", "", "commands:",
     ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`), "",
-    "Run 'kiln <command> --help' for a command's options."].join("\n");
+    "Run 'kiln <command> --help' for a command's options.", versionLine()].join("\n");
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") { processIo.out(mainHelp()); return name ? 0 : 2; }
+  if (name === "--version" || name === "-V") { processIo.out(versionLine()); return 0; }
   const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) throw new UsageError(`kiln: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.spec.name).join(", ")})`);
   if (rest.includes("--help") || rest.includes("-h")) { processIo.out(helpText(command.spec)); return 0; }
@@ -49,14 +51,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-// A closed pipe (`kiln profile … | head`) is the reader's choice, not an error.
-process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code === "EPIPE") process.exit(0); throw e; });
-
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
-  const err = e as Error;
-  if (process.env.KILN_DEBUG) console.error(redactTokens(String(err?.stack)));
-  // Messages quote file names, labels and device replies: escaped like every other line (bin/terminal.ts), and a
-  // device URI's token is never shown, even when the URI was given where a file was expected.
-  process.stderr.write(`${err instanceof KilnError ? "" : "kiln: "}${terminalSafe(redactTokens(String(err?.message ?? err)), false)}\n`);
-  process.exitCode = err instanceof KilnError ? err.exitCode : 1;
-});
+runMain(main);

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { BlobError, inspectBlob, type LoadOptions, type Manifest, type Prediction } from "./model.js";
 import type { ProfileOptions, ProfileResult } from "./profile.js";
-import type { ClassifyReply, RunReply, WorkerReply, WorkerRequest } from "./model-worker.js";
+import type { ClassifyReply, RunReply, WorkerReply, WorkerRequest } from "./model-worker-serve.js";
 
 /** A call that did not finish within its limit: the worker was terminated and the next call gets a fresh instance. */
 export class RunTimeout extends BlobError {
@@ -31,11 +31,25 @@ export interface CallLimit {
   perInference?: boolean;
 }
 
-// The worker runs compiled JavaScript: next to this file in dist/, or (under vitest, from the TypeScript sources)
-// the copy in dist/ that the test setup builds.
-const WORKER_FILE = import.meta.url.endsWith(".js")
-  ? new URL("./model-worker.js", import.meta.url)
-  : new URL("../dist/runtime/model-worker.js", import.meta.url);
+/** The script a model's worker thread runs: an entry file that calls serveModelWorker (model-worker-serve.ts). */
+export interface WorkerScript {
+  url: URL;
+  /** Given to the thread as `workerData` (a bundle that is its own worker tells the roles apart with it). */
+  workerData?: unknown;
+}
+
+// By default the worker runs compiled JavaScript: next to this file in dist/, or (under vitest, from the TypeScript
+// sources) the copy in dist/ that the test setup builds.
+let workerScript: WorkerScript = {
+  url: import.meta.url.endsWith(".js")
+    ? new URL("./model-worker.js", import.meta.url)
+    : new URL("../dist/runtime/model-worker.js", import.meta.url),
+};
+
+/** Makes every WorkerModel loaded from now on run `script` (the one-file agent: its own file, in the worker role). */
+export function useWorkerScript(script: WorkerScript): void {
+  workerScript = script;
+}
 
 type Request = WorkerRequest extends infer R ? R extends { id: number } ? Omit<R, "id"> : never : never;
 
@@ -130,8 +144,9 @@ export class WorkerModel {
   private async started(): Promise<Worker> {
     if (this.closed) throw new BlobError("the model was closed");
     if (this.worker) return this.worker;
-    if (!existsSync(fileURLToPath(WORKER_FILE))) throw new Error(`internal: ${fileURLToPath(WORKER_FILE)} is missing (npm run build)`);
-    const w = new Worker(WORKER_FILE);
+    const { url, workerData } = workerScript;
+    if (url.protocol === "file:" && !existsSync(fileURLToPath(url))) throw new Error(`internal: ${fileURLToPath(url)} is missing (npm run build)`);
+    const w = new Worker(url, { workerData });
     this.worker = w;
     w.on("message", (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);

@@ -258,7 +258,7 @@ describe("kiln deploy and kiln bench with --device local", () => {
 
   it.each([
     [["agent", "--store", "/tmp/x"], /exactly one of --serial and --tcp/],
-    [["agent", "--tcp", ":0", "--store", "/tmp/x"], /--tcp needs --token/],
+    [["agent", "--tcp", ":0", "--store", "/tmp/x"], /--tcp needs a token/],
     [["agent", "--tcp", "nohost:port", "--token", "t", "--store", "/tmp/x"], /host:port/],
     [["deploy", "x.wasm"], /--device <uri> is required/],
     [["deploy", "x.wasm", "--device", "usb:0"], /not a device URI/],

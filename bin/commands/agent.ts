@@ -1,20 +1,24 @@
 // `kiln agent`: the device side — serves deploys, runs and profiles over a serial port or TCP from a model store.
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { KilnError, UsageError } from "../../compiler/errors.js";
 import { createAgent, serveSerial, serveTcp, SERIAL_MAX_FRAME, STREAM_MAX_FRAME, type Serving } from "../../firmware-host/serve.js";
 import { DEFAULT_LIMITS, type AgentLimits } from "../../firmware-host/limits.js";
 import { parseHostPort } from "../../firmware-host/tcp.js";
+import { agentToken, TOKEN_ENV } from "../agent-token.js";
 import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 
 export const agentSpec: CommandSpec = {
   name: "agent",
   summary: "the device side: serve deploys, runs and profiles over a serial port or TCP",
-  usage: "kiln agent (--serial <path> [--baud 115200] | --tcp <host:port> --token <T>) --store <dir>",
+  usage: "kiln agent (--serial <path> [--baud 115200] | --tcp <host:port> [--token-file <path>]) --store <dir>",
   options: {
     serial: { type: "string", description: "serial port to serve, e.g. /dev/ttyGS0" },
     baud: { type: "number", integer: true, min: 1, max: 10_000_000, description: "serial baud rate", default: 115200 },
     tcp: { type: "string", description: "address to listen on: host:port, or :port / port for 127.0.0.1 only" },
-    token: { type: "string", description: "shared secret the host must send in HELLO (required with --tcp)" },
+    "token-file": { type: "string", description: `file holding the shared secret the host must send in HELLO (one line, not readable by other users); or set ${TOKEN_ENV}. Required with --tcp` },
+    token: { type: "string", description: `the shared secret itself (discouraged: other users see it in ps; use --token-file or ${TOKEN_ENV})` },
     store: { type: "string", description: "directory holding the committed model and pending uploads" },
     name: { type: "string", description: "device name announced in HELLO (default: the host name)" },
     "max-frame": { type: "number", integer: true, min: 256, max: 65536, description: "largest frame in bytes (default 4096 on serial, 65536 on TCP)" },
@@ -32,12 +36,13 @@ export async function agentCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(agentSpec, argv);
   requirePositionals(agentSpec, parsed, 0, "nothing");
   const o = parsed.options;
-  const serial = o.serial as string | undefined, tcp = o.tcp as string | undefined, token = o.token as string | undefined;
+  const serial = o.serial as string | undefined, tcp = o.tcp as string | undefined;
   if (Boolean(serial) === Boolean(tcp)) throw new UsageError(`kiln agent: give exactly one of --serial and --tcp (usage: ${agentSpec.usage})`);
   if (!o.store) throw new UsageError(`kiln agent: --store <dir> is required (usage: ${agentSpec.usage})`);
-  if (tcp && !token) throw new UsageError("kiln agent: --tcp needs --token <secret>: every host must present it in HELLO");
   const address = tcp ? parseHostPort(tcp) : null;
   if (tcp && !address) throw new UsageError(`kiln agent: --tcp must be host:port or :port, got '${tcp}'`);
+  const token = agentToken({ token: o.token as string | undefined, tokenFile: o["token-file"] as string | undefined, warn: io.err });
+  if (tcp && token === undefined) throw new UsageError(`kiln agent: --tcp needs a token every host must present in HELLO: --token-file <path> or the ${TOKEN_ENV} environment variable`);
   const baud = o.baud as number;
   if (!Number.isInteger(baud) || baud <= 0) throw new UsageError(`kiln agent: --baud must be a positive whole number, got ${baud}`);
   const maxFrame = (o["max-frame"] as number | undefined) ?? (serial ? SERIAL_MAX_FRAME : STREAM_MAX_FRAME);
@@ -47,6 +52,7 @@ export async function agentCommand(argv: string[], io: Io): Promise<void> {
   const runLimitMs = o["run-limit"] as number;
   if (!Number.isInteger(runLimitMs) || runLimitMs < 10 || runLimitMs > 3_600_000) throw new UsageError("kiln agent: --run-limit must be a whole number of ms, 10…3600000");
 
+  if (serial) await loadSerialport();
   const limits = connectionLimits(o);
   const log = (line: string): void => { if (!o.quiet) io.err(`kiln agent: ${line}`); };
   const agent = await createAgent({
@@ -75,6 +81,21 @@ export async function agentCommand(argv: string[], io: Io): Promise<void> {
   await agent.close();
   if (outcome !== "signal") throw new KilnError(`kiln agent: ${serving.where} went away${outcome ? `: ${outcome.message}` : ""}`);
   log("stopped");
+}
+
+/**
+ * Loads `serialport` before anything else starts, so that a one-file agent without it says how to install it. It is
+ * never bundled (a native binding per platform): it comes from a node_modules folder next to the file or above it.
+ */
+async function loadSerialport(): Promise<void> {
+  try {
+    await import("serialport");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") throw new KilnError(`kiln agent: cannot load serialport: ${(e as Error).message}`);
+    const here = dirname(fileURLToPath(import.meta.url));
+    throw new KilnError(`kiln agent: --serial needs the serialport package, which is not installed: run 'npm install serialport@13' in ${here}`);
+  }
 }
 
 /** --max-connections, --auth-timeout, --idle-timeout and --hello-failures (ranges checked by parseArgs) as the agent's limits. */
