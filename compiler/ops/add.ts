@@ -35,6 +35,15 @@ export const add: OpDef = {
     for (let i = 0; i < a.length; i++) y[i] = addInt8(a[i], b[i], zpA, zpB, mA, mB, zpOut);
     return y;
   },
+  /** Each input's scale folds into its own f32 multiplier towards the calibrated output scale. */
+  quantize(node, ctx) {
+    const out = ctx.calibrateOutput(node);
+    const [a, b] = node.inputs.map((i) => ctx.quantOf(i));
+    node.int8 = {
+      kind: "add", aZp: a.zeroPoint, bZp: b.zeroPoint, aMultiplier: Math.fround(a.scale / out.scale),
+      bMultiplier: Math.fround(b.scale / out.scale), outputZp: out.zeroPoint,
+    };
+  },
   emitInt8({ node, outputShape, addr }) {
     const p = int8Params(node, "add");
     return `add_i8(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)}, ` +

@@ -3,6 +3,7 @@ import type { OpDef } from "./op.js";
 import { int8Params } from "../ir.js";
 import { requantize } from "../quant/arithmetic.js";
 import { emitPoolArgs, forEachWindow, poolShape } from "./pool-window.js";
+import { keepInputScale } from "../quant/context.js";
 
 export const avgPool: OpDef = {
   op: "avg_pool",
@@ -28,6 +29,7 @@ export const avgPool: OpDef = {
     });
     return y;
   },
+  quantize: keepInputScale,
   emitInt8: ({ node, inputShapes: [xs], outputShape, addr }) =>
     `avg_pool_i8(${emitPoolArgs(node, xs, outputShape, addr)}, ${int8Params(node, "same-scale").inputZp});`,
   emitFloat: ({ node, inputShapes: [xs], outputShape, addr }) => `avg_pool_f32(${emitPoolArgs(node, xs, outputShape, addr)});`,

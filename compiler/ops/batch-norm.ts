@@ -1,5 +1,5 @@
 // batch_norm: per-channel y = x·scale + shift (inference BatchNormalization); a pass folds it into a neighbour.
-import { int8Params, sizeOf } from "../ir.js";
+import { int8Params, sizeOf, tensorOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { REQUANT_LIMIT, roundHalfEven } from "../quant/arithmetic.js";
 
@@ -24,6 +24,16 @@ export const batchNorm: OpDef = {
       const r = Math.min(REQUANT_LIMIT, Math.max(-REQUANT_LIMIT, roundHalfEven(v))) + zpOut;
       return Math.min(127, Math.max(-128, r));
     });
+  },
+  /** The input scale and the batch norm's own scale fold into per-channel f32 multipliers; the shift becomes an f32 offset. */
+  quantize(node, ctx) {
+    const out = ctx.calibrateOutput(node);
+    const input = ctx.quantOf(node.inputs[0]);
+    const scale = tensorOf(ctx.graph, node.inputs[1]).data as Float32Array, shift = tensorOf(ctx.graph, node.inputs[2]).data as Float32Array;
+    node.int8 = {
+      kind: "affine", inputZp: input.zeroPoint, outputZp: out.zeroPoint,
+      multipliers: Array.from(scale, (s) => Math.fround((input.scale * s) / out.scale)), offsets: Array.from(shift, (t) => Math.fround(t / out.scale)),
+    };
   },
   packInt8: (node) => new Map([
     [`${node.name}#m`, new Uint8Array(Float32Array.from(int8Params(node, "affine").multipliers).buffer)],

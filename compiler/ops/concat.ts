@@ -27,6 +27,11 @@ export const concat: OpDef = {
     interleave(inputs, shapes, out, (v, i, at) => { y[at] = requantize(v - zps[i], ms[i], zpOut, -128, 127); });
     return y;
   },
+  quantize(node, ctx) {
+    const out = ctx.calibrateOutput(node);
+    const inputs = node.inputs.map((i) => ctx.quantOf(i));
+    node.int8 = { kind: "concat", inputZps: inputs.map((q) => q.zeroPoint), multipliers: inputs.map((q) => Math.fround(q.scale / out.scale)), outputZp: out.zeroPoint };
+  },
   emitFloat({ node, inputShapes, outputShape, addr }) {
     const cOut = outputShape[outputShape.length - 1], pixels = sizeOf(outputShape) / cOut;
     let offset = 0;

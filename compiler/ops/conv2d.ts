@@ -4,6 +4,7 @@ import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.
 import { outputSize, type Window2D } from "./geometry.js";
 import { forEachPoolWindow, fusedPoolOf, pooledSize, type FusedPool } from "./fused-pool.js";
 import { requantize } from "../quant/arithmetic.js";
+import { quantizeProducer } from "../quant/producer.js";
 import { emitConvInt8, packConvInt8, padScratchBytes } from "../codegen/conv-int8.js";
 import { allFinite, dotRows, Gathered } from "./float-dot.js";
 import { usesWinograd, winoPersistentBytes } from "../codegen/conv-wino-int8.js";
@@ -148,6 +149,7 @@ export const conv2d: OpDef = {
     });
     return y;
   },
+  quantize: (node, ctx) => quantizeProducer(node, ctx),
   packInt8: (node, graph) => packConvInt8(node, graph),
   scratchInt8: (node, graph) => padScratchBytes(node, graph),
   persistentInt8: (node, graph) => (usesWinograd(node, graph) ? winoPersistentBytes(node, graph) : 0),

@@ -1,6 +1,7 @@
 // crop: removes rows and columns from the borders of H and W (Cropping2D); same quantization in and out.
 import { attrInts } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
+import { keepInputScale } from "../quant/context.js";
 
 function cropCopy<T extends Float32Array | Int8Array>(y: T, x: ArrayLike<number>, xs: number[], out: number[], top: number, left: number): T {
   const [, , w, c] = xs;
@@ -22,6 +23,7 @@ export const crop: OpDef = {
   },
   float: (node, [x], [xs], out) => cropCopy(new Float32Array(out[1] * out[2] * out[3]), x, xs, out, attrInts(node, "crops")[0], attrInts(node, "crops")[1]),
   int8: (node, [x], [xs], out) => cropCopy(new Int8Array(out[1] * out[2] * out[3]), x, xs, out, attrInts(node, "crops")[0], attrInts(node, "crops")[1]),
+  quantize: keepInputScale,
   emitFloat: ({ node, inputShapes: [xs], outputShape: out, addr }) => emitCrop(node.inputs[0], node.outputs[0], xs, out, attrInts(node, "crops"), 4, addr),
   emitInt8: ({ node, inputShapes: [xs], outputShape: out, addr }) => emitCrop(node.inputs[0], node.outputs[0], xs, out, attrInts(node, "crops"), 1, addr),
   macs: () => 0,

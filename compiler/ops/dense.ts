@@ -3,6 +3,7 @@ import { attrString, int8Params } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
 import { allFinite, dotRows, Gathered } from "./float-dot.js";
 import { requantize } from "../quant/arithmetic.js";
+import { quantizeProducer } from "../quant/producer.js";
 import { emitConvInt8, packConvInt8 } from "../codegen/conv-int8.js";
 
 export const dense: OpDef = {
@@ -38,6 +39,7 @@ export const dense: OpDef = {
     }
     return y;
   },
+  quantize: (node, ctx) => quantizeProducer(node, ctx),
   packInt8: (node, graph) => packConvInt8(node, graph),
   emitInt8: (ctx) => emitConvInt8(ctx),
   emitFloat({ node, inputShapes: [xs, ws], addr }) {

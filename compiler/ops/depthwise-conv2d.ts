@@ -4,6 +4,7 @@ import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.
 import { outputSize, type Window2D } from "./geometry.js";
 import { convWindow } from "./conv2d.js";
 import { requantize } from "../quant/arithmetic.js";
+import { quantizeProducer } from "../quant/producer.js";
 import { depthwiseScratchBytes, emitDepthwiseInt8, packDepthwiseInt8 } from "../codegen/depthwise-int8.js";
 
 /**
@@ -78,6 +79,8 @@ export const depthwiseConv2d: OpDef = {
     }
     return y;
   },
+  /** Output channel ci·dm + m spans the weights' last two axes: per-channel scales over axes 2 and 3. */
+  quantize: (node, ctx) => quantizeProducer(node, ctx, 2),
   packInt8: (node, graph) => packDepthwiseInt8(node, graph),
   scratchInt8: (node, graph) => depthwiseScratchBytes(node, graph),
   emitInt8: (ctx) => emitDepthwiseInt8(ctx),

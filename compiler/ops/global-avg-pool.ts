@@ -1,5 +1,5 @@
 // global_avg_pool: NHWC mean over H and W per channel (Keras GlobalAveragePooling2D); [1, C] or, with keepdims, [1, 1, 1, C].
-import { int8Params, type Node } from "../ir.js";
+import { int8Params, tensorOf, type Node } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
 import { f32Literal } from "./add.js";
@@ -14,7 +14,7 @@ function keepdims(node: Node): boolean {
  * The int8 multiplier, fixed at quantization time: f32(s_in / (s_out·H·W)), computed in double precision and
  * rounded once. Kernel and reference both read this one f32 constant, so no runtime division is involved.
  */
-export function meanMultiplier(inputScale: number, outputScale: number, pixels: number): number {
+function meanMultiplier(inputScale: number, outputScale: number, pixels: number): number {
   return Math.fround(inputScale / (outputScale * pixels));
 }
 
@@ -44,6 +44,13 @@ export const globalAvgPool: OpDef = {
       y[ch] = requantize(s, m, zpOut, -128, 127);
     }
     return y;
+  },
+  /** The mean's range is narrower than its input's: a calibrated output scale keeps more resolution than the input's. */
+  quantize(node, ctx) {
+    const out = ctx.calibrateOutput(node);
+    const input = ctx.quantOf(node.inputs[0]);
+    const [, h, w] = tensorOf(ctx.graph, node.inputs[0]).shape;
+    node.int8 = { kind: "mean", inputZp: input.zeroPoint, outputZp: out.zeroPoint, multiplier: meanMultiplier(input.scale, out.scale, h * w) };
   },
   emitInt8({ node, inputShapes: [[, h, w, c]], addr }) {
     const p = int8Params(node, "mean");

@@ -1,5 +1,6 @@
 // global_max_pool: max over H and W per channel (GlobalMaxPooling2D); int8 keeps the input's quantization.
 import { shapeError, type OpDef } from "./op.js";
+import { keepInputScale } from "../quant/context.js";
 
 function reduceMax<T extends Float32Array | Int8Array>(y: T, x: ArrayLike<number>, xs: number[], lowest: number): T {
   const [, h, w, c] = xs;
@@ -17,6 +18,7 @@ export const globalMaxPool: OpDef = {
   },
   float: (_node, [x], [xs]) => reduceMax(new Float32Array(xs[3]), x, xs, -Infinity),
   int8: (_node, [x], [xs]) => reduceMax(new Int8Array(xs[3]), x, xs, -128),
+  quantize: keepInputScale,
   emitFloat: ({ node, inputShapes: [xs], addr }) => `global_max_pool_f32(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${xs[1] * xs[2]}, ${xs[3]});`,
   emitInt8: ({ node, inputShapes: [xs], addr }) => `global_max_pool_i8(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${xs[1] * xs[2]}, ${xs[3]});`,
   macs: () => 0,

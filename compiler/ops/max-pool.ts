@@ -1,6 +1,7 @@
 // max_pool: NHWC max pooling; padded positions never win (TF semantics).
 import type { OpDef } from "./op.js";
 import { emitPoolArgs, forEachWindow, poolShape } from "./pool-window.js";
+import { keepInputScale } from "../quant/context.js";
 
 export const maxPool: OpDef = {
   op: "max_pool",
@@ -25,6 +26,7 @@ export const maxPool: OpDef = {
     });
     return y;
   },
+  quantize: keepInputScale,
   emitInt8: ({ node, inputShapes: [xs], outputShape, addr }) => `max_pool_i8(${emitPoolArgs(node, xs, outputShape, addr)});`,
   emitFloat: ({ node, inputShapes: [xs], outputShape, addr }) => `max_pool_f32(${emitPoolArgs(node, xs, outputShape, addr)});`,
   macs: () => 0,

@@ -16,6 +16,11 @@ export const multiply: OpDef = {
     const { aZp: za, bZp: zb, multiplier: m, outputZp: zo } = int8Params(node, "mul");
     return Int8Array.from(a as Int8Array, (v, i) => requantize((v - za) * (b[i] - zb), m, zo, -128, 127));
   },
+  quantize(node, ctx) {
+    const out = ctx.calibrateOutput(node);
+    const [a, b] = node.inputs.map((i) => ctx.quantOf(i));
+    node.int8 = { kind: "mul", aZp: a.zeroPoint, bZp: b.zeroPoint, multiplier: Math.fround((a.scale * b.scale) / out.scale), outputZp: out.zeroPoint };
+  },
   emitFloat: ({ node, outputShape, addr }) => `mul_f32(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)});`,
   emitInt8({ node, outputShape, addr }) {
     const p = int8Params(node, "mul");

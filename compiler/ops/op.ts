@@ -1,6 +1,7 @@
-// The contract every op file fulfils: shape rule, float reference, fusion category and float codegen.
+// The contract every op file fulfils: shape rule, float and int8 references, how it quantizes, fusion category, codegen.
 import type { Graph, Node, TensorData } from "../ir.js";
 import { fileText, quoteName } from "../errors.js";
+import type { QuantizeContext } from "../quant/context.js";
 
 /**
  * How passes may fuse an op: `producer` ops (conv, dense) absorb a following `activation` and `pool`;
@@ -30,6 +31,11 @@ export interface OpDef {
   emitFloat(ctx: EmitContext): string;
   /** The int8 reference (the spec the int8 kernels match bit for bit); absent if the op has no int8 kernel. */
   int8?(node: Node, inputs: TensorData[], inputShapes: number[][], outputShape: number[]): Int8Array;
+  /**
+   * How the op quantizes (with `int8`): sets its output's quantization and `node.int8`, the typed parameters its
+   * int8 reference and kernel read (shared steps: quant/context.ts keepInputScale, quant/producer.ts).
+   */
+  quantize?(node: Node, ctx: QuantizeContext): void;
   /** Constant blobs the int8 kernel reads, in the layout it wants, named `${node.name}#…`. */
   packInt8?(node: Node, graph: Graph): Map<string, Uint8Array>;
   /** Scratch bytes the int8 kernel needs while it runs (e.g. a padded copy of its input). */

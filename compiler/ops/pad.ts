@@ -1,6 +1,7 @@
 // pad: zero padding of H and W (ZeroPadding2D, TF Pad); in int8 the border holds the zero point.
 import { attrInts, int8Params, type Node } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
+import { keepInputScale } from "../quant/context.js";
 
 const pads = (node: Node): [number, number, number, number] => attrInts(node, "pads") as [number, number, number, number];
 
@@ -23,6 +24,7 @@ export const pad: OpDef = {
     copyInto(x, y, xs, out, pads(node));
     return y;
   },
+  quantize: keepInputScale,
   emitFloat({ node, inputShapes: [xs], addr }) {
     const [t, l, b, r] = pads(node);
     return `pad_f32(${addr(node.inputs[0])}, ${addr(node.outputs[0])}, ${xs[1]}, ${xs[2]}, ${xs[3]}, ${t}, ${l}, ${b}, ${r});`;

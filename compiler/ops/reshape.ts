@@ -1,6 +1,7 @@
 // reshape: reinterprets a tensor with a new shape (Flatten is a reshape to [1, N]; NHWC order is kept).
 import { attrInts, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
+import { keepInputScale } from "../quant/context.js";
 
 export const reshape: OpDef = {
   op: "reshape",
@@ -18,6 +19,7 @@ export const reshape: OpDef = {
   },
   float: (_node, [x]) => Float32Array.from(x),
   int8: (_node, [x]) => Int8Array.from(x),
+  quantize: keepInputScale,
   emitInt8: ({ node, outputShape, addr }) => `memory.copy(${addr(node.outputs[0])}, ${addr(node.inputs[0])}, ${sizeOf(outputShape)});`,
   emitFloat: ({ node, outputShape, addr }) =>
     `memory.copy(${addr(node.outputs[0])}, ${addr(node.inputs[0])}, ${sizeOf(outputShape) * 4});`,

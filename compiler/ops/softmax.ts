@@ -1,10 +1,10 @@
 // softmax over the last axis, max-subtracted for stability as TF.js does.
 import { int8Params, sizeOf } from "../ir.js";
 import { requantize } from "../quant/arithmetic.js";
+import type { OpDef } from "./op.js";
 
 /** int8 softmax output is fixed to TFLite's convention: probabilities in steps of 1/256. */
-export const SOFTMAX_OUTPUT = { scale: 1 / 256, zeroPoint: -128 };
-import type { OpDef } from "./op.js";
+const SOFTMAX_OUTPUT = { scale: 1 / 256, zeroPoint: -128 };
 
 export const softmax: OpDef = {
   op: "softmax",
@@ -41,6 +41,12 @@ export const softmax: OpDef = {
       }
     }
     return y;
+  },
+  /** The output is fixed (SOFTMAX_OUTPUT); the table holds exp(−d·s_in) for every difference d from the row's max. */
+  quantize(node, ctx) {
+    const input = ctx.quantOf(node.inputs[0]);
+    ctx.setQuant(node.outputs[0], SOFTMAX_OUTPUT);
+    node.int8 = { kind: "softmax", expTable: Array.from({ length: 256 }, (_v, d) => Math.fround(Math.exp(-d * input.scale))) };
   },
   packInt8: (node) => new Map([[`${node.name}#exp`, new Uint8Array(Float32Array.from(int8Params(node, "softmax").expTable).buffer)]]),
   emitInt8({ node, inputShapes: [xs], addr }) {
