@@ -16,7 +16,7 @@ export function deviceOptions(value: unknown): string[] {
 }
 
 export function deviceUriOption(command: string, value: unknown): DeviceUri {
-  if (typeof value !== "string" || !value) throw new UsageError(`kiln ${command}: --device <uri> or --fleet <file> is required (serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME or local)`);
+  if (typeof value !== "string" || !value) throw new UsageError(`kiln ${command}: --device <uri> is required (serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME or local), or --fleet <file>`);
   try {
     return parseDeviceUri(value);
   } catch (e) {
