@@ -9,7 +9,7 @@ import { EXPORT_KIND, readWasmLayout, WASM_PAGE, type MemoryLimits, type Section
 export type { Manifest } from "./manifest.js";
 export { BlobError, BlobMemoryError } from "./errors.js";
 
-/** The blob's exports, as the ABI in DESIGN.md fixes them. */
+/** The blob's exports: the ABI README.md's "The blob" describes. */
 export interface BlobExports {
   memory: WebAssembly.Memory;
   input_ptr(): number;

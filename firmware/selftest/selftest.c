@@ -91,7 +91,7 @@ int main(void)
         for (;;) {}
     }
     if (kiln_runtime_region(k, 1, 0x7fffffffu) != NULL) say("FAIL: an oversized region was accepted\n");
-    /* The fixed input: the same pattern check.mjs writes on the host. */
+    /* The fixed input: the same pattern run.mjs writes on the host. */
     for (uint32_t i = 0; i < KILN_SELFTEST_INPUT_BYTES; i++) in[i] = (uint8_t)(i * 7u + 3u);
 
     t0 = board_cycles();

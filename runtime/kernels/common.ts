@@ -22,6 +22,11 @@
   return i32x4.add(i32x4.min_s(hiLessZp, i32x4.max_s(loLessZp, q)), zp);
 }
 
+/** SIMD builds only. Lanes of `v` rounded half to even, limited to ±512, plus zp; the int8 clamp comes from the saturating narrows. */
+@inline export function roundToInt4(v: v128, zp: v128): v128 {
+  return i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.splat(512), f32x4.max(f32x4.splat(-512), f32x4.nearest(v)))), zp);
+}
+
 /** Stores the first n < 16 bytes of `bytes` at p: the partial channel block at the end of an output pixel. */
 @inline export function storeFirstBytes(p: usize, bytes: v128, n: i32): void {
   let v = bytes, at = p;

@@ -181,7 +181,7 @@ export function dense_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize,
       const acc = i32x4.add(v128.load(bias + (<usize>o << 2)), sumLanes4(a0, a1, a2, a3));
       const q = requant4(acc, v128.load(mult + (<usize>o << 2)), vZp, vLo, vHi);
       const n16 = i16x8.narrow_i32x4_s(q, q);
-      // Up to 3 bytes past OC land in the 8 bytes of slack every arena buffer has (codegen/layout.ts OVERREAD_SLACK).
+      // Up to 3 bytes past OC land in the 8 bytes of slack every arena buffer has (compiler/codegen/layout.ts OVERREAD_SLACK).
       v128.store32_lane(y + <usize>o, i8x16.narrow_i16x8_s(n16, n16), 0);
     }
   } else {

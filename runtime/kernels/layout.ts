@@ -1,6 +1,5 @@
-// Data-movement and element-wise kernels (AssemblyScript): pad, crop, concat, global max pool, multiply.
-import { requant, roundClamp } from "./common";
-
+// Data-movement kernels (AssemblyScript): padding, cropping and channel concatenation.
+import { requant } from "./common";
 
 /** Float zero padding of H and W. */
 export function pad_f32(x: usize, y: usize, H: i32, W: i32, C: i32, PT: i32, PL: i32, PB: i32, PR: i32): void {
@@ -26,45 +25,5 @@ export function concat_i8(x: usize, y: usize, pixels: i32, C: i32, COut: i32, of
     for (let c = 0; c < C; c++) {
       store<i8>(y + <usize>(p * COut + offset + c), <i8>requant(<i32>load<i8>(x + <usize>(p * C + c)) - zpIn, m, zpOut, -128, 127));
     }
-  }
-}
-
-export function global_max_pool_f32(x: usize, y: usize, pixels: i32, C: i32): void {
-  for (let c = 0; c < C; c++) store<f32>(y + (<usize>c << 2), -Infinity);
-  for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < C; c++) {
-      const v = load<f32>(x + (<usize>(p * C + c) << 2));
-      if (v > load<f32>(y + (<usize>c << 2))) store<f32>(y + (<usize>c << 2), v);
-    }
-  }
-}
-
-export function global_max_pool_i8(x: usize, y: usize, pixels: i32, C: i32): void {
-  for (let c = 0; c < C; c++) store<i8>(y + <usize>c, -128);
-  for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < C; c++) {
-      const v = load<i8>(x + <usize>(p * C + c));
-      if (v > load<i8>(y + <usize>c)) store<i8>(y + <usize>c, v);
-    }
-  }
-}
-
-export function mul_f32(a: usize, b: usize, y: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2)));
-}
-
-export function mul_i8(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, m: f32, zo: i32): void {
-  for (let i = 0; i < n; i++) {
-    const p = (<i32>load<i8>(a + <usize>i) - za) * (<i32>load<i8>(b + <usize>i) - zb);
-    store<i8>(y + <usize>i, <i8>requant(p, m, zo, -128, 127));
-  }
-}
-
-/** Per-channel affine in int8 (an unfolded batch norm or Rescaling): nearest(f32(q − zpIn)·m[c] + k[c]) + zpOut. */
-export function affine_i8(x: usize, y: usize, n: i32, C: i32, zpIn: i32, m: usize, k: usize, zpOut: i32): void {
-  for (let i = 0; i < n; i++) {
-    const c = <usize>(i % C) << 2;
-    const v = <f32>(<i32>load<i8>(x + <usize>i) - zpIn) * load<f32>(m + c) + load<f32>(k + c);
-    store<i8>(y + <usize>i, <i8>roundClamp(v, zpOut, -128, 127));
   }
 }

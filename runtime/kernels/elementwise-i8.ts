@@ -1,13 +1,7 @@
-// Int8 kernels (AssemblyScript) for element-wise add and global average pooling, SIMD and scalar.
-// Each matches the int8 reference of its op (compiler/ops/add.ts, compiler/ops/global-avg-pool.ts) bit for bit:
+// Int8 element-wise kernels (AssemblyScript): add, multiply and a per-channel affine (SIMD and scalar).
+// Each matches the int8 reference of its op (compiler/ops/add.ts, multiply.ts, batch-norm.ts) bit for bit:
 // the SIMD lanes run the very f32 operations of the scalar code, in the same order.
-import { roundClamp } from "./common";
-
-
-/** Lanes of `v` rounded half to even, limited to ±512, plus zp; the int8 clamp comes from the saturating narrows. */
-@inline function roundToInt4(v: v128, zp: v128): v128 {
-  return i32x4.add(i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.splat(512), f32x4.max(f32x4.splat(-512), f32x4.nearest(v)))), zp);
-}
+import { requant, roundClamp, roundToInt4 } from "./common";
 
 // ---- add: y = roundClamp(f32(f32(a − zpA)·mA) + f32(f32(b − zpB)·mB)) ----
 
@@ -51,36 +45,19 @@ export function add_i8(a: usize, b: usize, y: usize, n: i32, zpA: i32, zpB: i32,
   else addRangeScalar(a, b, y, 0, n, zpA, zpB, mA, mB, zpOut);
 }
 
-// ---- global average pooling: y[c] = roundClamp(f32(Σ_p (x[p, c] − zpIn)) · m) with m = s_in / (s_out·HW) ----
-
-function meanRangeScalar(x: usize, y: usize, from: i32, HW: i32, C: i32, zpIn: i32, m: f32, zpOut: i32): void {
-  for (let c = from; c < C; c++) {
-    let s = 0;
-    for (let p = 0; p < HW; p++) s += <i32>load<i8>(x + <usize>(p * C + c)) - zpIn;
-    store<i8>(y + <usize>c, <i8>roundClamp(<f32>s * m, zpOut, -128, 127));
+/** y[i] = requant((a[i] − za)·(b[i] − zb)): the product of two int8 tensors, requantized to the output's scale. */
+export function mul_i8(a: usize, b: usize, y: usize, n: i32, za: i32, zb: i32, m: f32, zo: i32): void {
+  for (let i = 0; i < n; i++) {
+    const p = (<i32>load<i8>(a + <usize>i) - za) * (<i32>load<i8>(b + <usize>i) - zb);
+    store<i8>(y + <usize>i, <i8>requant(p, m, zo, -128, 127));
   }
 }
 
-function meanSimd(x: usize, y: usize, HW: i32, C: i32, zpIn: i32, m: f32, zpOut: i32): void {
-  const zp = i16x8.splat(<i16>zpIn), vm = f32x4.splat(m), vz = i32x4.splat(zpOut);
-  let c = 0;
-  for (; c + 8 <= C; c += 8) {
-    let s0 = i32x4.splat(0), s1 = i32x4.splat(0);
-    for (let p = 0; p < HW; p++) {
-      const v = i16x8.sub(v128.load8x8_s(x + <usize>(p * C + c)), zp);
-      s0 = i32x4.add(s0, i32x4.extend_low_i16x8_s(v));
-      s1 = i32x4.add(s1, i32x4.extend_high_i16x8_s(v));
-    }
-    const r0 = roundToInt4(f32x4.mul(f32x4.convert_i32x4_s(s0), vm), vz);
-    const r1 = roundToInt4(f32x4.mul(f32x4.convert_i32x4_s(s1), vm), vz);
-    const n16 = i16x8.narrow_i32x4_s(r0, r1);
-    v128.store64_lane(y + <usize>c, i8x16.narrow_i16x8_s(n16, n16), 0);
+/** Per-channel affine in int8 (an unfolded batch norm or Rescaling): nearest(f32(q − zpIn)·m[c] + k[c]) + zpOut. */
+export function affine_i8(x: usize, y: usize, n: i32, C: i32, zpIn: i32, m: usize, k: usize, zpOut: i32): void {
+  for (let i = 0; i < n; i++) {
+    const c = <usize>(i % C) << 2;
+    const v = <f32>(<i32>load<i8>(x + <usize>i) - zpIn) * load<f32>(m + c) + load<f32>(k + c);
+    store<i8>(y + <usize>i, <i8>roundClamp(v, zpOut, -128, 127));
   }
-  meanRangeScalar(x, y, c, HW, C, zpIn, m, zpOut);
-}
-
-/** Mean over the HW pixels of an NHWC int8 image, per channel, requantized to the output's scale. */
-export function spatial_mean_i8(x: usize, y: usize, HW: i32, C: i32, zpIn: i32, m: f32, zpOut: i32): void {
-  if (ASC_FEATURE_SIMD) meanSimd(x, y, HW, C, zpIn, m, zpOut);
-  else meanRangeScalar(x, y, 0, HW, C, zpIn, m, zpOut);
 }

@@ -1,7 +1,5 @@
-// Float32 kernels (AssemblyScript) for depthwise conv, element-wise add and global average pooling; SIMD128 where enabled.
+// Float32 depthwise convolution kernel (AssemblyScript); SIMD128 where enabled.
 import { actScalar, actVector } from "./common";
-
-
 
 /** Depthwise output channel o of pixel (oy, ox): in-bounds taps of input channel o / DM only. */
 @inline function depthwiseChannel(x: usize, w: usize, b: usize, H: i32, W: i32, C: i32, OC: i32, DM: i32,
@@ -54,38 +52,5 @@ export function depthwise_f32(x: usize, w: usize, b: usize, y: usize, H: i32, W:
         store<f32>(out + (<usize>o << 2), actScalar(v, act));
       }
     }
-  }
-}
-
-/** y[i] = a[i] + b[i] over n floats. */
-export function add_f32(a: usize, b: usize, y: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; i + 4 <= n; i += 4) {
-      const p = <usize>i << 2;
-      v128.store(y + p, f32x4.add(v128.load(a + p), v128.load(b + p)));
-    }
-  }
-  for (; i < n; i++) {
-    const p = <usize>i << 2;
-    store<f32>(y + p, load<f32>(a + p) + load<f32>(b + p));
-  }
-}
-
-/** y[c] = (Σ over the HW pixels of x[p, c]) / HW: global average pooling of an NHWC image. */
-export function spatial_mean_f32(x: usize, y: usize, HW: i32, C: i32): void {
-  const count = <f32>HW;
-  let c = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; c + 4 <= C; c += 4) {
-      let acc = f32x4.splat(0);
-      for (let p = 0; p < HW; p++) acc = f32x4.add(acc, v128.load(x + ((<usize>(p * C + c)) << 2)));
-      v128.store(y + (<usize>c << 2), f32x4.div(acc, f32x4.splat(count)));
-    }
-  }
-  for (; c < C; c++) {
-    let acc: f32 = 0;
-    for (let p = 0; p < HW; p++) acc += load<f32>(x + ((<usize>(p * C + c)) << 2));
-    store<f32>(y + (<usize>c << 2), acc / count);
   }
 }
