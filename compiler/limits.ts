@@ -58,11 +58,6 @@ export function describe(v: unknown, depth = 0): string {
   return typeof v === "object" ? "an object" : typeof v;
 }
 
-/** The value if it is an integer in [min, max], else undefined. */
-export function intIn(v: unknown, min: number, max: number): number | undefined {
-  return typeof v === "number" && Number.isInteger(v) && v >= min && v <= max ? v : undefined;
-}
-
 /** Index of the first non-finite value, or -1. */
 export function firstNonFinite(data: ArrayLike<number>): number {
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;

@@ -19,8 +19,3 @@ export function crc32(bytes: Uint8Array, previous = 0): number {
   for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
-
-/** The CRC as 8 lowercase hex digits, for messages and logs. */
-export function crc32Hex(value: number): string {
-  return (value >>> 0).toString(16).padStart(8, "0");
-}

@@ -11,11 +11,6 @@ export interface WeightSpec {
   quantization?: { dtype: string; scale?: number; min?: number };
 }
 
-export interface WeightGroup {
-  paths: string[];
-  weights: WeightSpec[];
-}
-
 export interface NamedWeight {
   shape: number[];
   data: Float32Array;
