@@ -1,4 +1,4 @@
-// Builds dist/ once before the suite, so tests that spawn the CLI run the code under test.
+// Builds dist/ (and dist/kiln-agent.mjs) once before the suite, so tests that spawn the CLI or the agent run the code under test.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 
@@ -6,4 +6,7 @@ export default function setup(): void {
   const root = resolve(import.meta.dirname, "..");
   const r = spawnSync(process.execPath, [resolve(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: root, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`TypeScript build failed before the tests:\n${r.stdout}${r.stderr}`);
+  // The one-file agent too (npm run build:agent), which the agent-bundle and emulated-Pi tests run.
+  const agent = spawnSync(process.execPath, [resolve(root, "bin", "build-agent.mjs")], { cwd: root, encoding: "utf8" });
+  if (agent.status !== 0) throw new Error(`npm run build:agent failed before the tests:\n${agent.stdout}${agent.stderr}`);
 }
