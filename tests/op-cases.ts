@@ -8,12 +8,16 @@ export interface OpCase {
   build?(seed: number): tf.layers.Layer[];
   /** … or a functional graph from the input tensor to the output. */
   functional?(input: tf.SymbolicTensor, seed: number): tf.SymbolicTensor;
+  /** Int8 error budget against TF.js float, in output quantization steps (default 6: a few per quantized layer). */
+  int8Steps?: number;
 }
 
-const init = (seed: number) => ({
-  kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.5, seed }),
-  biasInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: seed + 1 }),
-});
+const normal = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.5, seed });
+export const init = (seed: number) => ({ kernelInitializer: normal(seed), biasInitializer: normal(seed + 1) });
+export const depthwiseInit = (seed: number) => ({ depthwiseInitializer: normal(seed), biasInitializer: normal(seed + 1) });
+export const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]): tf.SymbolicTensor => layer.apply(x) as tf.SymbolicTensor;
+
+const MOBILENET_BLOCK = "MobileNet-ish block: conv/2 relu6 → depthwise relu6 → 1×1 conv + skip → GAP → dense softmax";
 
 export const OP_CASES: OpCase[] = [
   { name: "conv 3×3 same, odd channels 3→5, relu", inputShape: [9, 9, 3],
@@ -68,7 +72,34 @@ export const OP_CASES: OpCase[] = [
       const gate = tf.layers.conv2d({ filters: 5, kernelSize: 1, activation: "sigmoid", ...init(s + 8) }).apply(input) as tf.SymbolicTensor;
       return tf.layers.multiply().apply([joined, gate]) as tf.SymbolicTensor;
     } },
+  // Int8 budgets of the next five: measured worst cases are about 1.3 for one depthwise layer, 3.3 for the residual
+  // model (GAP's output scale is finer than the add's, so the add's error counts double there) and 2 for the block.
+  { name: "depthwise 3×3 same stride 1 dm 1, relu6, 11 channels", inputShape: [9, 9, 11], int8Steps: 2,
+    build: (s) => [tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", activation: "relu6", ...depthwiseInit(s) })] },
+  { name: "depthwise 3×3 valid stride 2 dm 2, 5 channels", inputShape: [11, 10, 5], int8Steps: 2,
+    build: (s) => [tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: "valid", depthMultiplier: 2, ...depthwiseInit(s) })] },
+  { name: "depthwise 5×5 same on 7×7 without bias, dm 3, 6 channels", inputShape: [7, 7, 6], int8Steps: 2,
+    build: (s) => [tf.layers.depthwiseConv2d({ kernelSize: 5, padding: "same", depthMultiplier: 3, useBias: false, ...depthwiseInit(s) })] },
+  // 7·7·5 = 245 values: add_i8's SIMD loop plus a scalar tail of 5.
+  { name: "residual Add (conv → ReLU → conv) + input, GlobalAveragePooling2D, Dense", inputShape: [7, 7, 5], int8Steps: 5,
+    functional: (input, s) => {
+      const c1 = apply(tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: "same", ...init(s) }), input);
+      const c2 = apply(tf.layers.conv2d({ filters: 5, kernelSize: 3, padding: "same", ...init(s + 2) }), apply(tf.layers.reLU(), c1));
+      const pooled = apply(tf.layers.globalAveragePooling2d({}), apply(tf.layers.add(), [input, c2]));
+      return apply(tf.layers.dense({ units: 5, ...init(s + 4) }), pooled);
+    } },
+  { name: MOBILENET_BLOCK, inputShape: [12, 12, 3], int8Steps: 4,
+    functional: (input, s) => {
+      const stem = apply(tf.layers.conv2d({ filters: 12, kernelSize: 3, strides: 2, padding: "same", activation: "relu6", ...init(s) }), input);
+      const dw = apply(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", activation: "relu6", ...depthwiseInit(s + 2) }), stem);
+      const pw = apply(tf.layers.conv2d({ filters: 12, kernelSize: 1, ...init(s + 4) }), dw);
+      const pooled = apply(tf.layers.globalAveragePooling2d({}), apply(tf.layers.add(), [stem, pw]));
+      return apply(tf.layers.dense({ units: 4, activation: "softmax", ...init(s + 6) }), pooled);
+    } },
 ];
+
+/** The case with every op of a MobileNet block (conv, depthwise, add, global average pool, dense, softmax). */
+export const mobileNetBlock = (): OpCase => OP_CASES.find((c) => c.name === MOBILENET_BLOCK)!;
 
 /** The TF.js model of a case: Sequential from `build`, or functional from `functional`. */
 export function buildCase(c: OpCase, seed = 42): tf.LayersModel {
@@ -76,8 +107,13 @@ export function buildCase(c: OpCase, seed = 42): tf.LayersModel {
     const input = tf.input({ shape: c.inputShape });
     return tf.model({ inputs: input, outputs: c.functional(input, seed) });
   }
+  return sequential(c.inputShape, c.build!(seed));
+}
+
+/** A Sequential model of `layers` on an input of `inputShape` (without the batch dimension). */
+export function sequential(inputShape: number[], layers: tf.layers.Layer[]): tf.Sequential {
   const model = tf.sequential();
-  model.add(tf.layers.inputLayer({ inputShape: c.inputShape }));
-  for (const layer of c.build!(seed)) model.add(layer);
+  model.add(tf.layers.inputLayer({ inputShape }));
+  for (const layer of layers) model.add(layer);
   return model;
 }
