@@ -1,5 +1,8 @@
 // Helpers every kernel shares (AssemblyScript): the f32 requantization steps and the fused activations.
 // One definition, so that the scalar and SIMD paths of every kernel round exactly alike.
+// What is not shared, on purpose: the window walk (for ky: skip rows outside the image; for kx: skip columns) is
+// written out in each conv, depthwise and pool kernel, around a different body each time. AssemblyScript inlines no
+// closures, so one walker taking the body would cost an indirect call per tap in the innermost loops.
 
 /** nearest(v) limited to ±512, plus zp, clamped to [lo, hi]: the tail of every f32 requantization. */
 @inline export function roundClamp(v: f32, zp: i32, lo: i32, hi: i32): i32 {

@@ -4,6 +4,7 @@
 // Bit-exact with compiler/ops/conv2d.ts `int8`: integer accumulation, then one f32 requantization. The input zero
 // point is folded into the bias at compile time (Σ (x − zp)·w = Σ x·w − zp·Σ w; padding holds zp), so the loops
 // multiply raw int8 inputs.
+// The window walk is written out for the fused pool, as in every kernel that has one (why: common.ts).
 import { requant, requant4, storeFirstBytes } from "./common";
 
 /** Packed weight bytes of one group of 4 output channels. */

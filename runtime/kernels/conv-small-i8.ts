@@ -7,6 +7,7 @@
 // has a zero second tap, so the input it over-reads multiplies by 0. The input is first widened once to i16
 // x − zp (a scratch buffer), so each input pair is one 32-bit splat load. Same integer sums as conv-i8.
 // SIMD only: without SIMD there is no broadcast advantage, and scalar builds keep the one conv_i8 kernel.
+// The window walk is written out for the fused pool, as in every kernel that has one (why: common.ts).
 import { requant4, storeFirstBytes } from "./common";
 
 /** The widened input pair at p (two i16), repeated in every i32 lane. */

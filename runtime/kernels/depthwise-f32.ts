@@ -1,4 +1,5 @@
 // Float32 depthwise convolution kernel (AssemblyScript); SIMD128 where enabled.
+// The window walk is written out here as in every kernel that has one (why: common.ts).
 import { actScalar, actVector } from "./common";
 
 /** Depthwise output channel o of pixel (oy, ox): in-bounds taps of input channel o / DM only. */

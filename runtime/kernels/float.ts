@@ -1,7 +1,6 @@
 // Float32 kernels (AssemblyScript): NHWC conv, dense, pools, activations, softmax; SIMD128 where enabled.
+// The window walk is written out here as in every kernel that has one (why: common.ts).
 import { actScalar, actVector } from "./common";
-
-
 
 /** y[oy,ox,o] = act(b[o] + Σ x[iy,ix,i]·w[ky,kx,i,o]); weights HWIO, bias may be 0 (none). */
 export function conv2d_f32(x: usize, w: usize, b: usize, y: usize, H: i32, W: i32, C: i32,

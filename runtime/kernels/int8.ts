@@ -1,7 +1,7 @@
 // Int8 kernels (AssemblyScript) besides conv: padding, pools, lookup tables, softmax.
 // Each matches the int8 reference of its op in compiler/ops bit for bit.
+// The window walk is written out here as in every kernel that has one (why: common.ts).
 import { requant } from "./common";
-
 
 /** Copies an NHWC image into a larger one whose border holds the zero point (real 0). */
 export function pad_i8(x: usize, y: usize, H: i32, W: i32, C: i32, PT: i32, PL: i32, PB: i32, PR: i32, zp: i32): void {
