@@ -3,7 +3,7 @@
 // equal to this process's own run of the same blob (runtime/model.ts); its blob worker is the file itself, and a blob
 // that never returns is stopped; without serialport, --serial says how to install it.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +116,18 @@ describe("dist/kiln-agent.mjs", () => {
     expect(r.stdout).toContain(`supports Node ${engines}`);
     const help = spawnSync(process.execPath, [bundle, "--help"], { cwd: folder, encoding: "utf8" });
     expect(help.stdout).toMatch(/usage: node kiln-agent\.mjs .*--token-file/);
+  });
+
+  it("an older Node is refused in one line naming the supported versions (the bundle and the CLI)", () => {
+    // Node 16 is not on this machine: a preloaded module makes this Node report 16.20.2 before Kiln's code runs.
+    const fake = join(folder, "pretend-node16.mjs");
+    writeFileSync(fake, 'Object.defineProperty(process, "versions", { value: { ...process.versions, node: "16.20.2" } });\n');
+    for (const file of [bundle, join(ROOT, "dist", "bin", "kiln.js")]) {
+      const r = spawnSync(process.execPath, ["--import", fake, file, "--help"], { cwd: folder, encoding: "utf8" });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(`kiln: Node 16.20.2 is not supported; Kiln needs Node 18 or newer (${SUPPORTED_NODE})\n`);
+    }
   });
 
   it("--serial without serialport installed says in one line how to install it, next to the file", () => {
