@@ -5,7 +5,7 @@ import type { Node } from "../compiler/ir.js";
 import { conv2d } from "../compiler/ops/conv2d.js";
 import { dense } from "../compiler/ops/dense.js";
 import { applyActivation } from "../compiler/ops/op.js";
-import { seededRandom } from "./helpers.js";
+import { seededRandom } from "./seeded-random.js";
 
 /** Deterministic values with many exact zeros, as ReLU outputs have; `special` adds −0, ∞ and NaN. */
 function values(n: number, seed: number, special = false): Float32Array {

@@ -44,17 +44,7 @@ export function argmax(a: ArrayLike<number>): number {
   return best;
 }
 
-/** A deterministic PRNG (mulberry32) so random-shape tests are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "./seeded-random.js";
 
 /** Loads a model.json + shards from disk with TF.js itself (the independent reference). */
 export async function loadTfjsLayersModel(modelJson: string): Promise<tf.LayersModel> {

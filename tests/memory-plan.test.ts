@@ -3,22 +3,11 @@ import { describe, expect, it } from "vitest";
 import { greedyBySize, lowerBound, type BufferRequest, type MemoryPlan } from "../compiler/memory-plan.js";
 import { activationBuffers } from "../compiler/lifetimes.js";
 import { GraphBuilder } from "../compiler/frontends/builder.js";
+import { seededRandom } from "./seeded-random.js";
 
 const buf = (id: string, size: number, firstUse: number, lastUse: number): BufferRequest => ({ id, size, firstUse, lastUse });
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 const liveTogether = (a: BufferRequest, b: BufferRequest): boolean => a.firstUse <= b.lastUse && b.firstUse <= a.lastUse;
-
-/** mulberry32: a tiny seeded PRNG so the property test is reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Independent reference: the most aligned bytes live at any one step. */
 function referenceLowerBound(buffers: BufferRequest[], alignment: number): number {
@@ -108,7 +97,7 @@ describe("greedyBySize", () => {
   });
 
   it("produces valid plans for 200 random instances", () => {
-    const rand = prng(0x6b696c6e);
+    const rand = seededRandom(0x6b696c6e);
     const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
     for (let trial = 0; trial < 200; trial++) {
       const alignment = [1, 4, 8, 16][int(0, 3)];
