@@ -18,7 +18,7 @@ import { kernelLibrary } from "./codegen/kernels.js";
 import { buildManifest, type Manifest } from "./codegen/manifest.js";
 import type { BuiltBlob } from "./build.js";
 import { build, startToolchain } from "./toolchain.js";
-import { opDef } from "./ops/registry.js";
+import { layerMacs, opDef } from "./ops/registry.js";
 import { tensorOf } from "./ir.js";
 
 export interface CompileOptions {
@@ -171,7 +171,7 @@ export function generateModel(input: Graph, options: CompileOptions): GeneratedM
   const kernels = kernelLibrary();
   const source = emitModelSource(graph, layout, layerCode, kernels);
   checkGeneratedSource(source, graph.nodes.map((n) => n.name), kernels);
-  return { graph, layout, source, manifest: buildManifest(graph, layout, options) };
+  return { graph, layout, source, manifest: buildManifest(graph, layout, options, graph.nodes.map((node) => layerMacs(graph, node))) };
 }
 
 export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {

@@ -129,3 +129,30 @@ export function attrString(node: Node, key: string, fallback?: string): string {
   if (v === undefined && fallback !== undefined) return fallback;
   throw new Error(`node ${quoteName(node.name)} (${fileText(node.op)}): attribute ${quoteName(key)} must be a string`);
 }
+
+/** A 2-D window (conv kernel or pool) over NHWC: size, strides, explicit padding. */
+export interface Window2D {
+  kernel: [number, number];
+  strides: [number, number];
+  /** Explicit padding: top, left, bottom, right. */
+  pads: [number, number, number, number];
+}
+
+/** A max or average pool that the fuse-pool pass folded into a conv (its `pool_*` attributes, typed). */
+export interface FusedPool {
+  kind: "max" | "avg";
+  window: Window2D;
+}
+
+export function fusedPoolOf(node: Node): FusedPool | undefined {
+  const kind = attrString(node, "pool_kind", "none");
+  if (kind === "none") return undefined;
+  return {
+    kind: kind as "max" | "avg",
+    window: {
+      kernel: attrInts(node, "pool_size") as [number, number],
+      strides: attrInts(node, "pool_strides") as [number, number],
+      pads: attrInts(node, "pool_pads") as [number, number, number, number],
+    },
+  };
+}

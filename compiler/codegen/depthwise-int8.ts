@@ -1,13 +1,12 @@
 // Int8 depthwise codegen: packs weights, bias, multipliers and gather masks for depthwise_i8 and emits its call.
 import { attrInts, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
-import type { EmitContext } from "../ops/op.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
 import { quoteName } from "../errors.js";
+import { roundUp } from "./emit.js";
+import { packBiasAndMultipliers } from "./requant-params.js";
+import type { ConvKernel } from "./conv-variant.js";
 
 /** The SIMD kernel computes eight output channels at a time (one i16x8 multiply per tap). */
 export const DW_BLOCK = 8;
-
-const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 interface DepthwiseGeometry { h: number; w: number; c: number; dm: number; kh: number; kw: number; pads: number[] }
 
@@ -51,41 +50,45 @@ export function packGatherMasks(oc: number, dm: number): Uint8Array {
   return out;
 }
 
-export function packDepthwiseInt8(node: Node, graph: Graph): Map<string, Uint8Array> {
-  const g = geometry(node, graph);
-  const w = tensorOf(graph, node.inputs[1]).data;
-  if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
-  const oc = g.c * g.dm, ocPadded = roundUp(oc, DW_BLOCK);
-  // Bias and multipliers are padded so the SIMD path can load two full vectors per block; the kernel multiplies
-  // raw inputs (weights are [taps][c·dm], so the fold sums each output channel's taps).
-  const blobs = new Map([
-    [`${node.name}#w`, packDepthwiseWeights(w, g.kh * g.kw, oc)],
-    ...packBiasAndMultipliers(node, graph, ocPadded, true),
-  ]);
-  if (g.dm > 1 && oc >= DW_BLOCK) blobs.set(`${node.name}#gather`, packGatherMasks(oc, g.dm));
-  return blobs;
-}
-
-/** Padding is materialised like conv_i8's: a copy of the input with a zero-point border, then a VALID depthwise. */
-export function depthwiseScratchBytes(node: Node, graph: Graph): number {
-  const g = geometry(node, graph);
-  const [t, l, b, r] = g.pads;
-  return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
-}
-
-export function emitDepthwiseInt8({ node, inputShapes: [xs, ws], outputShape: [, oh, ow], addr }: EmitContext): string {
-  const [kh, kw, c, dm] = ws;
-  const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
-  const [sh, sw] = attrInts(node, "strides", [1, 1]);
-  const [h, w] = [xs[1], xs[2]];
-  const zpIn = int8Params(node, "producer").inputZp;
-  const padded = pt + pl + pb + pr > 0;
-  const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
-  const gather = dm > 1 && c * dm >= DW_BLOCK ? addr(`${node.name}#gather`) : 0;
-  const lines: string[] = [];
-  if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${zpIn});`);
-  lines.push(`depthwise_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${gather}, ` +
-    `${addr(node.outputs[0])}, ${w + pl + pr}, ${c}, ${oh}, ${ow}, ${dm}, ${kh}, ${kw}, ${sh}, ${sw}, ` +
-    `${int8Params(node, "producer").outputZp}, ${int8Params(node, "producer").clampLo}, ${int8Params(node, "producer").clampHi});`);
-  return lines.join("\n  ");
-}
+/** depthwise_conv2d always runs depthwise_i8: the kernel library builds it with and without SIMD. */
+export const depthwiseKernel: ConvKernel = {
+  kernel: "depthwise_i8",
+  applies: (node) => node.op === "depthwise_conv2d",
+  pack(node, graph) {
+    const g = geometry(node, graph);
+    const w = tensorOf(graph, node.inputs[1]).data;
+    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const oc = g.c * g.dm, ocPadded = roundUp(oc, DW_BLOCK);
+    // Bias and multipliers are padded so the SIMD path can load two full vectors per block; the kernel multiplies
+    // raw inputs (weights are [taps][c·dm], so the fold sums each output channel's taps).
+    const blobs = new Map([
+      [`${node.name}#w`, packDepthwiseWeights(w, g.kh * g.kw, oc)],
+      ...packBiasAndMultipliers(node, graph, ocPadded, true),
+    ]);
+    if (g.dm > 1 && oc >= DW_BLOCK) blobs.set(`${node.name}#gather`, packGatherMasks(oc, g.dm));
+    return blobs;
+  },
+  /** Padding is materialised like conv_i8's: a copy of the input with a zero-point border, then a VALID depthwise. */
+  scratchBytes(node, graph) {
+    const g = geometry(node, graph);
+    const [t, l, b, r] = g.pads;
+    return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
+  },
+  persistentBytes: () => 0,
+  emit({ node, inputShapes: [xs, ws], outputShape: [, oh, ow], addr }) {
+    const [kh, kw, c, dm] = ws;
+    const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
+    const [sh, sw] = attrInts(node, "strides", [1, 1]);
+    const [h, w] = [xs[1], xs[2]];
+    const p = int8Params(node, "producer");
+    const padded = pt + pl + pb + pr > 0;
+    const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
+    const gather = dm > 1 && c * dm >= DW_BLOCK ? addr(`${node.name}#gather`) : 0;
+    const lines: string[] = [];
+    if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
+    lines.push(`depthwise_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${gather}, ` +
+      `${addr(node.outputs[0])}, ${w + pl + pr}, ${c}, ${oh}, ${ow}, ${dm}, ${kh}, ${kw}, ${sh}, ${sw}, ` +
+      `${p.outputZp}, ${p.clampLo}, ${p.clampHi});`);
+    return lines.join("\n  ");
+  },
+};

@@ -1,6 +1,5 @@
 // The kiln.manifest custom section: everything a host needs to use a blob without other files.
 import { sizeOf, tensorOf, type Graph } from "../ir.js";
-import { opDef } from "../ops/registry.js";
 import type { Layout } from "./layout.js";
 import { MANIFEST_VERSION, type LayerInfo, type Manifest, type TensorInfo } from "../../runtime/manifest.js";
 
@@ -21,15 +20,15 @@ function tensorInfo(graph: Graph, name: string): TensorInfo {
   return info;
 }
 
-export function buildManifest(graph: Graph, layout: Layout, options: ManifestOptions): Manifest {
-  const layers: LayerInfo[] = graph.nodes.map((node) => {
-    const shapes = node.inputs.map((n) => tensorOf(graph, n).shape);
+/** `layerMacs[i]` is node i's multiply-accumulates per inference (from its op definition). */
+export function buildManifest(graph: Graph, layout: Layout, options: ManifestOptions, layerMacs: number[]): Manifest {
+  const layers: LayerInfo[] = graph.nodes.map((node, i) => {
     const out = tensorOf(graph, node.outputs[0]).shape;
     const weightBytes = node.inputs.reduce((a, n) => a + (tensorOf(graph, n).data?.byteLength ?? 0), 0);
     const params = node.inputs.reduce((a, n) => a + (tensorOf(graph, n).data?.length ?? 0), 0);
     const q = tensorOf(graph, node.outputs[0]).quant;
     return {
-      name: node.name, op: node.op, fused: node.fused ?? [node.op], outputShape: out, macs: opDef(node).macs(node, shapes, out), weightBytes, params,
+      name: node.name, op: node.op, fused: node.fused ?? [node.op], outputShape: out, macs: layerMacs[i], weightBytes, params,
       ...(q ? { outputScale: q.scale[0], outputZeroPoint: q.zeroPoint[0] } : {}),
     };
   });

@@ -2,6 +2,7 @@
 import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { REQUANT_LIMIT, roundHalfEven } from "../quant/arithmetic.js";
+import { f32Literal } from "../codegen/emit.js";
 
 /**
  * The int8 sum, every step an f32 operation exactly as add_i8 performs it (lane by lane in SIMD):
@@ -53,13 +54,3 @@ export const add: OpDef = {
     `add_f32(${addr(node.inputs[0])}, ${addr(node.inputs[1])}, ${addr(node.outputs[0])}, ${sizeOf(outputShape)});`,
   macs: () => 0,
 };
-
-/**
- * An f32 value as AssemblyScript source that denotes exactly that f32: a shortest round-trip double
- * literal of an f32 value converts back to the same f32 (the value is exactly representable).
- */
-export function f32Literal(v: number): string {
-  const f = Math.fround(v);
-  if (!Number.isFinite(f)) throw new Error(`internal: multiplier ${v} is not finite`);
-  return `<f32>${f.toString()}`;
-}

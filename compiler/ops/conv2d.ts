@@ -1,13 +1,12 @@
 // conv2d: NHWC convolution with HWIO weights, bias, a fused activation and optionally a fused max/avg pool.
-import { attrInts, attrString, int8Params, type Node, type TensorData } from "../ir.js";
+import { attrInts, attrString, fusedPoolOf, int8Params, type FusedPool, type Node, type TensorData, type Window2D } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
-import { outputSize, type Window2D } from "./geometry.js";
-import { forEachPoolWindow, fusedPoolOf, pooledSize, type FusedPool } from "./fused-pool.js";
+import { outputSize } from "./geometry.js";
+import { forEachPoolWindow, pooledSize } from "./fused-pool.js";
 import { requantize } from "../quant/arithmetic.js";
 import { quantizeProducer } from "../quant/producer.js";
-import { emitConvInt8, packConvInt8, padScratchBytes } from "../codegen/conv-int8.js";
 import { allFinite, dotRows, Gathered } from "./float-dot.js";
-import { usesWinograd, winoPersistentBytes } from "../codegen/conv-wino-int8.js";
+import { convLikeInt8Codegen } from "../codegen/conv-variant.js";
 import { quoteName } from "../errors.js";
 
 export function convWindow(node: Node, weightShape: number[]): Window2D {
@@ -150,10 +149,7 @@ export const conv2d: OpDef = {
     return y;
   },
   quantize: (node, ctx) => quantizeProducer(node, ctx),
-  packInt8: (node, graph) => packConvInt8(node, graph),
-  scratchInt8: (node, graph) => padScratchBytes(node, graph),
-  persistentInt8: (node, graph) => (usesWinograd(node, graph) ? winoPersistentBytes(node, graph) : 0),
-  emitInt8: (ctx) => emitConvInt8(ctx),
+  ...convLikeInt8Codegen,
   emitFloat({ node, inputShapes: [xs, ws], outputShape: [, oh, ow, oc], addr }) {
     if (fusedPoolOf(node)) throw new Error(`internal: node ${quoteName(node.name)} has a fused pool; the float blob does not fuse pools`);
     const { kernel: [kh, kw], strides: [sh, sw], pads: [pt, pl] } = convWindow(node, ws);

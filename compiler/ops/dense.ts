@@ -4,7 +4,7 @@ import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.
 import { allFinite, dotRows, Gathered } from "./float-dot.js";
 import { requantize } from "../quant/arithmetic.js";
 import { quantizeProducer } from "../quant/producer.js";
-import { emitConvInt8, packConvInt8 } from "../codegen/conv-int8.js";
+import { convLikeInt8Codegen } from "../codegen/conv-variant.js";
 
 export const dense: OpDef = {
   op: "dense",
@@ -40,8 +40,7 @@ export const dense: OpDef = {
     return y;
   },
   quantize: (node, ctx) => quantizeProducer(node, ctx),
-  packInt8: (node, graph) => packConvInt8(node, graph),
-  emitInt8: (ctx) => emitConvInt8(ctx),
+  ...convLikeInt8Codegen,
   emitFloat({ node, inputShapes: [xs, ws], addr }) {
     const bias = node.inputs[2] ? addr(node.inputs[2]) : 0;
     const act = ACTIVATION_CODES[attrString(node, "activation", "linear")];

@@ -1,11 +1,11 @@
 // depthwise_conv2d: NHWC depthwise convolution; output channel o = ci·dm + m reads input channel ci only.
-import { attrString, int8Params, type Node, type TensorData } from "../ir.js";
+import { attrString, int8Params, type Node, type TensorData, type Window2D } from "../ir.js";
 import { ACTIVATION_CODES, applyActivation, shapeError, type OpDef } from "./op.js";
-import { outputSize, type Window2D } from "./geometry.js";
+import { outputSize } from "./geometry.js";
 import { convWindow } from "./conv2d.js";
 import { requantize } from "../quant/arithmetic.js";
 import { quantizeProducer } from "../quant/producer.js";
-import { depthwiseScratchBytes, emitDepthwiseInt8, packDepthwiseInt8 } from "../codegen/depthwise-int8.js";
+import { convLikeInt8Codegen } from "../codegen/conv-variant.js";
 
 /**
  * Weights are Keras' [kh, kw, cin, dm]. Flattened, the last two axes are exactly the output channel order
@@ -81,9 +81,7 @@ export const depthwiseConv2d: OpDef = {
   },
   /** Output channel ci·dm + m spans the weights' last two axes: per-channel scales over axes 2 and 3. */
   quantize: (node, ctx) => quantizeProducer(node, ctx, 2),
-  packInt8: (node, graph) => packDepthwiseInt8(node, graph),
-  scratchInt8: (node, graph) => depthwiseScratchBytes(node, graph),
-  emitInt8: (ctx) => emitDepthwiseInt8(ctx),
+  ...convLikeInt8Codegen,
   emitFloat({ node, inputShapes: [xs, ws], outputShape: [, oh, ow], addr }) {
     const { kernel: [kh, kw], strides: [sh, sw], pads: [pt, pl] } = convWindow(node, ws);
     const bias = node.inputs[2] ? addr(node.inputs[2]) : 0;

@@ -1,24 +1,6 @@
-// A pool fused into a conv: its attributes, its shape, and its reduction over the conv's outputs.
-import { attrInts, attrString, type Node } from "../ir.js";
-import { outputSize, type Window2D } from "./geometry.js";
-
-export interface FusedPool {
-  kind: "max" | "avg";
-  window: Window2D;
-}
-
-export function fusedPoolOf(node: Node): FusedPool | undefined {
-  const kind = attrString(node, "pool_kind", "none");
-  if (kind === "none") return undefined;
-  return {
-    kind: kind as "max" | "avg",
-    window: {
-      kernel: attrInts(node, "pool_size") as [number, number],
-      strides: attrInts(node, "pool_strides") as [number, number],
-      pads: attrInts(node, "pool_pads") as [number, number, number, number],
-    },
-  };
-}
+// A pool fused into a conv (ir.ts fusedPoolOf reads its attributes): its output size and its walk over the conv's outputs.
+import type { FusedPool } from "../ir.js";
+import { outputSize } from "./geometry.js";
 
 export function pooledSize(pool: FusedPool | undefined, h: number, w: number): [number, number] {
   return pool ? outputSize(h, w, pool.window) : [h, w];

@@ -1,10 +1,5 @@
 // Window geometry shared by convolution and pooling: TF-style SAME/VALID padding and output sizes.
-export interface Window2D {
-  kernel: [number, number];
-  strides: [number, number];
-  /** Explicit padding: top, left, bottom, right. */
-  pads: [number, number, number, number];
-}
+import type { Window2D } from "../ir.js";
 
 /** TF's rule: SAME gives ceil(in/stride) outputs with the extra padding at the bottom/right. */
 export function padsFor(padding: "same" | "valid", inH: number, inW: number, kernel: number[], strides: number[]): [number, number, number, number] {

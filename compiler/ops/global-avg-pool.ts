@@ -2,7 +2,7 @@
 import { int8Params, tensorOf, type Node } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
-import { f32Literal } from "./add.js";
+import { f32Literal } from "../codegen/emit.js";
 
 function keepdims(node: Node): boolean {
   const v = node.attrs.keepdims;

@@ -2,6 +2,7 @@
 import type { Graph, Node, TensorData } from "../ir.js";
 import { fileText, quoteName } from "../errors.js";
 import type { QuantizeContext } from "../quant/context.js";
+import type { EmitContext } from "../codegen/emit.js";
 
 /**
  * How passes may fuse an op: `producer` ops (conv, dense) absorb a following `activation` and `pool`;
@@ -9,16 +10,6 @@ import type { QuantizeContext } from "../quant/context.js";
  * `binary` ops (add) read two activations and fuse with nothing.
  */
 export type FusionCategory = "producer" | "activation" | "pool" | "layout" | "identity" | "head" | "affine" | "binary";
-
-/** What codegen knows about one node when it emits the call to its kernel. */
-export interface EmitContext {
-  node: Node;
-  graph: Graph;
-  inputShapes: number[][];
-  outputShape: number[];
-  /** Absolute address of a tensor in the blob's memory (weights or arena). */
-  addr(tensor: string): number;
-}
 
 export interface OpDef {
   op: string;

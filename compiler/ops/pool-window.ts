@@ -1,7 +1,7 @@
 // Shape rule and window walk shared by max_pool and avg_pool.
-import { attrInts, type Node } from "../ir.js";
+import { attrInts, type Node, type Window2D } from "../ir.js";
 import { shapeError } from "./op.js";
-import { outputSize, type Window2D } from "./geometry.js";
+import { outputSize } from "./geometry.js";
 
 export function poolWindow(node: Node): Window2D {
   return {

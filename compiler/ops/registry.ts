@@ -1,5 +1,5 @@
 // The registry of core ops: adding an op means one file in this folder and one line here.
-import type { Node } from "../ir.js";
+import { tensorOf, type Graph, type Node } from "../ir.js";
 import type { OpDef } from "./op.js";
 import { conv2d } from "./conv2d.js";
 import { dense } from "./dense.js";
@@ -35,4 +35,9 @@ export function opDef(node: Node): OpDef {
   const def = BY_NAME.get(node.op);
   if (!def) throw new Error(`node ${quoteName(node.name)}: op ${quoteName(node.op)} is not a Kiln core op (known: ${[...BY_NAME.keys()].join(", ")})`);
   return def;
+}
+
+/** Multiply-accumulates of one inference of `node` (0 for data movement). */
+export function layerMacs(graph: Graph, node: Node): number {
+  return opDef(node).macs(node, node.inputs.map((n) => tensorOf(graph, n).shape), tensorOf(graph, node.outputs[0]).shape);
 }
