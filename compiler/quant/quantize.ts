@@ -21,19 +21,25 @@ export function inputQuant(mapping: InputMapping, calibrated: Range): AffineQuan
   return { ...affineFromRange(calibrated.min, calibrated.max), exact: false };
 }
 
-export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping: InputMapping): Graph {
-  const graph = cloneGraph(input);
-  const ctx = quantizeContext(graph, ranges);
-  const inQ = inputQuant(mapping, ctx.rangeOf(graph.inputs[0]));
-  ctx.setQuant(graph.inputs[0], inQ);
-  graph.meta.inputExact = inQ.exact;
+/** Refuses a graph with an op that has no int8 kernel or quantize hook: nothing may silently stay in float. */
+export function checkInt8Support(graph: Graph): void {
   for (const node of graph.nodes) {
     const def = opDef(node);
     if (!def.int8) {
       throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 kernel; compile with --quantize none to keep the model in float`);
     }
     if (!def.quantize) throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) cannot be quantized; compile with --quantize none`);
-    def.quantize(node, ctx);
   }
+}
+
+export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping: InputMapping): Graph {
+  checkInt8Support(input);
+  const graph = cloneGraph(input);
+  const ctx = quantizeContext(graph, ranges);
+  const inQ = inputQuant(mapping, ctx.rangeOf(graph.inputs[0]));
+  ctx.setQuant(graph.inputs[0], inQ);
+  graph.meta.inputExact = inQ.exact;
+  // checkInt8Support found a quantize hook on every node.
+  for (const node of graph.nodes) opDef(node).quantize!(node, ctx);
   return graph;
 }
