@@ -78,7 +78,7 @@ async function benchOne(device: FleetDevice, label: string, index: number, o: Fl
     });
     lines.finish(index, `${label}  end to end p50 ${us(profile.endToEnd.p50Us)} µs`);
   } catch (e) {
-    column.error = failureReason(e, device.description, o.blob?.info.simd ?? false, column.hello);
+    column.error = failureReason(e, { description: device.description, needsSimd: o.blob?.info.simd ?? false, hello: column.hello });
     lines.finish(index, `${label}  failed: ${column.error}`);
   } finally {
     await client?.close().catch(() => {});

@@ -40,21 +40,33 @@ export interface FleetDeployRow {
 /** Longest reason the table shows; the whole message is one line either way. */
 const MAX_REASON = 120;
 
-/** Why a device failed, in a table cell: the device is named by its row, so its URI is left out of the reason. */
-export function failureReason(e: unknown, description: string, needsSimd: boolean, hello: HelloInfo | null): string {
+/** What a failure's reason is told about the device and the attempt. */
+export interface FailureContext {
+  /** The device's URI as rows show it (left out of the reason: the row names the device). */
+  description: string;
+  /** The blob needs WebAssembly SIMD. */
+  needsSimd: boolean;
+  /** The device's HELLO, when it answered one. */
+  hello: HelloInfo | null;
+  /** Sessions the deploy had, when the command chose them. */
+  sessions?: number;
+}
+
+/** Why a device failed, as one line for a table cell, without a token. */
+export function failureReason(e: unknown, c: FailureContext): string {
   let why: string;
   if (e instanceof DeployError && e.lastError) {
-    const sessions = /failed after (\d+) session/.exec(e.message)?.[1] ?? "all";
-    why = `${failureReason(e.lastError, description, needsSimd, hello)} (${sessions} session${sessions === "1" ? "" : "s"}${e.acked ? `, ${e.acked} bytes acknowledged` : ""})`;
-  } else if (e instanceof DeployError && needsSimd && hello && !hello.simd) {
+    const tried = c.sessions ? `${c.sessions} session${c.sessions === 1 ? "" : "s"}` : "every session";
+    why = `${failureReason(e.lastError, c)} (${tried}${e.acked ? `, ${e.acked} bytes acknowledged` : ""})`;
+  } else if (e instanceof DeployError && c.needsSimd && c.hello && !c.hello.simd) {
     why = "no WebAssembly SIMD on the device and the blob needs it; compile with --target scalar (nothing uploaded)";
-  } else if (e instanceof LinkError && e.message.startsWith(`cannot reach ${description}: `)) {
+  } else if (e instanceof LinkError && e.message.startsWith(`cannot reach ${c.description}: `)) {
     // The transport's own message repeats the address ("tcp 10.0.0.2:7000: connect ECONNREFUSED …").
-    why = `unreachable: ${e.message.slice(`cannot reach ${description}: `.length).replace(/^tcp \S+: /, "").replace(/\bError: /g, "")}`;
+    why = `unreachable: ${e.message.slice(`cannot reach ${c.description}: `.length).replace(/^tcp \S+: /, "").replace(/\bError: /g, "")}`;
   } else if (e instanceof DeviceUriError) {
-    why = e.message.startsWith(`${description}: `) ? e.message.slice(description.length + 2) : e.message;
+    why = e.message.startsWith(`${c.description}: `) ? e.message.slice(c.description.length + 2) : e.message;
   } else {
-    why = e instanceof Error ? e.message.split(description).join("the device") : String(e);
+    why = e instanceof Error ? e.message.split(c.description).join("the device") : String(e);
   }
   const line = escapeControl(redactTokens(why));
   return line.length > MAX_REASON ? `${line.slice(0, MAX_REASON - 1)}…` : line;
@@ -64,6 +76,7 @@ async function deployOne(device: FleetDevice, label: string, index: number, o: F
   const started = performance.now();
   let hello: HelloInfo | null = null, target: DeviceTarget | null = null, rateStart = -1;
   const show = (text: string): void => lines.set(index, `${label}  ${text}`);
+  const context = { description: device.description, needsSimd: o.info.simd, sessions: o.sessions };
   show("connecting…");
   try {
     target = await DeviceTarget.open(device.uri);
@@ -75,7 +88,7 @@ async function deployOne(device: FleetDevice, label: string, index: number, o: F
         const seconds = (performance.now() - rateStart) / 1000, share = total > 0 ? done / total : 1;
         show(`${bar(share, 20).padEnd(20)} ${String(Math.floor(share * 100)).padStart(3)}%  ${formatBytes(done)}/${formatBytes(total)}  ${rate(done, seconds)}`);
       },
-      onRetry: (session, e) => show(`reconnecting (session ${session + 1} of ${o.sessions}): ${failureReason(e, device.description, o.info.simd, hello)}`),
+      onRetry: (session, e) => show(`reconnecting (session ${session + 1} of ${o.sessions}): ${failureReason(e, { ...context, hello })}`),
     });
     const seconds = (performance.now() - started) / 1000;
     const result = r.alreadyActive ? "already running" : "deployed";
@@ -86,7 +99,7 @@ async function deployOne(device: FleetDevice, label: string, index: number, o: F
     };
   } catch (e) {
     const seconds = (performance.now() - started) / 1000;
-    const result = `failed: ${failureReason(e, device.description, o.info.simd, hello)}`;
+    const result = `failed: ${failureReason(e, { ...context, hello })}`;
     lines.finish(index, `${label}  ${result}`);
     const known = hello as HelloInfo | null;
     return { device: device.description, source: device.source, ok: false, result, modelId: known?.modelId ?? null, seconds, hello: known, deploy: null };
