@@ -17,7 +17,7 @@ export const agentSpec: CommandSpec = {
     serial: { type: "string", description: "serial port to serve, e.g. /dev/ttyGS0" },
     baud: { type: "number", integer: true, min: 1, max: 10_000_000, description: "serial baud rate", default: 115200 },
     tcp: { type: "string", description: "address to listen on: host:port, or :port / port for 127.0.0.1 only" },
-    "token-file": { type: "string", description: `file holding the shared secret the host must send in HELLO (one line, not readable by other users); or set ${TOKEN_ENV}. Required with --tcp` },
+    "token-file": { type: "string", description: `file holding the secret a host must send in HELLO (one line; refused when other users may read it). --tcp needs a token: this, ${TOKEN_ENV} or --token` },
     token: { type: "string", description: `the shared secret itself (discouraged: other users see it in ps; use --token-file or ${TOKEN_ENV})` },
     store: { type: "string", description: "directory holding the committed model and pending uploads" },
     name: { type: "string", description: "device name announced in HELLO (default: the host name)" },
