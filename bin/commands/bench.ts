@@ -1,4 +1,4 @@
-// `kiln bench --device`: the per-layer profile measured on a device, link time apart, and on-device accuracy.
+// `kiln bench --device`: the per-layer profile measured on a device, link time apart, and on-device accuracy (several devices: fleet-bench.ts).
 import { createHash } from "node:crypto";
 import { KilnError } from "../../compiler/errors.js";
 import { readLabelledImages, type LabelledImages } from "../../io/idx.js";

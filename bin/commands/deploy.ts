@@ -1,4 +1,4 @@
-// `kiln deploy`: puts a blob on a device (serial, TCP or local) with a verified, resumable upload.
+// `kiln deploy`: puts a blob on a device (serial, TCP or local) with a verified, resumable upload (several devices: fleet-deploy.ts).
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { KilnError } from "../../compiler/errors.js";
