@@ -1,4 +1,4 @@
-// Int8 arithmetic shared by the quantizer and the int8 reference: the exact f32 requantization of DESIGN.md.
+// Int8 arithmetic shared by the quantizer and the int8 reference: the exact f32 requantization the kernels repeat (runtime/kernels/common.ts).
 
 /** Round half to even, as WebAssembly's f32.nearest does. */
 export function roundHalfEven(x: number): number {
