@@ -44,7 +44,7 @@ command -v dpkg >/dev/null && command -v apt-get >/dev/null || die "needs Debian
 
 # A private apt state for arm64.
 mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial" "$APT_DIR/sources.list.d" "$APT_DIR/preferences.d"
-sed '/^Types:/a Architectures: arm64' /etc/apt/sources.list.d/debian.sources > "$APT_DIR/sources.list.d/debian.sources"
+sed -e '/^Architectures:/d' -e '/^Types:/a Architectures: arm64' /etc/apt/sources.list.d/debian.sources > "$APT_DIR/sources.list.d/debian.sources"
 : > "$APT_DIR/status"
 apt_arm64() {
   apt-get -q \
