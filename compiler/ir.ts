@@ -39,30 +39,28 @@ export interface Node {
  * clamped to [clampLo, clampHi] (the fused activation in the int8 domain). Multipliers are f32 values.
  */
 export interface ProducerInt8 { kind: "producer"; inputZp: number; outputZp: number; multipliers: number[]; clampLo: number; clampHi: number }
-/** batch_norm left unfolded: per channel f32(q − inputZp)·multipliers[c] + offsets[c], then + outputZp. */
-export interface AffineInt8 { kind: "affine"; inputZp: number; outputZp: number; multipliers: number[]; offsets: number[] }
-/** add: each input's scale folded into its own f32 multiplier towards the output scale. */
-export interface AddInt8 { kind: "add"; aZp: number; bZp: number; aMultiplier: number; bMultiplier: number; outputZp: number }
-/** mul: one f32 multiplier sA·sB/sOut for the integer product. */
-export interface MulInt8 { kind: "mul"; aZp: number; bZp: number; multiplier: number; outputZp: number }
-/** concat: input i is requantized with inputZps[i] and multipliers[i] to the output's scale. */
-export interface ConcatInt8 { kind: "concat"; inputZps: number[]; multipliers: number[]; outputZp: number }
 /** Pools and layout ops: the output keeps the input's quantization; only its zero point is needed. */
 export interface SameScaleInt8 { kind: "same-scale"; inputZp: number }
-/** global_avg_pool: Σ(q − inputZp) over the pixels, times one f32 multiplier, + outputZp. */
-export interface MeanInt8 { kind: "mean"; inputZp: number; outputZp: number; multiplier: number }
-/** softmax: exp(−d·s_in) for d = 0…255, as f32 values. */
-export interface SoftmaxInt8 { kind: "softmax"; expTable: number[] }
 /** Element-wise functions: the int8 output for every int8 input, indexed by q + 128. */
 export interface LutInt8 { kind: "lut"; table: number[] }
 
-export type Int8Params = ProducerInt8 | AffineInt8 | AddInt8 | MulInt8 | ConcatInt8 | SameScaleInt8 | MeanInt8 | SoftmaxInt8 | LutInt8;
+/**
+ * Every shape of int8 parameters, by kind. The shapes several ops share are listed here; an op whose parameters
+ * are its own declares them in its file (`declare module "../ir.js" { interface Int8ParamKinds { … } }`).
+ */
+export interface Int8ParamKinds {
+  producer: ProducerInt8;
+  "same-scale": SameScaleInt8;
+  lut: LutInt8;
+}
+
+export type Int8Params = Int8ParamKinds[keyof Int8ParamKinds];
 
 /** The node's int8 parameters of the expected kind; throws if the quantizer has not set them. */
-export function int8Params<K extends Int8Params["kind"]>(node: Node, kind: K): Extract<Int8Params, { kind: K }> {
+export function int8Params<K extends keyof Int8ParamKinds>(node: Node, kind: K): Int8ParamKinds[K] {
   const p = node.int8;
   if (p?.kind !== kind) throw new Error(`internal: node ${quoteName(node.name)} (${fileText(node.op)}) has no ${kind} int8 parameters (is the graph quantized?)`);
-  return p as Extract<Int8Params, { kind: K }>;
+  return p as Int8ParamKinds[K];
 }
 
 export interface Graph {

@@ -1,18 +1,7 @@
-// Shape inference over a whole graph, and the consistency check run after every pass in tests.
+// The graph consistency check run after every pass in tests: order, names, constant sizes, each op's shape rule.
 import { sizeOf, tensorOf, type Graph } from "./ir.js";
 import { opDef } from "./ops/registry.js";
 import { quoteName } from "./errors.js";
-
-/** Sets the shape of every node output from its inputs, in topological order. */
-export function inferShapes(graph: Graph): Graph {
-  for (const node of graph.nodes) {
-    const inputShapes = node.inputs.map((name) => tensorOf(graph, name).shape);
-    const shape = opDef(node).inferShape(node, inputShapes);
-    const out = tensorOf(graph, node.outputs[0]);
-    out.shape = shape;
-  }
-  return graph;
-}
 
 /** Throws on the first broken invariant: order, dangling names, shapes, constant sizes. */
 export function checkGraph(graph: Graph): void {

@@ -6,15 +6,15 @@ import { packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** conv_i8 computes output channels four at a time and the reduction eight at a time (one i16x8 dot). */
-export const OC_BLOCK = 4;
-export const K_BLOCK = 8;
+const OC_BLOCK = 4;
+const K_BLOCK = 8;
 
 /**
  * Rows of at most this many inputs (KW·C) use conv_small_i8, which broadcasts each input into 8 channels:
  * the dot kernel would pad such rows to 8 and pay a horizontal sum per 4 channels (measured: conv 3×3 on
  * one channel ran at ~4 GMAC/s with the dot kernel). Scalar code gains nothing from it.
  */
-export const SMALL_ROW = 5;
+const SMALL_ROW = 5;
 const SMALL_OC_BLOCK = 8;
 
 interface ConvGeometry { kh: number; kw: number; c: number; oc: number; h: number; w: number; pads: number[]; strides: number[] }

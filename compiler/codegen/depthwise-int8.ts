@@ -6,7 +6,7 @@ import { packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** The SIMD kernel computes eight output channels at a time (one i16x8 multiply per tap). */
-export const DW_BLOCK = 8;
+const DW_BLOCK = 8;
 
 interface DepthwiseGeometry { h: number; w: number; c: number; dm: number; kh: number; kw: number; pads: number[] }
 

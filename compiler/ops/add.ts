@@ -4,6 +4,12 @@ import { shapeError, type OpDef } from "./op.js";
 import { REQUANT_LIMIT, roundHalfEven } from "../quant/arithmetic.js";
 import { f32Literal } from "../codegen/emit.js";
 
+/** Each input's scale folded into its own f32 multiplier towards the output scale. */
+export interface AddInt8 { kind: "add"; aZp: number; bZp: number; aMultiplier: number; bMultiplier: number; outputZp: number }
+declare module "../ir.js" {
+  interface Int8ParamKinds { add: AddInt8 }
+}
+
 /**
  * The int8 sum, every step an f32 operation exactly as add_i8 performs it (lane by lane in SIMD):
  * y = clamp(roundHalfEven(f32(f32(qa − zpA)·mA) + f32(f32(qb − zpB)·mB)) + zpOut, −128, 127),

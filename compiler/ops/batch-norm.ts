@@ -3,6 +3,12 @@ import { int8Params, sizeOf, tensorOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { REQUANT_LIMIT, roundHalfEven } from "../quant/arithmetic.js";
 
+/** Unfolded batch norm: per channel f32(q − inputZp)·multipliers[c] + offsets[c], then + outputZp. */
+export interface AffineInt8 { kind: "affine"; inputZp: number; outputZp: number; multipliers: number[]; offsets: number[] }
+declare module "../ir.js" {
+  interface Int8ParamKinds { affine: AffineInt8 }
+}
+
 export const batchNorm: OpDef = {
   op: "batch_norm",
   category: "affine",

@@ -3,6 +3,12 @@ import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
 
+/** Input i is requantized with inputZps[i] and multipliers[i] to the output's scale. */
+export interface ConcatInt8 { kind: "concat"; inputZps: number[]; multipliers: number[]; outputZp: number }
+declare module "../ir.js" {
+  interface Int8ParamKinds { concat: ConcatInt8 }
+}
+
 export const concat: OpDef = {
   op: "concat",
   category: "binary",

@@ -4,6 +4,12 @@ import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
 import { f32Literal } from "../codegen/emit.js";
 
+/** Σ(q − inputZp) over the pixels, times one f32 multiplier, + outputZp. */
+export interface MeanInt8 { kind: "mean"; inputZp: number; outputZp: number; multiplier: number }
+declare module "../ir.js" {
+  interface Int8ParamKinds { mean: MeanInt8 }
+}
+
 function keepdims(node: Node): boolean {
   const v = node.attrs.keepdims;
   if (v === undefined || typeof v === "boolean") return v === true;

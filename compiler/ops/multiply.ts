@@ -3,6 +3,12 @@ import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
 
+/** One f32 multiplier sA·sB/sOut for the integer product. */
+export interface MulInt8 { kind: "mul"; aZp: number; bZp: number; multiplier: number; outputZp: number }
+declare module "../ir.js" {
+  interface Int8ParamKinds { mul: MulInt8 }
+}
+
 export const multiply: OpDef = {
   op: "mul",
   category: "binary",

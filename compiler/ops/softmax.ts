@@ -3,6 +3,12 @@ import { int8Params, sizeOf } from "../ir.js";
 import { requantize } from "../quant/arithmetic.js";
 import type { OpDef } from "./op.js";
 
+/** exp(−d·s_in) for d = 0…255, as f32 values. */
+export interface SoftmaxInt8 { kind: "softmax"; expTable: number[] }
+declare module "../ir.js" {
+  interface Int8ParamKinds { softmax: SoftmaxInt8 }
+}
+
 /** int8 softmax output is fixed to TFLite's convention: probabilities in steps of 1/256. */
 const SOFTMAX_OUTPUT = { scale: 1 / 256, zeroPoint: -128 };
 
