@@ -1,4 +1,5 @@
 // The fuzzers' seeded randomness: every case is a pure function of (target, seed, case index).
+import { seededRandom } from "../seeded-random.js";
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -21,16 +22,9 @@ function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: small, fast and good enough to choose mutations. */
+/** mulberry32 (the tests' seededRandom): small, fast and good enough to choose mutations. */
 export function rngFrom(seed: number): Rng {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const below = (n: number): number => Math.floor(next() * n);
   return {
     next,
