@@ -3,7 +3,7 @@
 // equal to this process's own run of the same blob (runtime/model.ts); its blob worker is the file itself, and a blob
 // that never returns is stopped; without serialport, --serial says how to install it.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -93,7 +93,10 @@ beforeAll(async () => {
   process.env[HOST_TOKEN_ENV] = TOKEN;
 }, 300_000);
 
-afterAll(() => { delete process.env[HOST_TOKEN_ENV]; });
+afterAll(() => {
+  delete process.env[HOST_TOKEN_ENV];
+  if (folder) rmSync(folder, { recursive: true, force: true });
+});
 
 describe("dist/kiln-agent.mjs", () => {
   it("sits alone in its folder: no node_modules there or in any folder above it, no package but Node's own inside", () => {
