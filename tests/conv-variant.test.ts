@@ -1,0 +1,66 @@
+// The kernel-variant table for conv-like layers: which int8 kernel each layer gets per target, and what it reserves.
+import { describe, expect, it } from "vitest";
+import type { AttrValue, Graph, Node } from "../compiler/ir.js";
+import { convLikeInt8Codegen, selectConvKernel, type Target } from "../compiler/codegen/conv-variant.js";
+
+/** One layer reading x [1, h, w, c] (or [1, n] for dense) with weights of shape `w`; only shapes matter to the table. */
+function layer(op: string, x: number[], w: number[], attrs: Record<string, AttrValue> = {}): { node: Node; graph: Graph } {
+  const node: Node = { name: "layer", op, inputs: ["x", "w"], outputs: ["y"], attrs };
+  const tensors = new Map([
+    ["x", { name: "x", shape: x, dtype: "int8" as const }],
+    ["w", { name: "w", shape: w, dtype: "int8" as const }],
+    ["y", { name: "y", shape: [1, 1, 1, w[w.length - 1]], dtype: "int8" as const }],
+  ]);
+  return { node, graph: { name: "g", inputs: ["x"], outputs: ["y"], tensors, nodes: [node], meta: {} } };
+}
+
+const maxPool2 = { pool_kind: "max", pool_size: [2, 2], pool_strides: [2, 2], pool_pads: [0, 0, 0, 0] };
+const avgPool2 = { ...maxPool2, pool_kind: "avg" };
+
+const CASES: { label: string; layer: () => { node: Node; graph: Graph }; simd: string; scalar: string }[] = [
+  { label: "dense", layer: () => layer("dense", [1, 20], [20, 7]), simd: "dense_i8", scalar: "dense_i8" },
+  { label: "depthwise 3×3", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 2]), simd: "depthwise_i8", scalar: "depthwise_i8" },
+  { label: "conv 3×3/1 on 4 channels", layer: () => layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]), simd: "conv_wino_i8", scalar: "conv_i8" },
+  { label: "conv 3×3/1 + max pool 2×2/2", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], maxPool2), simd: "conv_wino_i8", scalar: "conv_i8" },
+  { label: "conv 3×3/1 + avg pool (not one Winograd tile)", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], avgPool2), simd: "conv_i8", scalar: "conv_i8" },
+  { label: "conv 3×3/2", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], { strides: [2, 2] }), simd: "conv_i8", scalar: "conv_i8" },
+  { label: "conv 3×3/1 on 1025 channels (beyond Winograd's exact range)", layer: () => layer("conv2d", [1, 4, 4, 1025], [3, 3, 1025, 4]), simd: "conv_i8", scalar: "conv_i8" },
+  { label: "conv 3×3 on 1 channel (short rows)", layer: () => layer("conv2d", [1, 8, 8, 1], [3, 3, 1, 8]), simd: "conv_small_i8", scalar: "conv_i8" },
+  { label: "conv 1×1 on 8 channels", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16]), simd: "conv_pw_i8", scalar: "conv_i8" },
+  { label: "conv 1×1 on 5 channels (short rows)", layer: () => layer("conv2d", [1, 6, 6, 5], [1, 1, 5, 16]), simd: "conv_small_i8", scalar: "conv_i8" },
+  { label: "conv 1×1 padded", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16], { pads: [1, 1, 1, 1] }), simd: "conv_i8", scalar: "conv_i8" },
+  { label: "conv 1×1 + max pool", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16], maxPool2), simd: "conv_i8", scalar: "conv_i8" },
+];
+
+describe.each(CASES)("$label", ({ layer: make, simd, scalar }) => {
+  it.each([["simd", simd], ["scalar", scalar]] as [Target, string][])("%s → %s", (target, kernel) => {
+    const { node, graph } = make();
+    expect(selectConvKernel(node, graph, target).kernel).toBe(kernel);
+  });
+});
+
+describe("the table behind the codegen hooks", () => {
+  it("reads the target from graph.meta, as codegen sets it", () => {
+    const { node, graph } = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]);
+    expect(selectConvKernel(node, graph).kernel).toBe("conv_i8");
+    graph.meta.target = "simd";
+    expect(selectConvKernel(node, graph).kernel).toBe("conv_wino_i8");
+  });
+
+  it("reserves a persistent buffer for Winograd layers only, and scratch for padded copies", () => {
+    const wino = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8], { pads: [1, 1, 1, 1] });
+    wino.graph.meta.target = "simd";
+    expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBeGreaterThan(0);
+    wino.graph.meta.target = "scalar";
+    expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBe(0);
+    // conv_i8's padded copy: 10 × 10 × 4 bytes, rounded to 16.
+    expect(convLikeInt8Codegen.scratchInt8(wino.node, wino.graph)).toBe(400);
+    const unpadded = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]);
+    expect(convLikeInt8Codegen.scratchInt8(unpadded.node, unpadded.graph)).toBe(0);
+  });
+
+  it("refuses a layer no kernel computes", () => {
+    const { node, graph } = layer("max_pool", [1, 4, 4, 1], [1]);
+    expect(() => selectConvKernel(node, graph, "simd")).toThrow(/no int8 kernel/);
+  });
+});
