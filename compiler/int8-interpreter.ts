@@ -1,22 +1,13 @@
 // The int8 reference interpreter: runs a quantized graph with each op's int8 reference (the spec of the blob).
-import { sizeOf, tensorOf, type Graph, type TensorData } from "./ir.js";
-import { opDef } from "./ops/registry.js";
+import { tensorOf, type Graph, type TensorData } from "./ir.js";
+import { evaluateGraph } from "./interpreter.js";
 import { fileText, quoteName } from "./errors.js";
 
 export function runInt8All(graph: Graph, input: Int8Array): Map<string, Int8Array> {
-  const inputTensor = tensorOf(graph, graph.inputs[0]);
-  if (input.length !== sizeOf(inputTensor.shape)) {
-    throw new Error(`input has ${input.length} values; model ${quoteName(graph.name)} expects [${inputTensor.shape}]`);
-  }
-  const values = new Map<string, Int8Array>([[graph.inputs[0], input]]);
-  const valueOf = (name: string): TensorData => values.get(name) ?? (tensorOf(graph, name).data as TensorData);
-  for (const node of graph.nodes) {
-    const def = opDef(node);
+  return evaluateGraph<TensorData, Int8Array>(graph, input, (_name, data) => data as TensorData, (def, node, inputs, shapes, out) => {
     if (!def.int8) throw new Error(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 reference`);
-    const shapes = node.inputs.map((n) => tensorOf(graph, n).shape);
-    values.set(node.outputs[0], def.int8(node, node.inputs.map(valueOf), shapes, tensorOf(graph, node.outputs[0]).shape));
-  }
-  return values;
+    return def.int8(node, inputs, shapes, out);
+  });
 }
 
 export function runInt8(graph: Graph, input: Int8Array): Int8Array {

@@ -1,31 +1,37 @@
-// The float reference interpreter: runs a graph op by op with each op's float reference (the spec).
-import { sizeOf, tensorOf, type Graph } from "./ir.js";
+// The reference interpreters: run a graph op by op with each op's float reference (the spec) or int8 reference.
+import { sizeOf, tensorOf, type Graph, type Node, type TensorData } from "./ir.js";
 import { opDef } from "./ops/registry.js";
+import type { OpDef } from "./ops/op.js";
 import { quoteName } from "./errors.js";
 
 export type Activations = Map<string, Float32Array>;
 
-/** Runs one input (NHWC floats, batch 1) and returns every tensor's value. */
-export function runFloatAll(graph: Graph, input: Float32Array): Activations {
+/**
+ * Runs `graph` on `input` (NHWC, batch 1): `step` computes each node from its inputs' values (earlier outputs, or
+ * constants as `constant` gives them). Returns every computed tensor's value, the input included.
+ */
+export function evaluateGraph<I extends TensorData, O extends I>(graph: Graph, input: O, constant: (name: string, data: TensorData | undefined) => I,
+  step: (def: OpDef, node: Node, inputs: I[], inputShapes: number[][], outputShape: number[]) => O): Map<string, O> {
   const inputTensor = tensorOf(graph, graph.inputs[0]);
   if (input.length !== sizeOf(inputTensor.shape)) {
     throw new Error(`input has ${input.length} values; model ${quoteName(graph.name)} expects [${inputTensor.shape}] = ${sizeOf(inputTensor.shape)}`);
   }
-  const values: Activations = new Map([[graph.inputs[0], input]]);
-  const valueOf = (name: string): Float32Array => {
-    const v = values.get(name);
-    if (v) return v;
-    const t = tensorOf(graph, name);
-    if (!(t.data instanceof Float32Array)) throw new Error(`tensor ${quoteName(name)} has no float value`);
-    return t.data;
-  };
+  const values = new Map<string, O>([[graph.inputs[0], input]]);
+  const valueOf = (name: string): I => values.get(name) ?? constant(name, tensorOf(graph, name).data);
   for (const node of graph.nodes) {
-    const inputs = node.inputs.map(valueOf);
     const shapes = node.inputs.map((n) => tensorOf(graph, n).shape);
-    const out = tensorOf(graph, node.outputs[0]).shape;
-    values.set(node.outputs[0], opDef(node).float(node, inputs, shapes, out));
+    values.set(node.outputs[0], step(opDef(node), node, node.inputs.map(valueOf), shapes, tensorOf(graph, node.outputs[0]).shape));
   }
   return values;
+}
+
+/** Runs one input (NHWC floats, batch 1) and returns every tensor's value. */
+export function runFloatAll(graph: Graph, input: Float32Array): Activations {
+  const floatConstant = (name: string, data: TensorData | undefined): Float32Array => {
+    if (!(data instanceof Float32Array)) throw new Error(`tensor ${quoteName(name)} has no float value`);
+    return data;
+  };
+  return evaluateGraph(graph, input, floatConstant, (def, node, inputs, shapes, out) => def.float(node, inputs, shapes, out));
 }
 
 export function runFloat(graph: Graph, input: Float32Array): Float32Array {
