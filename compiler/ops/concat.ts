@@ -2,6 +2,7 @@
 import { int8Params, sizeOf } from "../ir.js";
 import { shapeError, type OpDef } from "./op.js";
 import { requantize } from "../quant/arithmetic.js";
+import type { EmitContext } from "../codegen/emit.js";
 
 /** Input i is requantized with inputZps[i] and multipliers[i] to the output's scale. */
 export interface ConcatInt8 { kind: "concat"; inputZps: number[]; multipliers: number[]; outputZp: number }
@@ -38,26 +39,10 @@ export const concat: OpDef = {
     const inputs = node.inputs.map((i) => ctx.quantOf(i));
     node.int8 = { kind: "concat", inputZps: inputs.map((q) => q.zeroPoint), multipliers: inputs.map((q) => Math.fround(q.scale / out.scale)), outputZp: out.zeroPoint };
   },
-  emitFloat({ node, inputShapes, outputShape, addr }) {
-    const cOut = outputShape[outputShape.length - 1], pixels = sizeOf(outputShape) / cOut;
-    let offset = 0;
-    return node.inputs.map((name, i) => {
-      const c = inputShapes[i][inputShapes[i].length - 1];
-      const line = `concat_f32(${addr(name)}, ${addr(node.outputs[0])}, ${pixels}, ${c}, ${cOut}, ${offset});`;
-      offset += c;
-      return line;
-    }).join("\n  ");
-  },
-  emitInt8({ node, inputShapes, outputShape, addr }) {
-    const cOut = outputShape[outputShape.length - 1], pixels = sizeOf(outputShape) / cOut;
-    const { inputZps: zps, multipliers: ms, outputZp: zpOut } = int8Params(node, "concat");
-    let offset = 0;
-    return node.inputs.map((name, i) => {
-      const c = inputShapes[i][inputShapes[i].length - 1];
-      const line = `concat_i8(${addr(name)}, ${addr(node.outputs[0])}, ${pixels}, ${c}, ${cOut}, ${offset}, ${zps[i]}, ${ms[i]}, ${zpOut});`;
-      offset += c;
-      return line;
-    }).join("\n  ");
+  emitFloat: (ctx) => emitPerInput(ctx, (args) => `concat_f32(${args});`),
+  emitInt8(ctx) {
+    const { inputZps: zps, multipliers: ms, outputZp: zpOut } = int8Params(ctx.node, "concat");
+    return emitPerInput(ctx, (args, i) => `concat_i8(${args}, ${zps[i]}, ${ms[i]}, ${zpOut});`);
   },
   macs: () => 0,
 };
@@ -70,4 +55,16 @@ function interleave(inputs: ArrayLike<number>[], shapes: number[][], out: number
     for (let p = 0; p < pixels; p++) for (let ch = 0; ch < c; ch++) put(x[p * c + ch], i, p * cOut + offset + ch);
     offset += c;
   });
+}
+
+/** One kernel call per input: `call` gets the arguments writing input i's channels at its offset in the output's. */
+function emitPerInput({ node, inputShapes, outputShape, addr }: EmitContext, call: (args: string, input: number) => string): string {
+  const cOut = outputShape[outputShape.length - 1], pixels = sizeOf(outputShape) / cOut;
+  let offset = 0;
+  return node.inputs.map((name, i) => {
+    const c = inputShapes[i][inputShapes[i].length - 1];
+    const line = call(`${addr(name)}, ${addr(node.outputs[0])}, ${pixels}, ${c}, ${cOut}, ${offset}`, i);
+    offset += c;
+    return line;
+  }).join("\n  ");
 }

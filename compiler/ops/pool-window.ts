@@ -1,7 +1,7 @@
 // Shape rule and window walk shared by max_pool and avg_pool.
 import { attrInts, type Node, type Window2D } from "../ir.js";
 import { shapeError } from "./op.js";
-import { outputSize } from "./geometry.js";
+import { forEachWindowPosition, outputSize } from "./geometry.js";
 
 export function poolWindow(node: Node): Window2D {
   return {
@@ -21,25 +21,10 @@ export function poolShape(node: Node, x: number[]): number[] {
 /** Calls `reduce` with the in-bounds input indices of every output element's window. */
 export function forEachWindow(node: Node, xs: number[], out: number[], reduce: (outIndex: number, inIndices: number[]) => void): void {
   const [, h, w, c] = xs;
-  const [, oh, ow] = out;
-  const { kernel: [kh, kw], strides: [sh, sw], pads: [pt, pl] } = poolWindow(node);
-  const idx: number[] = [];
-  for (let oy = 0; oy < oh; oy++) {
-    for (let ox = 0; ox < ow; ox++) {
-      for (let ch = 0; ch < c; ch++) {
-        idx.length = 0;
-        for (let ky = 0; ky < kh; ky++) {
-          const iy = oy * sh + ky - pt;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = ox * sw + kx - pl;
-            if (ix >= 0 && ix < w) idx.push((iy * w + ix) * c + ch);
-          }
-        }
-        reduce((oy * ow + ox) * c + ch, idx);
-      }
-    }
-  }
+  const ow = out[2];
+  forEachWindowPosition(poolWindow(node), h, w, (oy, ox, positions) => {
+    for (let ch = 0; ch < c; ch++) reduce((oy * ow + ox) * c + ch, positions.map(([y, x]) => (y * w + x) * c + ch));
+  });
 }
 
 export function emitPoolArgs(node: Node, xs: number[], out: number[], addr: (t: string) => number): string {
