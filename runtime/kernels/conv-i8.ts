@@ -159,7 +159,7 @@ export function conv_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, 
 }
 
 /**
- * A dense layer. Weights (compiler/codegen/conv-int8.ts packDenseWeights): one row of C8 = C rounded up to 8 bytes
+ * A dense layer. Weights (compiler/codegen/dense-int8.ts packDenseWeights): one row of C8 = C rounded up to 8 bytes
  * per output channel, zero-padded, so the last group of 4 may read rows past OC (other constants; those lanes are
  * never stored) and the weights need no padding to whole groups.
  */
