@@ -27,7 +27,10 @@ fi
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || die "needs Debian's apt-get and dpkg"
 
 # The version Debian bookworm ships (security updates included), and the libraries it needs beyond a base system.
-VERSION=$(apt-cache madison nodejs | awk -F'|' '$2 ~ /^ *18\./ { gsub(/ /, "", $2); print $2; exit }')
+node18_version() { apt-cache madison nodejs 2>/dev/null | awk -F'|' '$2 ~ /^ *18\./ { gsub(/ /, "", $2); print $2; exit }'; }
+VERSION=$(node18_version)
+# A fresh machine may have no package lists yet.
+if [ -z "$VERSION" ] && [ "$(id -u)" = 0 ]; then apt-get update -qq >&2 || true; VERSION=$(node18_version); fi
 [ -n "$VERSION" ] || die "apt has no nodejs 18.x (needs Debian bookworm's sources; run apt-get update)"
 mkdir -p "$CACHE/debs"
 cd "$CACHE/debs"
@@ -47,7 +50,7 @@ sed -i 's|/usr/share/nodejs/|/tmp/.kiln-node18/|g' "$LIB/libnode.so.108"
 cat > "$WRAPPER" <<WRAP
 #!/bin/sh
 # Debian bookworm's Node $VERSION from $CACHE (made by tests/node18/setup.sh).
-[ -L $LINK ] || ln -sfn "$ROOT/usr/share/nodejs" $LINK
+[ "\$(readlink $LINK)" = "$ROOT/usr/share/nodejs" ] || ln -sfn "$ROOT/usr/share/nodejs" $LINK
 LD_LIBRARY_PATH="$LIB\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$ROOT/usr/bin/node" "\$@"
 WRAP
 chmod +x "$WRAPPER"
