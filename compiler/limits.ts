@@ -5,6 +5,9 @@ import { fileText } from "./errors.js";
 /** model.json is read whole and parsed: anything larger is refused before it is read. */
 export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
+/** An .onnx file is read whole and decoded: its weights (at most MAX_WEIGHT_ELEMENTS float32) plus room for the graph. */
+export const MAX_ONNX_FILE_BYTES = 320 * 1024 * 1024;
+
 /** Keras layers in a LayersModel. */
 export const MAX_LAYERS = 4096;
 

@@ -18,6 +18,8 @@ export type OnnxDtype = "float32" | "int8" | "uint8" | "int32" | "int64" | "bool
  * A constant tensor (initializer, Constant node output or TENSOR attribute), in ONNX's own layout (row-major, dims as
  * written: conv weights are OIHW, activations NCHW). `data.length` equals the product of `dims` (1 for a scalar, dims []).
  * int64 values arrive as numbers, each checked to be a safe integer; bool arrives as a Uint8Array of 0/1.
+ * Other ONNX element types are mapped by the reader: float16, bfloat16 and double → float32 (Kiln computes in float32),
+ * int16 and uint16 → int32, uint32 and uint64 → int64; string and complex tensors are refused.
  */
 export interface OnnxTensor {
   name: string;
