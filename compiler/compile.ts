@@ -94,7 +94,7 @@ export function loadModel(path: string): Graph {
 /** The passes for a compile: the float pipeline, or the int8 one calibrated as the options say. */
 export function pipelineFor(options: CompileOptions): readonly Pass[] {
   if (options.quantize === "none") return FLOAT_PIPELINE;
-  return INT8_PIPELINE({ pixelScale: options.pixelScale, pixelOffset: options.pixelOffset, calibrate: (graph) => calibrationOf(graph, options) });
+  return INT8_PIPELINE({ pixelScale: options.pixelScale, pixelOffset: options.pixelOffset, calibrate: (graph) => calibrationOf(graph, options), log: options.log });
 }
 
 /** The quantize pass's calibration: the options' images run through the (fused float) graph it receives. */

@@ -44,6 +44,9 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   const manifestBytes = new TextEncoder().encode(JSON.stringify(m)).length;
   io.out(`total params ${params.toLocaleString("en-US")}   MACs ${m.macs.toLocaleString("en-US")}   arena ${formatBytes(m.arenaBytes)} (lower bound ${formatBytes(m.arenaLowerBound)})`);
   io.out(`size ${formatBytes(size)}: weights ${formatBytes(m.weightBytes)}, code ${formatBytes(size - m.weightBytes - manifestBytes)}, manifest ${formatBytes(manifestBytes)}`);
-  if (m.quantization) io.out(`calibrated on ${safe(m.quantization.images)} (${safe(m.quantization.method)}); pixels map to int8 ${m.quantization.inputExact ? "exactly" : "approximately"}`);
+  if (m.quantization) {
+    const how = m.quantization.method === "qdq" ? `pre-quantized, not calibrated: ${safe(m.quantization.images)}` : `calibrated on ${safe(m.quantization.images)} (${safe(m.quantization.method)})`;
+    io.out(`${how}; pixels map to int8 ${m.quantization.inputExact ? "exactly" : "approximately"}`);
+  }
   io.out(`labels ${m.labels.map(safe).join(", ")}`);
 }

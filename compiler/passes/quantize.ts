@@ -2,6 +2,7 @@
 import type { Graph } from "../ir.js";
 import type { CalibrationMethod, Range } from "../quant/calibrate.js";
 import { checkInt8Support, quantizeGraph, type InputMapping } from "../quant/quantize.js";
+import { givenQuantOf } from "../quant/given.js";
 import type { Pass } from "./pipeline.js";
 
 /** What calibration measured on a graph: each activation tensor's float range, and what it ran on (for the manifest). */
@@ -17,6 +18,8 @@ export interface QuantizeInput extends InputMapping {
    * left after fusion. Called after every op is known to have an int8 kernel, so a hopeless model fails before the slow part.
    */
   calibrate(graph: Graph): Calibration;
+  /** Facts worth telling the user (that a pre-quantized model is not calibrated). */
+  log?: (line: string) => void;
 }
 
 export function quantizePass(input: QuantizeInput): Pass {
@@ -25,6 +28,14 @@ export function quantizePass(input: QuantizeInput): Pass {
     run(graph) {
       // Before calibrating: calibration is the slow part.
       checkInt8Support(graph);
+      // A pre-quantized model (ONNX QDQ) carries its own scales and zero points: no calibration, no images.
+      const given = givenQuantOf(graph);
+      if (given) {
+        input.log?.(`pre-quantized model: using ${given.source}, no calibration`);
+        const quantized = quantizeGraph(graph, new Map(), input);
+        quantized.meta.calibration = { images: `none (${given.source})`, method: "qdq" };
+        return quantized;
+      }
       const { ranges, images, method } = input.calibrate(graph);
       const quantized = quantizeGraph(graph, ranges, input);
       quantized.meta.calibration = { images, method };

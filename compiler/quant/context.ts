@@ -3,6 +3,7 @@ import { tensorOf, type Graph, type Node } from "../ir.js";
 import { KilnError, quoteName } from "../errors.js";
 import { affineFromRange, type AffineQuant } from "./arithmetic.js";
 import type { Range } from "./calibrate.js";
+import { checkGivenActivation, givenActivation, givenWeights, type GivenQuant } from "./given.js";
 
 /**
  * Handed to `OpDef.quantize` for each node in order: by then every input of the node is quantized. A hook sets its
@@ -16,19 +17,29 @@ export interface QuantizeContext {
   setQuant(tensor: string, q: AffineQuant): AffineQuant;
   /** The calibrated range of `tensor`, refused if the float model is not finite there. */
   rangeOf(tensor: string): Range;
-  /** Quantizes the node's output from its calibrated range; returns the result. */
+  /** Quantizes the node's output from its calibrated range (or the model's own, see `given`); returns the result. */
   calibrateOutput(node: Node): AffineQuant;
+  /** A pre-quantized model's own quantization (ONNX QDQ): outputs take its scales instead of calibrated ones. */
+  given?: GivenQuant;
+  /**
+   * Int8 weights of a producer from the model's own scales, or undefined when the model is not pre-quantized
+   * (the producer then picks symmetric per-channel scales itself).
+   */
+  givenWeights(node: Node, weights: string, w: Float32Array, channels: number): { data: Int8Array; scales: number[] } | undefined;
 }
 
-export function quantizeContext(graph: Graph, ranges: Map<string, Range>): QuantizeContext {
+export function quantizeContext(graph: Graph, ranges: Map<string, Range>, given?: GivenQuant): QuantizeContext {
   const ctx: QuantizeContext = {
     graph,
+    given,
     quantOf(name) {
       const q = tensorOf(graph, name).quant;
       if (!q) throw new Error(`internal: tensor ${quoteName(name)} is not quantized yet`);
       return { scale: q.scale[0], zeroPoint: q.zeroPoint[0] };
     },
     setQuant(name, q) {
+      // A pre-quantized model fixes every tensor's quantization: an op that would pick another cannot map it exactly.
+      if (given) checkGivenActivation(graph, given, name, q);
       const t = tensorOf(graph, name);
       t.dtype = "int8";
       t.quant = { scale: [q.scale], zeroPoint: [q.zeroPoint] };
@@ -44,8 +55,12 @@ export function quantizeContext(graph: Graph, ranges: Map<string, Range>): Quant
       return r;
     },
     calibrateOutput(node) {
+      if (given) return ctx.setQuant(node.outputs[0], givenActivation(graph, given, node.outputs[0]));
       const r = ctx.rangeOf(node.outputs[0]);
       return ctx.setQuant(node.outputs[0], affineFromRange(r.min, r.max));
+    },
+    givenWeights(node, weights, w, channels) {
+      return given && givenWeights(given, node.name, weights, w, channels);
     },
   };
   return ctx;

@@ -14,7 +14,10 @@ export function quantizeProducer(node: Node, ctx: QuantizeContext, channelAxis?:
   const input = ctx.quantOf(node.inputs[0]);
   const w = tensorOf(graph, node.inputs[1]);
   const axis = channelAxis ?? w.shape.length - 1;
-  const { data, scales } = quantizeWeightsPerChannel(w.data as Float32Array, sizeOf(w.shape.slice(axis)));
+  const channels = sizeOf(w.shape.slice(axis));
+  // A pre-quantized model's int8 weights and scales are used as they are; otherwise symmetric per output channel.
+  const { data, scales } = ctx.givenWeights(node, node.inputs[1], w.data as Float32Array, channels)
+    ?? quantizeWeightsPerChannel(w.data as Float32Array, channels);
   const wName = `${node.inputs[1]}#int8`;
   graph.tensors.set(wName, { name: wName, shape: w.shape, dtype: "int8", data, quant: { scale: scales, zeroPoint: scales.map(() => 0), axis } });
   node.inputs[1] = wName;

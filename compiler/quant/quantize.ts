@@ -5,6 +5,7 @@ import { opDef } from "../ops/registry.js";
 import { affineFromRange, type AffineQuant } from "./arithmetic.js";
 import type { Range } from "./calibrate.js";
 import { quantizeContext } from "./context.js";
+import { givenActivation, givenQuantOf } from "./given.js";
 
 export interface InputMapping { pixelScale: number; pixelOffset: number }
 
@@ -21,6 +22,17 @@ export function inputQuant(mapping: InputMapping, calibrated: Range): AffineQuan
   return { ...affineFromRange(calibrated.min, calibrated.max), exact: false };
 }
 
+/**
+ * A pre-quantized model's own input quantization; exact when it is the pixel mapping's (within 1e-6 relative of the
+ * pixel scale, which moves no pixel 0–255 across a rounding boundary, and the zero point that absorbs the offset).
+ */
+export function givenInputQuant(mapping: InputMapping, given: AffineQuant): AffineQuant & { exact: boolean } {
+  const shift = -mapping.pixelOffset / mapping.pixelScale;
+  const exact = mapping.pixelScale > 0 && Math.abs(given.scale - mapping.pixelScale) <= 1e-6 * mapping.pixelScale
+    && Math.abs(shift - Math.round(shift)) < 1e-6 && given.zeroPoint === -128 + Math.round(shift);
+  return { ...given, exact };
+}
+
 /** Refuses a graph with an op that has no int8 kernel or quantize hook: nothing may silently stay in float. */
 export function checkInt8Support(graph: Graph): void {
   for (const node of graph.nodes) {
@@ -32,11 +44,13 @@ export function checkInt8Support(graph: Graph): void {
   }
 }
 
+/** `ranges` are the calibrated ones; a pre-quantized graph (graph.meta.givenQuant) needs none and uses its own. */
 export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping: InputMapping): Graph {
   checkInt8Support(input);
   const graph = cloneGraph(input);
-  const ctx = quantizeContext(graph, ranges);
-  const inQ = inputQuant(mapping, ctx.rangeOf(graph.inputs[0]));
+  const given = givenQuantOf(graph);
+  const ctx = quantizeContext(graph, ranges, given);
+  const inQ = given ? givenInputQuant(mapping, givenActivation(graph, given, graph.inputs[0])) : inputQuant(mapping, ctx.rangeOf(graph.inputs[0]));
   ctx.setQuant(graph.inputs[0], inQ);
   graph.meta.inputExact = inQ.exact;
   // checkInt8Support found a quantize hook on every node.
