@@ -78,7 +78,8 @@ export function graphInputs(path: string, inputs: onnx.IValueInfoProto[], initia
     const fixed = dims.map((d, i) => (i === 0 && (typeof d !== "number" || d <= 0) ? 1 : d));
     const unknown = fixed.findIndex((d) => typeof d !== "number" || d <= 0);
     if (unknown >= 0) {
-      const what = typeof fixed[unknown] === "string" ? `the symbolic size ${quoteName(fixed[unknown] as string, 24)}` : "an unknown size";
+      const d = fixed[unknown];
+      const what = typeof d === "string" ? `the symbolic size ${quoteName(d, 24)}` : d === null ? "an unknown size" : `size ${d}`;
       throw new KilnError(`${where} has ${what} in dimension ${unknown} of ${shown(dims)}; Kiln compiles fixed sizes except the batch: re-export with a fixed input shape (in torch.onnx.export, make only axis 0 dynamic: dynamic_axes={${JSON.stringify(fileText(name, 24))}: {0: "batch"}})`);
     }
     const problem = shapeProblem(fixed);
