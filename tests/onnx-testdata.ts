@@ -41,6 +41,8 @@ export interface NodeTest {
   /** The graph's declared inputs and outputs, in order (test_data_set_0's input_i.pb belongs to inputs[i]). */
   inputNames: string[];
   outputNames: string[];
+  /** False when an input or output is a sequence, map or optional (its .pb is no TensorProto; Kiln must refuse the model). */
+  tensorsOnly: boolean;
 }
 
 const DTYPE_NAMES: Record<number, string> = {
@@ -61,6 +63,14 @@ function int64(v: unknown): number {
   return n;
 }
 
+/** An IEEE half-precision value from its 16 bits. */
+function float16(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1, exp = (bits >> 10) & 0x1f, frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
 /** The values of a TensorProto (raw_data little-endian, or the typed field its type uses). */
 export function decodeTensor(t: ITensorProto): TestTensor {
   const dims = (t.dims ?? []).map(int64);
@@ -72,7 +82,7 @@ export function decodeTensor(t: ITensorProto): TestTensor {
   let values: number[];
   if (raw) {
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const width: Record<string, number> = { float32: 4, uint8: 1, int8: 1, uint16: 2, int16: 2, int32: 4, int64: 8, bool: 1, float64: 8, uint32: 4 };
+    const width: Record<string, number> = { float32: 4, uint8: 1, int8: 1, uint16: 2, int16: 2, int32: 4, int64: 8, bool: 1, float64: 8, uint32: 4, float16: 2 };
     const w = width[dtype];
     if (w === undefined) throw new Error(`tensor ${t.name}: raw data of ${dtype} is not read by this loader`);
     if (raw.byteLength !== count * w) throw new Error(`tensor ${t.name}: ${raw.byteLength} raw bytes for ${count} ${dtype} values`);
@@ -80,13 +90,16 @@ export function decodeTensor(t: ITensorProto): TestTensor {
       float32: (i) => view.getFloat32(i * 4, true), uint8: (i) => view.getUint8(i), int8: (i) => view.getInt8(i),
       uint16: (i) => view.getUint16(i * 2, true), int16: (i) => view.getInt16(i * 2, true), int32: (i) => view.getInt32(i * 4, true),
       int64: (i) => int64(view.getBigInt64(i * 8, true)), bool: (i) => view.getUint8(i), float64: (i) => view.getFloat64(i * 8, true),
-      uint32: (i) => view.getUint32(i * 4, true),
+      uint32: (i) => view.getUint32(i * 4, true), float16: (i) => float16(view.getUint16(i * 2, true)),
     };
     values = Array.from({ length: count }, (_, i) => read[dtype](i));
   } else if (dtype === "float32") values = [...(t.floatData ?? [])];
   else if (dtype === "float64") values = [...(t.doubleData ?? [])];
   else if (dtype === "int64") values = (t.int64Data ?? []).map(int64);
   else if (["uint8", "int8", "uint16", "int16", "int32", "bool"].includes(dtype)) values = [...(t.int32Data ?? [])];
+  else if (dtype === "float16") values = (t.int32Data ?? []).map(float16);
+  // Strings are no numbers: NaN placeholders, which no computed output ever matches (Kiln must refuse such a test).
+  else if (dtype === "string") values = (t.stringData ?? []).map(() => NaN);
   else throw new Error(`tensor ${t.name}: ${dtype} is not read by this loader`);
   if (values.length !== count) throw new Error(`tensor ${t.name}: ${values.length} values for dims [${dims}]`);
   return { name: t.name ?? "", dims, dtype, values };
@@ -112,6 +125,7 @@ function loadNodeTest(dir: string, name: string): NodeTest {
     opset: opset === undefined || opset === null ? 0 : int64(opset),
     inputNames: (graph.input ?? []).map((v) => v.name ?? ""),
     outputNames: (graph.output ?? []).map((v) => v.name ?? ""),
+    tensorsOnly: [...(graph.input ?? []), ...(graph.output ?? [])].every((v) => v.type?.tensorType),
   };
 }
 

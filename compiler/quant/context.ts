@@ -13,8 +13,11 @@ export interface QuantizeContext {
   graph: Graph;
   /** The per-tensor quantization of a tensor already quantized (the graph input or an earlier node's output). */
   quantOf(tensor: string): AffineQuant;
-  /** Marks `tensor` int8 with `q`; returns q. */
-  setQuant(tensor: string, q: AffineQuant): AffineQuant;
+  /**
+   * Marks `tensor` int8 with `q`; returns q. `exact`: the op computes its output exactly in `q` (its input's, for pools
+   * and layout ops), so a pre-quantized model that left this tensor in float is still matched.
+   */
+  setQuant(tensor: string, q: AffineQuant, exact?: boolean): AffineQuant;
   /** The calibrated range of `tensor`, refused if the float model is not finite there. */
   rangeOf(tensor: string): Range;
   /** Quantizes the node's output from its calibrated range (or the model's own, see `given`); returns the result. */
@@ -37,9 +40,9 @@ export function quantizeContext(graph: Graph, ranges: Map<string, Range>, given?
       if (!q) throw new Error(`internal: tensor ${quoteName(name)} is not quantized yet`);
       return { scale: q.scale[0], zeroPoint: q.zeroPoint[0] };
     },
-    setQuant(name, q) {
+    setQuant(name, q, exact = false) {
       // A pre-quantized model fixes every tensor's quantization: an op that would pick another cannot map it exactly.
-      if (given) checkGivenActivation(graph, given, name, q);
+      if (given && (!exact || given.activations.has(name))) checkGivenActivation(graph, given, name, q);
       const t = tensorOf(graph, name);
       t.dtype = "int8";
       t.quant = { scale: [q.scale], zeroPoint: [q.zeroPoint] };
@@ -69,6 +72,6 @@ export function quantizeContext(graph: Graph, ranges: Map<string, Range>, given?
 /** The quantize hook of pools and layout ops: the output keeps the input's scale, so max pools and copies are exact. */
 export function keepInputScale(node: Node, ctx: QuantizeContext): void {
   const input = ctx.quantOf(node.inputs[0]);
-  ctx.setQuant(node.outputs[0], input);
+  ctx.setQuant(node.outputs[0], input, true);
   node.int8 = { kind: "same-scale", inputZp: input.zeroPoint };
 }

@@ -6,7 +6,9 @@
 // then uses those instead of calibrating (compiler/quant/given.ts). A pattern that Kiln cannot map exactly is an error
 // naming the node: nothing falls back to float or to Kiln's own calibration.
 import { fileText, KilnError, quoteName } from "../../errors.js";
+import type { Graph } from "../../ir.js";
 import type { AffineQuant } from "../../quant/arithmetic.js";
+import type { GivenQuant } from "../../quant/given.js";
 import type { OnnxModel, OnnxNode, OnnxTensor } from "./model.js";
 
 /** What the Q/DQ pairs of a model said, by ONNX tensor name. */
@@ -171,4 +173,29 @@ export function stripQdq(model: OnnxModel): { model: OnnxModel; qdq?: QdqParams 
   const stripper = new QdqStripper(model);
   const stripped = stripper.run();
   return { model: stripped, qdq: stripper.params };
+}
+
+/** What the lowering tells about names: the Kiln tensor holding each ONNX run-time tensor, and each weight's Kiln constant. */
+export interface LoweredNames {
+  tensorNames: Map<string, string>;
+  weightNames: Map<string, string>;
+}
+
+/**
+ * Hands the pairs' quantization to the quantizer (graph.meta.givenQuant), by Kiln tensor name. An activation the
+ * lowering did not keep as a Kiln tensor (folded away) needs no scale; the quantizer refuses any tensor left without one.
+ */
+export function attachQdq(graph: Graph, qdq: QdqParams, names: LoweredNames): void {
+  const activations = new Map<string, AffineQuant>();
+  for (const [onnxName, q] of qdq.activations) {
+    const kiln = names.tensorNames.get(onnxName);
+    if (kiln !== undefined) activations.set(kiln, q);
+  }
+  const weights = new Map<string, number[]>();
+  for (const [onnxName, scales] of qdq.weights) {
+    const kiln = names.weightNames.get(onnxName);
+    if (kiln !== undefined) weights.set(kiln, scales);
+  }
+  const given: GivenQuant = { source: "the model's QuantizeLinear/DequantizeLinear scales and zero points", activations, weights };
+  graph.meta.givenQuant = given;
 }
