@@ -1,9 +1,11 @@
 // The compiler driver: model file → graph → passes → layout → AssemblyScript → blob.
-import { readFileSync, statSync, type Stats } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { sizeOf, type Graph } from "./ir.js";
 import { fileText, KilnError, quoteName } from "./errors.js";
 import { loadLayersModel } from "./frontends/layers-model.js";
 import { loadGraphModel } from "./frontends/graph-model.js";
+import { detectModelFormat } from "./frontends/detect-format.js";
+import { loadOnnxModel } from "./frontends/onnx/index.js";
 import { FLOAT_PIPELINE, INT8_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
 import type { Calibration } from "./passes/quantize.js";
 import { layoutGraph, rawConstants } from "./codegen/layout.js";
@@ -62,17 +64,22 @@ export function jsonSyntaxProblem(text: string, e: unknown): string {
   return `${fileText(what, 120)} at line ${line}, column ${before.length - before.lastIndexOf("\n")}`;
 }
 
-/** Reads a TF.js model.json of any supported format into the float IR; a bad file only ever gives a KilnError. */
+/** Reads a model file (ONNX, or a TF.js model.json of either kind; told apart by its bytes) into the float IR; a bad file only ever gives a KilnError. */
 export function loadModel(path: string): Graph {
-  let stats: Stats;
+  const format = detectModelFormat(path);
   try {
-    stats = statSync(path);
-  } catch {
-    throw new KilnError(`${path}: file not found`);
+    return format === "onnx" ? loadOnnxModel(path) : loadTfjsJson(path);
+  } catch (e) {
+    if (e instanceof KilnError) throw e;
+    // The frontends check every value they read; this is the net under them, so a file never shows a stack trace.
+    throw new KilnError(`${path}: cannot read this model (internal: ${fileText(String((e as Error)?.message), 200)})`);
   }
-  if (stats.isDirectory()) throw new KilnError(`${path}: is a folder; pass the model.json inside it`);
-  if (!stats.isFile()) throw new KilnError(`${path}: not a regular file; pass a model.json`);
-  if (stats.size > MAX_MODEL_JSON_BYTES) throw new KilnError(`${path}: ${mib(stats.size)} is larger than Kiln reads for a model.json (limit ${mib(MAX_MODEL_JSON_BYTES)})`);
+}
+
+/** A TF.js model.json: parsed whole (bounded), then the layers or the graph-model frontend. */
+function loadTfjsJson(path: string): Graph {
+  const size = statSync(path).size;
+  if (size > MAX_MODEL_JSON_BYTES) throw new KilnError(`${path}: ${mib(size)} is larger than Kiln reads for a model.json (limit ${mib(MAX_MODEL_JSON_BYTES)})`);
   let json: unknown, text = "";
   try {
     text = readFileSync(path, "utf8");
@@ -82,13 +89,7 @@ export function loadModel(path: string): Graph {
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) throw new KilnError(`${path}: expected a TF.js model.json object`);
   const model = json as Record<string, unknown>;
-  try {
-    return model.format === "graph-model" ? loadGraphModel(path, model) : loadLayersModel(path, model);
-  } catch (e) {
-    if (e instanceof KilnError) throw e;
-    // The frontends check every value they read; this is the net under them, so a file never shows a stack trace.
-    throw new KilnError(`${path}: cannot read this model (internal: ${fileText(String((e as Error)?.message), 200)})`);
-  }
+  return model.format === "graph-model" ? loadGraphModel(path, model) : loadLayersModel(path, model);
 }
 
 /** The passes for a compile: the float pipeline, or the int8 one calibrated as the options say. */

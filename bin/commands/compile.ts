@@ -1,4 +1,4 @@
-// `kiln compile`: model.json → model.wasm, with a size breakdown.
+// `kiln compile`: model.onnx or model.json → model.wasm, with a size breakdown.
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
@@ -11,8 +11,8 @@ import { calibrationImages } from "../calibration.js";
 
 export const compileSpec: CommandSpec = {
   name: "compile",
-  summary: "compile a TF.js model to one WebAssembly blob",
-  usage: "kiln compile <model.json> [-o out.wasm] [--quantize int8|none] [--target simd|scalar] [--calibration <images>]",
+  summary: "compile an ONNX or TF.js model to one WebAssembly blob",
+  usage: "kiln compile <model.onnx|model.json> [-o out.wasm] [--quantize int8|none] [--target simd|scalar] [--calibration <images>]",
   options: {
     output: { type: "string", short: "o", description: "output file", default: "<model dir>/model.wasm" },
     quantize: { type: "string", choices: ["none", "int8"], description: "int8 (weights per channel, activations per tensor) or none (float32)", default: "int8" },
@@ -31,7 +31,7 @@ export const compileSpec: CommandSpec = {
 
 export async function compileCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(compileSpec, argv);
-  const [modelPath] = requirePositionals(compileSpec, parsed, 1, "<model.json>");
+  const [modelPath] = requirePositionals(compileSpec, parsed, 1, "<model.onnx|model.json>");
   const o = parsed.options;
   const out = o.output === compileSpec.options.output.default ? join(dirname(modelPath), "model.wasm") : String(o.output);
   const labels = o.labels === compileSpec.options.labels.default ? undefined : String(o.labels).split(",");

@@ -1,5 +1,7 @@
-// `kiln eval`: accuracy of a blob on labelled images, or of a model.json in float and int8 side by side.
+// `kiln eval`: accuracy of a blob on labelled images, or of a model (.onnx or model.json) in float and int8 side by side.
+import { existsSync } from "node:fs";
 import { readLabelledImages, type LabelledImages } from "../../io/idx.js";
+import { isWasmFile } from "../../compiler/frontends/detect-format.js";
 import { compileFile, type CompileOptions } from "../../compiler/compile.js";
 import { KilnError } from "../../compiler/errors.js";
 import { Model } from "../../runtime/model.js";
@@ -12,8 +14,8 @@ import { calibrationImages } from "../calibration.js";
 
 export const evalSpec: CommandSpec = {
   name: "eval",
-  summary: "accuracy on labelled images (a blob, or a model.json in float and int8 side by side)",
-  usage: "kiln eval <blob.wasm|model.json> --images <idx> --labels <idx> [--count N] [--json]",
+  summary: "accuracy on labelled images (a blob, or a .onnx / model.json in float and int8 side by side)",
+  usage: "kiln eval <blob.wasm|model.onnx|model.json> --images <idx> --labels <idx> [--count N] [--json]",
   options: {
     images: { type: "string", description: "idx images file (e.g. MNIST t10k-images-idx3-ubyte)" },
     labels: { type: "string", description: "idx labels file" },
@@ -63,13 +65,15 @@ function confusionTable(confusion: number[][], manifestLabels: string[]): string
 
 export async function evalCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(evalSpec, argv);
-  const [target] = requirePositionals(evalSpec, parsed, 1, "<blob.wasm|model.json>");
+  const [target] = requirePositionals(evalSpec, parsed, 1, "<blob.wasm|model.onnx|model.json>");
   const o = parsed.options;
   if (!o.images || !o.labels) throw new KilnError(`kiln eval: --images and --labels are required (usage: ${evalSpec.usage})`, 2);
   let data: LabelledImages;
   try { data = readLabelledImages(String(o.images), String(o.labels)); } catch (e) { throw new KilnError((e as Error).message); }
   const count = typeof o.count === "number" ? Math.min(o.count, data.count) : data.count;
-  if (!target.endsWith(".json")) {
+  // A blob (by its bytes or its name) runs as it is; anything else is a model to compile, its format told by its bytes.
+  const isBlob = isWasmFile(target) || /\.wasm$/i.test(target) || (!existsSync(target) && !/\.(json|onnx)$/i.test(target));
+  if (isBlob) {
     // A blob file runs on a worker, each inference time-limited (bin/blob-runs.ts).
     const model = await openBlob("eval", target, timeLimit("eval", o["time-limit"]));
     const r = await evaluateBlob(model, data, count, progressBar("evaluating", count, !o.json && !o.quiet))
