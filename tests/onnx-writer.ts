@@ -26,6 +26,7 @@ export interface NodeSpec {
   inputs: string[];
   outputs?: string[];
   name?: string;
+  domain?: string;
   attrs?: Record<string, Attr>;
 }
 
@@ -69,7 +70,7 @@ export function onnxBytes(spec: ModelSpec): Uint8Array {
       output: [valueInfo(spec.output)],
       initializer: (spec.initializers ?? []).map(tensor),
       node: spec.nodes.map((n, i) => ({
-        name: n.name ?? `${n.op.toLowerCase()}_${i}`, opType: n.op, input: n.inputs, output: n.outputs ?? [n.name ?? `${n.op.toLowerCase()}_${i}`],
+        name: n.name ?? `${n.op.toLowerCase()}_${i}`, opType: n.op, domain: n.domain ?? "", input: n.inputs, output: n.outputs ?? [n.name ?? `${n.op.toLowerCase()}_${i}`],
         attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
       })),
     },
@@ -102,7 +103,7 @@ export function randomValues(count: number, seed: number, lo = -1, hi = 1): Floa
 }
 
 export async function runOrt(bytes: Uint8Array, inputName: string, data: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: number[] }> {
-  const session = await ort.InferenceSession.create(bytes);
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   const result = await session.run({ [inputName]: new ort.Tensor("float32", data, dims) });
   const out = result[session.outputNames[0]];
   return { data: Float32Array.from(out.data as Float32Array), dims: [...out.dims] };
