@@ -16,7 +16,7 @@ import { emitModelSource } from "./codegen/model-source.js";
 import { checkGeneratedSource } from "./codegen/source-guard.js";
 import { MAX_BLOB_MEMORY_BYTES, MAX_MODEL_JSON_BYTES, mib } from "./limits.js";
 import type { Layout } from "./codegen/layout.js";
-import { kernelLibrary } from "./codegen/kernels.js";
+import { kernelLibrary, kernelsCalled } from "./codegen/kernels.js";
 import { buildManifest, type Manifest } from "./codegen/manifest.js";
 import type { BuiltBlob } from "./build.js";
 import { build, startToolchain } from "./toolchain.js";
@@ -172,7 +172,8 @@ export function generateModel(input: Graph, options: CompileOptions): GeneratedM
   const kernels = kernelLibrary();
   const source = emitModelSource(graph, layout, layerCode, kernels);
   checkGeneratedSource(source, graph.nodes.map((n) => n.name), kernels);
-  return { graph, layout, source, manifest: buildManifest(graph, layout, options, graph.nodes.map((node) => layerMacs(graph, node))) };
+  const layerKernels = layerCode.map((code) => kernelsCalled(code, kernels));
+  return { graph, layout, source, manifest: buildManifest(graph, layout, options, graph.nodes.map((node) => layerMacs(graph, node)), layerKernels) };
 }
 
 export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {

@@ -151,7 +151,8 @@ export function checkProfile(result: unknown, manifest: Manifest | null, asked: 
       ? (l.outputShape as number[]).slice() : info?.outputShape.slice() ?? [];
     const macs = count(l.macs) ? l.macs : info?.macs ?? 0;
     return {
-      index: i, name, ops: typeof l.ops === "string" ? l.ops : (info?.fused ?? []).join("+"), outputShape: shape, macs,
+      index: i, name, ops: typeof l.ops === "string" ? l.ops : (info?.fused ?? []).join("+"),
+      kernel: (info?.kernels ?? []).join("+"), outputShape: shape, macs,
       weightBytes: count(l.weightBytes) ? l.weightBytes : info?.weightBytes ?? 0,
       p50Us, p90Us: Math.max(p50Us, time(l.p90Us)), meanUs: time(l.meanUs), minUs: Math.min(p50Us, time(l.minUs)),
       share: 0, gmacPerSecond: p50Us > 0 ? macs / p50Us / 1000 : 0, ...(cycles !== undefined ? { cycles } : {}),

@@ -101,6 +101,13 @@ function checkLayer(c: Checker, v: unknown, i: number): LayerInfo {
     macs: c.count(l.macs, `${field}.macs`), weightBytes: c.count(l.weightBytes, `${field}.weightBytes`),
   };
   if (l.params !== undefined) layer.params = c.count(l.params, `${field}.params`);
+  if (l.kernels !== undefined) {
+    layer.kernels = c.list(l.kernels, `${field}.kernels`, MANIFEST_LIMITS.fused).map((k, j) => {
+      const name = c.string(k, `${field}.kernels[${j}]`);
+      if (!/^[a-z][a-z0-9_]{0,63}$/.test(name)) c.fail(`${field}.kernels[${j}]`, "must be a kernel function name");
+      return name;
+    });
+  }
   if (l.outputScale !== undefined) layer.outputScale = c.finite(l.outputScale, `${field}.outputScale`);
   if (l.outputZeroPoint !== undefined) layer.outputZeroPoint = c.finite(l.outputZeroPoint, `${field}.outputZeroPoint`);
   return layer;

@@ -20,6 +20,8 @@ export interface LayerInfo {
   weightBytes: number;
   /** Trained parameters (weights and biases) of the layer. */
   params?: number;
+  /** The kernel library functions the layer calls, in order (e.g. ["conv_wino_i8"]): which variant the compiler chose. */
+  kernels?: string[];
   /** Int8 blobs: the layer output's quantization. */
   outputScale?: number;
   outputZeroPoint?: number;

@@ -2,6 +2,10 @@
 import { describe, expect, it } from "vitest";
 import type { AttrValue, Graph, Node } from "../compiler/ir.js";
 import { convLikeInt8Codegen, selectConvKernel, type Target } from "../compiler/codegen/conv-variant.js";
+import { join } from "node:path";
+import { compileFile, DEFAULT_COMPILE_OPTIONS } from "../compiler/compile.js";
+import { calibrationImages } from "../bin/calibration.js";
+import { ROOT } from "./device-helpers.js";
 
 /** One layer reading x [1, h, w, c] (or [1, n] for dense) with weights of shape `w`; only shapes matter to the table. */
 function layer(op: string, x: number[], w: number[], attrs: Record<string, AttrValue> = {}): { node: Node; graph: Graph } {
@@ -63,4 +67,21 @@ describe("the table behind the codegen hooks", () => {
     const { node, graph } = layer("max_pool", [1, 4, 4, 1], [1]);
     expect(() => selectConvKernel(node, graph, "simd")).toThrow(/no int8 kernel/);
   });
+});
+
+describe("the manifest names each layer's kernels", () => {
+  const models = ["mnist-cnn", "lenet5"];
+  it.each(models.flatMap((m) => [[m, "simd"], [m, "scalar"]] as [string, Target][]))("%s, %s: the table's choice, as the generated source calls it", async (model, target) => {
+    const compiled = await compileFile(join(ROOT, "models", model, "model.json"), { ...DEFAULT_COMPILE_OPTIONS, target, calibration: calibrationImages(), calibrationCount: 32 });
+    const layers = compiled.manifest.layers;
+    expect(layers.length).toBe(compiled.graph.nodes.length);
+    compiled.graph.nodes.forEach((node, i) => {
+      // Read from the generated function itself, independently of how the compiler listed them.
+      const body = new RegExp(`function layer_${i}\\(\\): void \\{([^}]*)\\}`).exec(compiled.source)?.[1] ?? "";
+      const called = [...body.matchAll(/(?<![.\w])([a-z_0-9]+)\(/g)].map((m) => m[1]);
+      expect(layers[i].kernels).toEqual(called);
+      if (["conv2d", "depthwise_conv2d", "dense"].includes(node.op)) expect(layers[i].kernels).toContain(selectConvKernel(node, compiled.graph, target).kernel);
+    });
+    expect(layers.some((l) => (l.kernels ?? []).length > 0)).toBe(true);
+  }, 120_000);
 });

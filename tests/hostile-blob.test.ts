@@ -243,6 +243,8 @@ describe("manifest and ABI are checked against a schema and the module", () => {
       [(m) => { m.labels = ["x".repeat(5000)]; }, /labels\[0\] is 5000 characters long; at most 1024/],
       [(m) => { m.labels = new Array(70_000).fill("a"); }, /labels has 70000 entries; at most 65536/],
       [(m) => { m.layers = {}; }, /layers must be a list/],
+      [(m) => { m.layers[0].kernels = ["conv_i8", "x\u001b[2J"]; }, /layers\[0\]\.kernels\[1\] .*must be a kernel function name/],
+      [(m) => { m.layers[0].kernels = "conv_i8"; }, /layers\[0\]\.kernels must be a list/],
       [(m) => { m.layers[0].fused = "dense"; }, /layers\[0\]\.fused must be a list/],
       [(m) => { m.layers[0].macs = -1; }, /layers\[0\]\.macs must be a whole number ≥ 0/],
       [(m) => { m.model = { name: "x" }; }, /model must be a string/],

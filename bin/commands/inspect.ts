@@ -32,11 +32,11 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   io.out(`output ${safe(m.output.name)} [${m.output.shape}] ${m.output.dtype}${q(m.output)}`);
   io.out("");
   const int8 = m.quantize !== "none";
-  const rows = m.layers.map((l, i) => [String(i), safe(l.name), safe(l.fused.join("+")), `[${l.outputShape.join(",")}]`, (l.params ?? 0).toLocaleString("en-US"),
+  const rows = m.layers.map((l, i) => [String(i), safe(l.name), safe(l.fused.join("+")), (l.kernels ?? []).join("+") || "-", `[${l.outputShape.join(",")}]`, (l.params ?? 0).toLocaleString("en-US"),
     l.macs.toLocaleString("en-US"), formatBytes(l.weightBytes), ...(int8 ? [l.outputScale === undefined ? "" : `${l.outputScale.toPrecision(4)} / ${l.outputZeroPoint}`] : [])]);
-  const head = ["#", "layer", "ops", "output", "params", "MACs", "weights", ...(int8 ? ["out scale / zp"] : [])];
+  const head = ["#", "layer", "ops", "kernel", "output", "params", "MACs", "weights", ...(int8 ? ["out scale / zp"] : [])];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const fmt = (r: string[]): string => r.map((v, c) => (c >= 4 && c <= 6 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ").trimEnd();
+  const fmt = (r: string[]): string => r.map((v, c) => (c >= 5 && c <= 7 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ").trimEnd();
   io.out(fmt(head));
   for (const r of rows) io.out(fmt(r));
   io.out("");

@@ -30,17 +30,17 @@ const perMac = (cycles: number, macs: number): string => (macs > 0 ? (cycles / m
 export function profileTable(p: ProfileResult, color: boolean): string[] {
   // Devices with a cycle counter (the board firmware) add cycles and cycles per MAC, the numbers that carry to other clocks.
   const cycles = p.layers.some((l) => l.cycles !== undefined);
-  const rows = p.layers.map((l) => [String(l.index), l.name, l.ops, `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"),
+  const rows = p.layers.map((l) => [String(l.index), l.name, l.ops, l.kernel || "-", `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"),
     formatBytes(l.weightBytes), us(l.p50Us), us(l.p90Us),
     ...(cycles ? [l.cycles !== undefined ? cyclesText(l.cycles) : "-", l.cycles !== undefined ? perMac(l.cycles, l.macs) : "-"] : []),
     `${(100 * l.share).toFixed(1)}%`, l.gmacPerSecond ? gmac(l.gmacPerSecond) : "-", bar(l.share, 20)]);
-  const barColumn = cycles ? 12 : 10;
+  const barColumn = cycles ? 13 : 11;
   const lines = renderTable([
-    { header: "#", align: "right" }, { header: "layer" }, { header: "ops" }, { header: "output" }, { header: "MACs", align: "right" },
+    { header: "#", align: "right" }, { header: "layer" }, { header: "ops" }, { header: "kernel" }, { header: "output" }, { header: "MACs", align: "right" },
     { header: "weights", align: "right" }, { header: "p50 µs", align: "right" }, { header: "p90 µs", align: "right" },
     ...(cycles ? [{ header: "cycles", align: "right" as const }, { header: "cyc/MAC", align: "right" as const }] : []),
     { header: "share", align: "right" }, { header: "GMAC/s", align: "right" }, { header: "" },
-  ], rows, (text, _r, c) => (c === barColumn ? paint(text, CYAN, color) : c === 6 ? paint(text, BOLD, color) : text));
+  ], rows, (text, _r, c) => (c === barColumn ? paint(text, CYAN, color) : c === 7 ? paint(text, BOLD, color) : text));
   lines[0] = paint(lines[0], DIM, color);
   const macs = p.layers.reduce((a, l) => a + l.macs, 0);
   lines.push("");
@@ -59,8 +59,8 @@ export function profileTable(p: ProfileResult, color: boolean): string[] {
 
 export function profileCsv(p: ProfileResult): string[] {
   const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return ["index,name,ops,output_shape,macs,weight_bytes,p50_us,p90_us,mean_us,share,gmac_per_s",
-    ...p.layers.map((l) => [l.index, quote(l.name), quote(l.ops), quote(l.outputShape.join("x")), l.macs, l.weightBytes,
+  return ["index,name,ops,kernel,output_shape,macs,weight_bytes,p50_us,p90_us,mean_us,share,gmac_per_s",
+    ...p.layers.map((l) => [l.index, quote(l.name), quote(l.ops), quote(l.kernel), quote(l.outputShape.join("x")), l.macs, l.weightBytes,
       l.p50Us.toFixed(3), l.p90Us.toFixed(3), l.meanUs.toFixed(3), l.share.toFixed(4), l.gmacPerSecond.toFixed(3)].join(","))];
 }
 

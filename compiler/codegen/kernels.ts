@@ -15,6 +15,12 @@ export interface KernelLibrary {
 
 let cached: KernelLibrary | undefined;
 
+/** The library's functions that a layer's generated statements call, in the order they are called. */
+export function kernelsCalled(code: string, library: KernelLibrary): string[] {
+  const known = new Set(library.signatures.keys());
+  return [...code.matchAll(/\b([a-z_][a-z0-9_]*)\(/g)].map((m) => m[1]).filter((name) => known.has(name));
+}
+
 export function kernelLibrary(): KernelLibrary {
   if (cached) return cached;
   const dir = join(packageRoot(), "runtime", "kernels");

@@ -20,8 +20,11 @@ function tensorInfo(graph: Graph, name: string): TensorInfo {
   return info;
 }
 
-/** `layerMacs[i]` is node i's multiply-accumulates per inference (from its op definition). */
-export function buildManifest(graph: Graph, layout: Layout, options: ManifestOptions, layerMacs: number[]): Manifest {
+/**
+ * `layerMacs[i]` is node i's multiply-accumulates per inference (from its op definition); `layerKernels[i]` the
+ * kernel functions its generated code calls (for conv-like layers, what codegen/conv-variant.ts selected).
+ */
+export function buildManifest(graph: Graph, layout: Layout, options: ManifestOptions, layerMacs: number[], layerKernels: string[][]): Manifest {
   const layers: LayerInfo[] = graph.nodes.map((node, i) => {
     const out = tensorOf(graph, node.outputs[0]).shape;
     const weightBytes = node.inputs.reduce((a, n) => a + (tensorOf(graph, n).data?.byteLength ?? 0), 0);
@@ -29,6 +32,7 @@ export function buildManifest(graph: Graph, layout: Layout, options: ManifestOpt
     const q = tensorOf(graph, node.outputs[0]).quant;
     return {
       name: node.name, op: node.op, fused: node.fused ?? [node.op], outputShape: out, macs: layerMacs[i], weightBytes, params,
+      kernels: layerKernels[i],
       ...(q ? { outputScale: q.scale[0], outputZeroPoint: q.zeroPoint[0] } : {}),
     };
   });
