@@ -29,23 +29,63 @@ export type Outcome =
   | { kind: "reject"; message: string }
   | { kind: "fail"; why: string };
 
-/** The test's model with inputs 1… turned into initializers, written to `dir`; returns its path. */
-export function modelWithConstants(test: NodeTest, dir: string): string {
+/**
+ * Element-wise ops: each output element depends only on the same input element (and on scalars, or on a second operand
+ * broadcast to the input's shape). Their node tests use inputs such as [3, 4, 5], which Kiln refuses (batch 3); viewed
+ * as one row [1, 60], with a second operand broadcast and viewed alike, the same values must give the same results.
+ */
+export const ELEMENTWISE_OPS: readonly string[] = ["Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Clip", "Neg", "Dropout", "Identity", "Add", "Sub", "Mul", "Div"];
+const BINARY_OPS = ["Add", "Sub", "Mul", "Div"];
+
+/** Whether the test also runs viewed as a row: an element-wise op on a float input that is not a row already. */
+export function viewableAsRow(test: NodeTest): boolean {
+  if (!ELEMENTWISE_OPS.includes(test.opTypes[0]) || !test.tensorsOnly) return false;
+  const x = testData(test).inputs[0];
+  return x.dtype === "float32" && !(x.dims.length === 2 && x.dims[0] === 1);
+}
+
+/** `t`'s values broadcast (numpy rules) to `dims`, in row-major order. */
+export function broadcastTo(t: TestTensor, dims: readonly number[]): number[] {
+  const offset = dims.length - t.dims.length;
+  if (offset < 0 || t.dims.some((d, i) => d !== 1 && d !== dims[i + offset])) throw new Error(`[${t.dims}] does not broadcast to [${dims}]`);
+  const strides = new Array<number>(dims.length).fill(0);
+  for (let i = t.dims.length - 1, step = 1; i >= 0; step *= t.dims[i], i--) strides[i + offset] = t.dims[i] === 1 ? 0 : step;
+  return Array.from({ length: sizeOf([...dims]) }, (_v, k) => {
+    let at = 0;
+    for (let d = dims.length - 1, rest = k; d >= 0; rest = Math.floor(rest / dims[d]), d--) at += (rest % dims[d]) * strides[d];
+    return t.values[at];
+  });
+}
+
+const rowShape = (n: number): onnxProto.onnx.ITensorShapeProto => ({ dim: [{ dimValue: 1 }, { dimValue: n }] });
+
+/**
+ * The test's model with inputs 1… turned into initializers, written to `dir`; returns its path. `asRow`: the input and
+ * outputs declared [1, N], and a binary op's second operand broadcast to the input's shape and stored as [1, N].
+ */
+export function modelWithConstants(test: NodeTest, dir: string, asRow = false): string {
   const model = onnx.ModelProto.decode(onnx.ModelProto.encode(test.model).finish());
   const graph = model.graph!;
   const inputs = graph.input ?? [];
+  const x = asRow ? testData(test).inputs[0] : undefined;
   for (let i = 1; i < inputs.length; i++) {
-    const t = inputTensorProto(test, i);
+    let t = inputTensorProto(test, i);
+    if (x && BINARY_OPS.includes(test.opTypes[0]) && i === 1) {
+      t = onnx.TensorProto.create({ dataType: onnx.TensorProto.DataType.FLOAT, dims: [1, x.values.length], floatData: broadcastTo(testData(test).inputs[1], x.dims) });
+    }
     t.name = inputs[i].name ?? "";
     graph.initializer = [...(graph.initializer ?? []), t];
   }
   graph.input = inputs.slice(0, 1);
+  if (x) {
+    for (const v of [...graph.input, ...(graph.output ?? [])]) if (v.type?.tensorType) v.type.tensorType.shape = rowShape(x.values.length);
+  }
   const op = test.opTypes[0];
   if (UNCHANGED_SINCE[op] !== undefined && test.opset >= UNCHANGED_SINCE[op] && test.opset < 7) {
     for (const o of model.opsetImport ?? []) if (!o.domain || o.domain === "ai.onnx") o.version = 7;
   }
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${test.name}.onnx`);
+  const path = join(dir, `${test.name}${asRow ? "-row" : ""}.onnx`);
   writeFileSync(path, onnx.ModelProto.encode(model).finish());
   return path;
 }
@@ -104,9 +144,9 @@ export function scaledMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 
 /**
  * Loads the test's model with `load` (the ONNX frontend), runs the float passes (with the consistency check) and the
- * float reference interpreter, and compares every output with ONNX's expected one.
+ * float reference interpreter, and compares every output with ONNX's expected one (`asRow`: see modelWithConstants).
  */
-export function runNodeTest(test: NodeTest, dir: string, load: (path: string) => Graph): Outcome {
+export function runNodeTest(test: NodeTest, dir: string, load: (path: string) => Graph, asRow = false): Outcome {
   if (!test.tensorsOnly) {
     // Its data is no TensorProto to compare with; Kiln reads tensors only, so it must refuse the model.
     try {
@@ -117,13 +157,16 @@ export function runNodeTest(test: NodeTest, dir: string, load: (path: string) =>
     }
     return { kind: "fail", why: "accepted a model whose inputs or outputs are not tensors" };
   }
-  const { inputs, outputs } = testData(test);
+  const data = testData(test);
+  // Viewed as a row: the same values, declared [1, N] (the second operand is part of the model then).
+  const row = (t: TestTensor): TestTensor => ({ ...t, dims: [1, t.values.length] });
+  const { inputs, outputs } = asRow ? { inputs: data.inputs.map((t, i) => (i === 0 ? row(t) : t)), outputs: data.outputs.map(row) } : data;
   if (inputs.length !== test.inputNames.length || outputs.length !== test.outputNames.length || outputs.length === 0) {
     return { kind: "fail", why: `test data incomplete (${inputs.length} inputs, ${outputs.length} outputs)` };
   }
   let graph: Graph;
   try {
-    graph = runPipeline(load(modelWithConstants(test, dir)), FLOAT_PIPELINE, { check: true });
+    graph = runPipeline(load(modelWithConstants(test, dir, asRow)), FLOAT_PIPELINE, { check: true });
   } catch (e) {
     const refusal = cleanRefusal(e);
     return refusal ? { kind: "reject", message: refusal } : { kind: "fail", why: `not a clean Kiln error: ${describeError(e)}` };
