@@ -10,7 +10,7 @@ export type ModelFormat = "onnx" | "tfjs-json";
 /** Bytes read to decide: HDF5's signature may sit at 0, 512, 1024 or 2048 (after a user block). */
 const HEAD_BYTES = 2056;
 
-const PYTORCH_EXPORT = `torch.onnx.export(model, torch.zeros(1, C, H, W), "model.onnx", opset_version=13, input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}), then kiln compile model.onnx (README: From PyTorch)`;
+const PYTORCH_EXPORT = `torch.onnx.export(model, torch.zeros(1, C, H, W), "model.onnx", opset_version=13, input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}) (on PyTorch 2.5 or newer add dynamo=False), then kiln compile model.onnx (README: From PyTorch)`;
 
 /** One-line recipes from a format Kiln does not read to one it does; `name` is the file as the user gave it. */
 export const RECIPES = {
