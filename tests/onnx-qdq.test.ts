@@ -179,7 +179,7 @@ describe("a QDQ pattern Kiln cannot map exactly is an error naming the node", ()
     expect(await compileRefusal(path)).toMatch(/^node 'gemm': its float weights are not the model's int8 weights times their scales .*cannot map this exactly$/);
   });
 
-  it("uint8 weights, a quantized graph output, and a DequantizeLinear of a float input", () => {
+  it("uint8 weights, a quantized graph output, a DequantizeLinear of a float input or without a scale", () => {
     const uint8 = new QdqBuilder(5);
     const x = uint8.qdq("x", INPUT_QUANT);
     const w = uint8.constant("w", [1, 1, 1, 1], "uint8", [200]);
@@ -194,5 +194,9 @@ describe("a QDQ pattern Kiln cannot map exactly is an error naming the node", ()
     const bare = new QdqBuilder(7);
     const d = bare.node("DequantizeLinear", ["x", bare.constant("s", [], "float", [0.1])], {}, "dq_input");
     expect(refusal(write(bare.model({ name: "x", dims: [1, 4] }, d)))).toMatch(/node 'dq_input' \(DequantizeLinear, opset 13\): reads 'x', which is neither a quantized constant nor a QuantizeLinear output/);
+
+    const short = new QdqBuilder(8);
+    const lone = short.node("DequantizeLinear", [short.constant("w", [4], "int8", [1, 2, 3, 4])], {}, "dq_short");
+    expect(refusal(write(short.model({ name: "x", dims: [1, 4] }, short.node("Add", ["x", lone]))))).toMatch(/node 'dq_short' \(DequantizeLinear, opset 13\): needs an input, a scale and an optional zero point/);
   });
 });

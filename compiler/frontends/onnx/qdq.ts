@@ -131,12 +131,16 @@ class QdqStripper {
   run(): OnnxModel {
     const removed = new Set<OnnxNode>();
     for (const node of this.model.nodes) {
+      if (!isQdqNode(node)) continue;
+      if ((node.inputs.length < 2 || node.inputs.length > 3 || !node.inputs[0] || !node.inputs[1] || !node.outputs[0])) {
+        this.fail(node, "needs an input, a scale and an optional zero point, and one output");
+      }
       if (node.opType === "QuantizeLinear") {
         if (this.initializers.has(node.inputs[0])) this.fail(node, "quantizes a constant inside the graph; Kiln reads weights that are stored quantized (DequantizeLinear of an int8 initializer)");
         const readers = this.consumers.get(node.outputs[0]) ?? [];
-        const odd = readers.find((r) => r.opType !== "DequantizeLinear");
+        const odd = readers.find((r) => !isQdqNode(r) || r.opType !== "DequantizeLinear");
         if (odd) this.fail(node, `its output feeds ${fileText(odd.opType)} node ${quoteName(odd.name)}; Kiln maps QuantizeLinear only when DequantizeLinear reads it`);
-        if (readers.length === 0 || this.model.outputs.some((o) => o.name === node.outputs[0])) {
+        if (this.model.outputs.some((o) => o.name === node.outputs[0])) {
           this.fail(node, "its quantized output is a graph output; Kiln maps QuantizeLinear only when DequantizeLinear reads it (end the graph with the DequantizeLinear)");
         }
         removed.add(node);
@@ -145,7 +149,7 @@ class QdqStripper {
         const constant = this.model.initializers.get(source);
         const q = this.producers.get(source);
         if (constant) this.dequantizeConstant(node, constant);
-        else if (q?.opType === "QuantizeLinear") this.stripPair(node, q);
+        else if (q && isQdqNode(q) && q.opType === "QuantizeLinear") this.stripPair(node, q);
         else this.fail(node, `reads ${quoteName(source)}, which is neither a quantized constant nor a QuantizeLinear output; Kiln's models take float input and quantize it with a Q→DQ pair`);
         removed.add(node);
       }
@@ -159,9 +163,14 @@ class QdqStripper {
   }
 }
 
+/** A QuantizeLinear or DequantizeLinear of the default domain (other domains' are left to the lowering, which refuses them). */
+function isQdqNode(n: OnnxNode): boolean {
+  return (n.domain === "" || n.domain === "ai.onnx") && (n.opType === "QuantizeLinear" || n.opType === "DequantizeLinear");
+}
+
 /** Whether a model is pre-quantized (has any QuantizeLinear or DequantizeLinear node). */
 export function isQdqModel(model: OnnxModel): boolean {
-  return model.nodes.some((n) => n.opType === "QuantizeLinear" || n.opType === "DequantizeLinear");
+  return model.nodes.some(isQdqNode);
 }
 
 /**
