@@ -10,6 +10,7 @@ import onnxProto from "onnx-proto";
 import type { onnx as Onnx } from "onnx-proto";
 import { KilnError } from "../compiler/errors.js";
 import { readOnnx } from "../compiler/frontends/onnx/reader.js";
+import { MAX_PACKED_VALUES, MAX_PROTO_FIELDS } from "../compiler/frontends/onnx/proto-scan.js";
 import type { OnnxTensor } from "../compiler/frontends/onnx/model.js";
 import { requireCommand } from "./require-tool.js";
 
@@ -192,6 +193,18 @@ describe("hostile ONNX files give one-line KilnErrors, before allocating anythin
     }
     const bytes = Uint8Array.from([0x08, 0x08, 0x3a, ...varint(length), ...headers.reverse().flat()]);
     expect(readError(save(bytes))).toContain("nested too deeply");
+  });
+
+  it("millions of empty messages or packed numbers are counted before the decoder allocates an object for each", () => {
+    const varint = (v: number): number[] => { const out: number[] = []; while (v > 0x7f) { out.push((v & 0x7f) | 0x80); v = Math.floor(v / 128); } out.push(v); return out; };
+    const graphOf = (content: Uint8Array): Uint8Array => Uint8Array.from([0x08, 0x08, 0x3a, ...varint(content.length), ...content]);
+    const emptyNodes = new Uint8Array(2 * (MAX_PROTO_FIELDS + 1)).fill(0).map((_, i) => (i % 2 === 0 ? 0x0a : 0)); // GraphProto.node, length 0
+    expect(readError(save(graphOf(emptyNodes)))).toContain(`more than ${MAX_PROTO_FIELDS} protobuf fields`);
+    const count = MAX_PACKED_VALUES + 1, header = [0x2a, ...varint(count + 1 + varint(count).length), 0x3a, ...varint(count)]; // initializer { int64_data: [0, 0, …] }
+    const packed = new Uint8Array(header.length + count);
+    packed.set(header);
+    expect(readError(save(graphOf(packed)))).toContain("typed protobuf fields; Kiln reads larger tensors from raw_data");
+    expect(readError(save(Uint8Array.from([0x08, 0x08, 0x3b])))).toContain("wire type 3");
   });
 
   it("huge declared dims are refused from the dims, before any allocation", () => {

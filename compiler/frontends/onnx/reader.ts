@@ -8,6 +8,7 @@ import type { OnnxModel, OnnxNode, OnnxTensor } from "./model.js";
 import { closeExternalFiles, type ExternalFiles } from "./external-data.js";
 import { decodeTensor, safeInt, tensorLabel, type Int64, type TensorContext } from "./tensor.js";
 import { decodeAttributes, graphInputs, graphOutputs } from "./reader-parts.js";
+import { checkProtoStructure } from "./proto-scan.js";
 
 const { onnx } = onnxProto;
 
@@ -120,6 +121,7 @@ function checkTopology(path: string, model: OnnxModel): void {
 
 /** Decodes the protobuf; every failure (truncated, garbage, not ONNX) is a one-line KilnError naming the file. */
 function decodeModel(path: string, bytes: Uint8Array): Onnx.ModelProto {
+  checkProtoStructure(path, bytes); // counts and nesting first: the decoder allocates as it goes
   let model: Onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
