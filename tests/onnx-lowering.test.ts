@@ -158,6 +158,7 @@ describe("ops against ONNX Runtime", () => {
     ["Clip(0, 6) as inputs (ReLU6, opset 11)", onHead([node("Mul", ["r", "ten"], "m"), node("Clip", ["m", "lo", "hi"], "y")],
       [{ name: "ten", dims: [], data: [10] }, { name: "lo", dims: [], data: [0] }, { name: "hi", dims: [], data: [6] }], 11)],
     ["Clip with only a max input (opset 13)", onHead([node("Clip", ["r", "", "hi"], "y")], [{ name: "hi", dims: [], data: [0.3] }])],
+    ["Neg, and Sub of a constant", onHead([node("Neg", ["r"], "n"), node("Sub", ["n", "s"], "y")], [{ name: "s", dims: [], data: [0.5] }])],
     ["LeakyRelu, Sigmoid, Tanh", onHead([node("Conv", ["r", "c2"], "c", { pads: [1, 1, 1, 1] }), node("LeakyRelu", ["c"], "l", { alpha: float(0.1) }),
       node("Tanh", ["l"], "t"), node("Sigmoid", ["t"], "y")], [weight("c2", [4, 4, 3, 3])])],
     ["HardSigmoid and HardSwish (opset 14)", onHead([node("Conv", ["r", "c2"], "c"), node("HardSigmoid", ["c"], "h", { alpha: float(0.3), beta: float(0.4) }),
@@ -213,7 +214,7 @@ describe("what Kiln does not compile is a one-line error naming the node", () =>
   it("an attribute Kiln does not read", () => expectError(base([node("Relu", ["x"], "y", { fancy: 1 })]), /node 'y' \(Relu, opset 13\): attribute 'fancy' is not supported/));
   it("a transpose that would move data, read by a conv", () => expectError(base([node("Transpose", ["x"], "t", { perm: [0, 1, 3, 2] }), node("Conv", ["t", "w"], "y")],
     [weight("w", [2, 4, 3, 3])]), /node 'y' \(Conv, opset 13\): .*would need a real transpose/));
-  it("a flattened feature map as the model's output", () => expectError(base([node("Flatten", ["x"], "y")]), /output 'y' is a feature map flattened in ONNX's channel-major order/));
+  it("a flattened feature map as the model's output", () => expectError(base([node("Flatten", ["x"], "y")]), /output 'y' \[1,144\] is a feature map reshaped in ONNX's channel-major order/));
   it("Dropout's mask read by another node", () => expectError(base([{ op: "Dropout", inputs: ["x"], outputs: ["d", "mask"], name: "drop" }, node("Add", ["d", "mask"], "y")]),
     /node 'drop' \(Dropout, opset 13\): its output #1 'mask' is read/));
   it("Pad in reflect mode", () => expectError(base([node("Pad", ["x", "pads"], "y", { mode: "reflect" })], [ints("pads", [0, 0, 1, 1, 0, 0, 1, 1])]), /mode 'reflect' is not supported/));
@@ -223,6 +224,10 @@ describe("what Kiln does not compile is a one-line error naming the node", () =>
   it("a compile-time op on a run-time tensor", () => expectError(base([node("Gather", ["x", "i"], "y", { axis: 1 })], [ints("i", [0])]), /evaluates Gather only at compile time/));
   it("a batch other than 1", () => expectError(base([node("Relu", ["x"], "y")], [], 13, { name: "x", dims: [2, 4, 6, 6] }), /input 'x' has shape \[2,4,6,6\], a batch of 2/));
   it("Clip bounds computed at run time", () => expectError(base([node("Clip", ["x", "x"], "y")]), /node 'y' \(Clip, opset 13\): input 'x' is computed at run time; Kiln needs a constant there/));
+  it("a constant larger than Kiln's limits, folded at compile time", () => expectError(base([node("ConstantOfShape", ["big"], "c"), node("Add", ["x", "c"], "y")], [ints("big", [65536, 65536])]),
+    /node 'c' \(ConstantOfShape, opset 13\): shape \[65536, 65536\] is not a shape Kiln can hold/));
+  it("a Gather index out of range, at compile time", () => expectError(base([node("Shape", ["x"], "s"), node("Gather", ["s", "i"], "d"), node("Reshape", ["x", "d"], "y")], [ints("i", [7])]),
+    /node 'd' \(Gather, opset 13\): index 7 is outside \[-4, 3\]/));
   it("AveragePool with pads as large as the kernel", () => expectError(base([node("AveragePool", ["x"], "y", { kernel_shape: [2, 2], pads: [2, 0, 0, 0] })]), /pads \[2,0,0,0\] must be smaller than the kernel/));
 });
 

@@ -1,4 +1,4 @@
-// Element-wise ops: activations (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish), Softmax, and
+// Element-wise ops: activations (Relu, Clip, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish), Softmax, Neg, and
 // Add/Sub/Mul/Div of two same-shaped tensors or of a tensor and a scalar or per-channel constant.
 import { FLT_MAX, sizeOf } from "../../ir.js";
 import { attrFloat, attrInt } from "./lower-attrs.js";
@@ -141,6 +141,13 @@ export const ELEMENTWISE_LOWERINGS: Record<string, OnnxLowering> = {
     },
   },
   Softmax: softmax,
+  Neg: {
+    attrs: [],
+    lower(ctx) {
+      const x = ctx.tensor(0);
+      return like(x, affine(ctx, x.name, new Float32Array(kilnShape(x).at(-1)!).fill(-1), undefined));
+    },
+  },
   Add: arithmetic("add"),
   Sub: arithmetic("sub"),
   Mul: arithmetic("mul"),

@@ -167,4 +167,3 @@ export const SHAPE_LOWERINGS: Record<string, OnnxLowering> = {
   Identity: passThrough, Dropout: dropout,
 };
 
-export type { Value };

@@ -183,8 +183,8 @@ export function lowerOnnxModel(model: OnnxModel): LoweredOnnx {
   if (!out) throw new KilnError(`${path}: the output ${quoteName(output)} is produced by no node`);
   if (out.kind === "const") throw new KilnError(`${path}: the output ${quoteName(output)} is a constant (it does not depend on the input); there is nothing to compile`);
   if ("order" in out.layout) {
-    throw new KilnError(`${path}: the output ${quoteName(output)} is a feature map flattened in ONNX's channel-major order; Kiln holds feature maps as NHWC and reorders a flatten only into a following Gemm/MatMul. ` +
-      "End the model with a Gemm/MatMul after the flatten, or flatten channels-last (x.permute(0, 2, 3, 1).flatten(1))");
+    throw new KilnError(`${path}: the output ${quoteName(output)} [${out.shape}] is a feature map reshaped in ONNX's channel-major order; Kiln holds feature maps ` +
+      "channels-last (NHWC) and reorders them only into a following Gemm/MatMul's weights. End the model with a Gemm/MatMul after the flatten, or flatten channels-last (x.permute(0, 2, 3, 1).flatten(1))");
   }
   let result = out.name;
   if (result === input.name) result = b.node("identity", b.unique(`${output || "output"}`), [result]);
