@@ -90,6 +90,16 @@ describe("the flatten before a Gemm/MatMul (NCHW order kept by permuting weight 
     });
   });
 
+  it("two flattened feature maps concatenated, then Gemm (torch.cat([a.flatten(1), b.flatten(1)], 1))", () => {
+    const head = convRelu(3, 4);
+    return expectSameAsOrt({
+      opset: 13, input: image(3, 5, 6), output: "y",
+      initializers: [...head.inits, weight("c2", [2, 4, 3, 3]), weight("fc", [144, 6])],
+      nodes: [...head.nodes, node("Conv", ["r", "c2"], "c"), node("Flatten", ["r"], "fa"), node("Flatten", ["c"], "fb"),
+        node("Concat", ["fa", "fb"], "cat", { axis: 1 }), node("MatMul", ["cat", "fc"], "y")],
+    });
+  });
+
   it("a channels-last flatten (Transpose 0,2,3,1 then Reshape) needs no permutation", async () => {
     const spec: ModelSpec = {
       opset: 13, input: image(3, 4, 4), output: "y",

@@ -134,6 +134,7 @@ const concat: OnnxLowering = {
     if (!ctx.node.attrs.has("axis")) throw new Error("needs the attribute 'axis'");
     const axis = normalizeAxis(attrInt(ctx.node, "axis", 0), first.shape.length);
     if (parts.length === 1) return first;
+    if (axis === 1 && parts.some((p) => "order" in p.layout) && parts.every((p) => p.shape.length === 2 && p.shape[0] === 1)) return concatRows(ctx, parts);
     for (const p of parts) {
       if (!("axes" in p.layout) || !("axes" in first.layout) || !sameList(p.layout.axes, first.layout.axes)) {
         throw new Error(`inputs are held in different layouts (${describeLayout(first)} and ${describeLayout(p)}); Kiln concatenates same-layout tensors`);
@@ -149,6 +150,22 @@ const concat: OnnxLowering = {
     return tensorValue(ctx.emit("concat", parts.map((p) => p.name)), shape, first.layout);
   },
 };
+
+/**
+ * Rows [1, n] of which some are flattened feature maps (torch.cat([a.flatten(1), b.flatten(1)], 1)): Kiln joins its
+ * memory as it is, and the result's order says where each ONNX element went, for the Gemm/MatMul that reads it.
+ */
+function concatRows(ctx: LowerContext, parts: TensorValue[]): TensorValue {
+  const total = parts.reduce((s, p) => s + p.shape[1], 0);
+  const order = new Int32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    const own = memoryOrder(p);
+    for (let k = 0; k < p.shape[1]; k++) order[at + k] = at + (own ? own[k] : k);
+    at += p.shape[1];
+  }
+  return tensorValue(ctx.emit("concat", parts.map((p) => p.name)), [1, total], { order });
+}
 
 /** Identity, and Dropout at inference (its ratio and training_mode inputs are checked: training mode is refused). */
 const passThrough: OnnxLowering = { attrs: [], lower: (ctx) => ctx.tensor(0) };
