@@ -164,6 +164,21 @@ describe("a QDQ pattern Kiln cannot map exactly is an error naming the node", ()
     expect(await compileRefusal(path)).toMatch(/^node 'softmax' \(softmax\): the pre-quantized model quantizes its output with scale 0\.0039\d* and zero point -128, but Kiln's int8 op gives it scale 0\.00390625 and zero point -128 .*cannot map this exactly$/);
   });
 
+  it("a conv output and its ReLU quantized differently (Kiln folds the ReLU in and rounds once), and a max pool that changes scale", () => {
+    const twice = smallConv({
+      afterConv: (b, y) => b.qdq(b.node("Relu", [b.qdq(y, { scale: Math.fround(4 / 255), zeroPoint: 128, type: "uint8" })], {}, "relu_twice"), { scale: Math.fround(2 / 255), zeroPoint: 0, type: "uint8" }),
+    });
+    expect(refusal(twice)).toMatch(/node 'relu_twice' \(Relu, opset 13\): its input is quantized with scale 0\.0156\d* and int8 zero point 0, its output with scale 0\.0078\d* and int8 zero point -128; Kiln folds it into the Conv before it and rounds once/);
+    const same = smallConv({
+      afterConv: (b, y) => b.qdq(b.node("Relu", [b.qdq(y, { scale: Math.fround(2 / 255), zeroPoint: 0, type: "uint8" })], {}, "relu_once"), { scale: Math.fround(2 / 255), zeroPoint: 0, type: "uint8" }),
+    });
+    expect(refusal(same)).toBe("accepted");
+    const pool = smallConv({
+      afterConv: (b, y) => b.qdq(b.node("MaxPool", [b.qdq(y, { scale: Math.fround(4 / 255), zeroPoint: 128, type: "uint8" })], { kernel_shape: [2, 2], strides: [2, 2] }, "pool_rescale"), OUTPUT_QUANT),
+    });
+    expect(refusal(pool)).toMatch(/node 'pool_rescale' \(MaxPool, opset 13\): .*Kiln pools in its input's quantization/);
+  });
+
   it("a tensor the model leaves in float between quantized ops (conv → sigmoid without a Q/DQ pair)", async () => {
     expect(await compileRefusal(smallConv({ activation: "Sigmoid" }))).toMatch(/^node 'conv' \(conv2d\): the pre-quantized model gives no scale for its output 'conv[^']*' \(no QuantizeLinear\/DequantizeLinear pair after it\)/);
   });

@@ -159,7 +159,31 @@ class QdqStripper {
     const used = new Set(nodes.flatMap((n) => n.inputs));
     const initializers = new Map([...this.initializers].filter(([name]) => used.has(name)));
     const outputs = this.model.outputs.map((o) => ({ ...o, name: this.resolve(o.name) }));
+    this.checkSingleRounding(nodes);
     return { ...this.model, nodes, initializers, outputs };
+  }
+
+  /**
+   * Kiln pools in its input's scale and requantizes a conv or dense once, with a following ReLU or Clip (and pool)
+   * folded in. A model that quantizes such an op's input and output differently rounds twice, which Kiln would not
+   * reproduce: refused, naming the op.
+   */
+  checkSingleRounding(nodes: OnnxNode[]): void {
+    const readers = new Map<string, number>();
+    for (const n of nodes) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+    const producers = new Map(nodes.flatMap((n) => n.outputs.map((o): [string, OnnxNode] => [o, n])));
+    for (const node of nodes) {
+      const pool = node.opType === "MaxPool" || node.opType === "AveragePool";
+      if (!pool && node.opType !== "Relu" && node.opType !== "Clip") continue;
+      const input = this.params.activations.get(node.inputs[0]), output = this.params.activations.get(node.outputs[0]);
+      if (!input || !output || (input.scale === output.scale && input.zeroPoint === output.zeroPoint)) continue;
+      const producer = producers.get(node.inputs[0])?.opType ?? "";
+      const folded = ["Conv", "Gemm", "MatMul"].includes(producer) && readers.get(node.inputs[0]) === 1;
+      if (pool || folded) {
+        this.fail(node, `its input is quantized with scale ${input.scale} and int8 zero point ${input.zeroPoint}, its output with scale ${output.scale} and int8 zero point ${output.zeroPoint}; ` +
+          `Kiln ${pool ? "pools in its input's quantization" : `folds it into the ${fileText(producer)} before it and rounds once`} — quantize both the same way`);
+      }
+    }
   }
 }
 
