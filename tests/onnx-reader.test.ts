@@ -220,14 +220,19 @@ describe("hostile ONNX files give one-line KilnErrors, before allocating anythin
     expect(mutatedError((g) => { g.initializer![0] = { name: "w", dims: [2, 1, 3, 3], dataType: FLOAT, floatData: [1, 2] }; })).toContain("holds 2 values");
   });
 
-  it("int64 values beyond ±2^53 are refused: in data, dims, attributes and shapes", () => {
+  it("int64 values beyond ±2^53 are refused in dims and shapes (their exact value named), and saturate in data and attributes", () => {
     const beyond = { low: 0, high: 0x00400000, unsigned: false }; // 2^54
-    expect(mutatedError((g) => { g.initializer!.push({ name: "i", dims: [1], dataType: 7, int64Data: [beyond] }); })).toContain("beyond ±2^53");
-    const raw = new Uint8Array(8); raw[7] = 0x80; // int64 minimum, little-endian
-    expect(mutatedError((g) => { g.initializer!.push({ name: "r", dims: [1], dataType: 7, rawData: raw }); })).toContain("beyond ±2^53");
-    expect(mutatedError((g) => { g.initializer![0].dims = [beyond, 1]; })).toContain("beyond ±2^53");
-    expect(mutatedError((g) => { g.node![0].attribute = [{ name: "group", type: 2, i: beyond }]; })).toMatch(/attribute 'group' holds an integer beyond/);
+    expect(mutatedError((g) => { g.initializer![0].dims = [beyond, 1]; })).toContain("beyond ±2^53 (18014398509481984)");
     expect(mutatedError((g) => { g.input = [{ ...input("x", [1, 1, 4, 4]) }]; g.input[0].type!.tensorType!.shape!.dim![2] = { dimValue: beyond }; })).toContain("beyond ±2^53");
+    // PyTorch writes INT64_MAX / INT64_MIN as Slice's "to the end": any value past the axis means the same there.
+    const g = baseGraph();
+    const raw = new Uint8Array(16); raw[7] = 0x80; raw.fill(0xff, 8, 15); raw[15] = 0x7f; // INT64_MIN, INT64_MAX, little-endian
+    g.initializer!.push({ name: "ends", dims: [2], dataType: 7, rawData: raw }, { name: "big", dims: [1], dataType: 7, int64Data: [beyond] });
+    g.node![0].attribute = [...(g.node![0].attribute ?? []), { name: "kiln_probe", type: 7, ints: [beyond] }];
+    const model = readOnnx(save(encode(g)));
+    expect(Array.from(model.initializers.get("ends")!.data)).toEqual([-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+    expect(Array.from(model.initializers.get("big")!.data)).toEqual([Number.MAX_SAFE_INTEGER]);
+    expect(model.nodes[0].attrs.get("kiln_probe")).toEqual([Number.MAX_SAFE_INTEGER]);
   });
 
   it("element types Kiln does not hold are named", () => {

@@ -3,7 +3,7 @@ import type { onnx } from "onnx-proto";
 import { fileText, KilnError, quoteName } from "../../errors.js";
 import { shapeProblem } from "../../limits.js";
 import type { OnnxAttr, OnnxTensor, OnnxValueInfo } from "./model.js";
-import { decodeTensor, elementTypeName, int64Value, safeInt, type Int64, type TensorContext } from "./tensor.js";
+import { decodeTensor, elementTypeName, int64Value, safeInt, saturatedInt, type Int64, type TensorContext } from "./tensor.js";
 
 const utf8 = new TextDecoder("utf-8");
 const text = (bytes: Uint8Array | null | undefined): string => (bytes ? utf8.decode(bytes) : "");
@@ -33,11 +33,11 @@ export function decodeAttributes(path: string, attributes: onnx.IAttributeProto[
     let value: OnnxAttr;
     switch (attributeType(a)) {
       case FLOAT: value = a.f ?? 0; break;
-      case INT: value = safeInt(a.i as Int64, where); break;
+      case INT: value = saturatedInt(a.i as Int64); break;
       case STRING: value = text(a.s); break;
       case TENSOR: value = a.t ? decodeTensor(ctx, a.t, `${label} attribute ${quoteName(name)}`) : undefined; break;
       case FLOATS: value = [...(a.floats ?? [])]; break;
-      case INTS: value = (a.ints ?? []).map((i) => safeInt(i as Int64, where)); break;
+      case INTS: value = (a.ints ?? []).map((i) => saturatedInt(i as Int64)); break;
       case STRINGS: value = (a.strings ?? []).map(text); break;
       default: value = undefined; // GRAPH, SPARSE_TENSOR, TYPE_PROTO and their lists: no op Kiln lowers takes them
     }

@@ -19,11 +19,30 @@ export function int64Value(v: Int64 | null | undefined): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
-/** int64Value, or a KilnError saying where a value beyond JS's exact integers was found. */
+/** The exact decimal text of an int64, for messages (a Long object prints as "[object Object]"). */
+function int64Text(v: Int64): string {
+  if (typeof v === "number") return String(v);
+  const high = v.unsigned ? BigInt(v.high >>> 0) : BigInt(v.high | 0);
+  return String(high * BigInt(TWO_32) + BigInt(v.low >>> 0));
+}
+
+/** int64Value, or a KilnError saying where a value beyond JS's exact integers was found: for dims, shapes, versions. */
 export function safeInt(v: Int64 | null | undefined, where: () => string): number {
   const n = int64Value(v);
-  if (n === undefined) throw new KilnError(`${where()} holds an integer beyond ±2^53 (${fileText(String(v))}); Kiln reads only exactly representable int64 values`);
+  if (n === undefined) throw new KilnError(`${where()} holds an integer beyond ±2^53 (${fileText(int64Text(v as Int64))}); Kiln reads only exactly representable int64 values there`);
   return n;
+}
+
+/**
+ * An int64 value of tensor data or an INT attribute, saturated to ±(2^53 − 1): exporters write INT64_MAX/INT64_MIN
+ * as "to the end" in Slice (PyTorch's F.pad, x[:, 1:]), where any value past the axis means the same. A saturated
+ * value used as a size or a shape is still refused by the shape checks that follow.
+ */
+export function saturatedInt(v: Int64 | null | undefined): number {
+  const n = int64Value(v);
+  if (n !== undefined) return n;
+  const negative = typeof v === "number" ? v < 0 : !(v as { unsigned?: boolean }).unsigned && ((v as { high: number }).high | 0) < 0;
+  return negative ? -Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
 }
 
 /** Everything the tensor decoder needs from the reader: where it is, what is left of the weight budget, data files. */
@@ -104,7 +123,7 @@ function rawReader(type: ElementType, bytes: Uint8Array, where: () => string): (
     case "bfloat16": return (i) => bfloat16(view.getUint16(2 * i, true));
     case "double": return (i) => view.getFloat64(8 * i, true);
     default: // int64, uint64
-      return (i) => safeInt({ low: view.getUint32(8 * i, true), high: view.getUint32(8 * i + 4, true), unsigned: type.name === "uint64" }, where);
+      return (i) => saturatedInt({ low: view.getUint32(8 * i, true), high: view.getUint32(8 * i + 4, true), unsigned: type.name === "uint64" });
   }
 }
 
@@ -113,8 +132,8 @@ function fieldReader(type: ElementType, t: onnx.ITensorProto, where: () => strin
   switch (type.name) {
     case "float": { const f = t.floatData ?? []; return { length: f.length, at: (i) => f[i] }; }
     case "double": { const f = t.doubleData ?? []; return { length: f.length, at: (i) => f[i] }; }
-    case "int64": { const f = (t.int64Data ?? []) as Int64[]; return { length: f.length, at: (i) => safeInt(f[i], where) }; }
-    case "uint32": case "uint64": { const f = (t.uint64Data ?? []) as Int64[]; return { length: f.length, at: (i) => safeInt(f[i], where) }; }
+    case "int64": { const f = (t.int64Data ?? []) as Int64[]; return { length: f.length, at: (i) => saturatedInt(f[i]) }; }
+    case "uint32": case "uint64": { const f = (t.uint64Data ?? []) as Int64[]; return { length: f.length, at: (i) => saturatedInt(f[i]) }; }
     default: { // int32_data also carries int8, uint8, (u)int16, bool and the bits of float16/bfloat16
       const f = t.int32Data ?? [];
       const decode = type.name === "float16" ? float16 : type.name === "bfloat16" ? bfloat16 : type.name === "bool" ? (v: number) => (v ? 1 : 0) : (v: number) => v;
