@@ -4,8 +4,11 @@
 // The bound: ONNX Runtime dequantizes, computes in float and quantizes (or fuses into QLinear ops); Kiln accumulates in
 // int32 and requantizes once in f32. Both round the same real number, so they can differ only where it lies within
 // float rounding error of a .5 boundary: by at most 1 LSB of a layer's output, which a later layer may carry on.
-// The test holds every output within 1 LSB of ONNX Runtime's (with its graph optimizations off and on) and at least
-// 99 % of them exactly equal (measured on this model: all 2,000 equal).
+// The test holds every output within 1 LSB of ONNX Runtime's and at least 99 % of them exactly equal (measured on
+// this model: all 2,000 equal). The reference is ONNX Runtime with graph optimizations off, which computes what the
+// QDQ graph says (DequantizeLinear, the float op, QuantizeLinear). Its fused int8 kernels (QLinearConv, QGemm, with
+// optimizations on) are an approximation of that on CPUs without VNNI (uint8 × int8 products summed in saturating
+// 16-bit pairs): on mnist_cnn_qdq.onnx they differ from the graph's own arithmetic by up to 26 steps.
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -60,9 +63,9 @@ describe("a QDQ model compiles to int8 with its own scales", () => {
     expect(compiled.manifest.output.zeroPoint).toBe(OUTPUT_QUANT.zeroPoint);
   });
 
-  it("gives ONNX Runtime's int8 outputs within 1 LSB on 200 random images (≥ 99 % exactly)", async () => {
+  it("gives ONNX Runtime's outputs (the QDQ graph's arithmetic) within 1 LSB on 200 random images (≥ 99 % exactly)", async () => {
     const model = await Model.load((await compileInt8(path)).wasm);
-    for (const level of ["disabled", "all"] as const) {
+    for (const level of ["disabled"] as const) {
       const session = await ort.InferenceSession.create(cnn.bytes, { graphOptimizationLevel: level });
       const rand = seededRandom(5);
       let equal = 0, total = 0, worst = 0;
