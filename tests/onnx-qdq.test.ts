@@ -7,8 +7,9 @@
 // The test holds every output within 1 LSB of ONNX Runtime's and at least 99 % of them exactly equal (measured on
 // this model: all 2,000 equal). The reference is ONNX Runtime with graph optimizations off, which computes what the
 // QDQ graph says (DequantizeLinear, the float op, QuantizeLinear). Its fused int8 kernels (QLinearConv, QGemm, with
-// optimizations on) are an approximation of that on CPUs without VNNI (uint8 × int8 products summed in saturating
-// 16-bit pairs): on mnist_cnn_qdq.onnx they differ from the graph's own arithmetic by up to 26 steps.
+// optimizations on) only approximate it on an AVX2 CPU without VNNI (likely the saturating 16-bit sums of uint8 × int8
+// pairs that x86 int8 GEMMs use there): on mnist_cnn_qdq.onnx they differ from the graph's own arithmetic by up to
+// 26 steps (measured on this machine, an AMD EPYC with AVX2).
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
