@@ -148,6 +148,11 @@ describe("a QDQ pattern Kiln cannot map exactly is an error naming the node", ()
     expect(refusal(smallConv({ weightZp: 3 }))).toMatch(/node 'dequantizelinear_\d+' \(DequantizeLinear, opset 13\): weights 'w_\d+' have a nonzero zero point \(asymmetric\); Kiln's int8 weights are symmetric/);
   });
 
+  it("an int8 constant used other than as Conv/Gemm/MatMul weights (a Mul operand), which Kiln would requantize its own way", () => {
+    const path = smallConv({ afterConv: (b, y) => b.qdq(b.node("Mul", [y, b.weights([1, 2, 1, 1], [0.01], 0).name], {}, "scale_by"), { scale: Math.fround(2 / 255), zeroPoint: 0, type: "uint8" }) });
+    expect(refusal(path)).toMatch(/\(DequantizeLinear, opset 13\): int8 constant 'w_\d+' feeds Mul node 'scale_by' other than as the weights of a Conv, Gemm or MatMul/);
+  });
+
   it("per-channel weight scales along an axis that is not the output channels", () => {
     expect(refusal(smallConv({ axis: 1 }))).toMatch(/\(DequantizeLinear, opset 13\): per-axis scales must be a 1-D constant along an axis|have scales along axis 1, but Conv node 'conv' has its output channels on axis 0/);
   });

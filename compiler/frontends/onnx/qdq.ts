@@ -95,9 +95,11 @@ class QdqStripper {
     this.initializers.set(out, { name: out, dims: [...q.dims], dtype: "float32", data });
     if (q.dtype !== "int8") return;
     for (const consumer of this.consumers.get(out) ?? []) {
-      if (consumer.inputs[1] !== out) continue;
-      const axis = outputChannelAxis(consumer, q.dims.length);
-      if (axis === undefined) continue;
+      const axis = consumer.inputs[1] === out ? outputChannelAxis(consumer, q.dims.length) : undefined;
+      // Anywhere else Kiln would requantize the constant its own way: close to the model, but not its arithmetic.
+      if (axis === undefined) {
+        this.fail(dq, `int8 constant ${quoteName(q.name)} feeds ${fileText(consumer.opType)} node ${quoteName(consumer.name)} other than as the weights of a Conv, Gemm or MatMul; Kiln keeps a model's int8 constants exactly only there`);
+      }
       if (args.axis !== undefined && args.axis !== axis) {
         this.fail(dq, `weights ${quoteName(q.name)} have scales along axis ${args.axis}, but ${fileText(consumer.opType)} node ${quoteName(consumer.name)} has its output channels on axis ${axis}; Kiln needs per-output-channel (or per-tensor) weight scales`);
       }
