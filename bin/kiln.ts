@@ -16,6 +16,7 @@ import { agentCommand, agentSpec } from "./commands/agent.js";
 import { deployCommand, deploySpec } from "./commands/deploy.js";
 import { benchCommand, benchSpec } from "./commands/bench.js";
 import { boardCommand, boardSpec } from "./commands/board.js";
+import { serveCommand, serveSpec } from "./commands/serve.js";
 
 interface Command { spec: CommandSpec; run(argv: string[], io: Io): Promise<void> }
 
@@ -29,6 +30,7 @@ const COMMANDS: Command[] = [
   { spec: benchSpec, run: benchCommand },
   { spec: agentSpec, run: agentCommand },
   { spec: boardSpec, run: boardCommand },
+  { spec: serveSpec, run: serveCommand },
   { spec: demoSpec, run: demoCommand },
 ];
 

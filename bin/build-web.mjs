@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// npm run build (last step): bundles the web page of `kiln serve` (bin/web/) into dist/web/ with esbuild, and reports
+// the size of the runtime core (runtime/model.ts) as a browser bundle, the same code Node runs.
+import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = resolve(root, "dist/web");
+/** The runtime core's budget as a minified browser bundle (issue 16): a build over it says so, loudly. */
+const CORE_BUDGET = 10 * 1024;
+
+// The page carries the web sources and the browser-safe runtime only: no Node-only module, no npm package, no compiler.
+const NODE_ONLY = new Set(["runtime/package-root.ts", "runtime/worker-model.ts", "runtime/model-worker.ts", "runtime/model-worker-serve.ts", "runtime/build-kernels.ts"]);
+const allowed = (input) => (input.startsWith("bin/web/") || input.startsWith("runtime/")) && !NODE_ONLY.has(input);
+
+const common = { absWorkingDir: root, bundle: true, minify: true, format: "iife", target: "es2020", legalComments: "none", metafile: true, logLevel: "warning" };
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+const page = await build({ ...common, entryPoints: { page: "bin/web/page.ts", worker: "bin/web/worker.ts" }, outdir });
+for (const file of ["index.html", "style.css"]) copyFileSync(resolve(root, "bin/web", file), resolve(outdir, file));
+
+const foreign = Object.keys(page.metafile.inputs).filter((input) => !allowed(input));
+if (foreign.length > 0) {
+  console.error(`build-web: the page must not contain these (an import pulled them in):\n  ${foreign.join("\n  ")}`);
+  process.exit(1);
+}
+
+// The runtime core alone, as an ES module a browser project would bundle: Model and what it imports.
+const core = await build({ ...common, entryPoints: ["runtime/model.ts"], format: "esm", write: false });
+const coreBytes = core.outputFiles[0].contents;
+const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+const files = ["index.html", "style.css", "page.js", "worker.js"].map((f) => [f, statSync(resolve(outdir, f)).size]);
+const total = files.reduce((a, [, n]) => a + n, 0);
+console.log(`build-web: ${relative(root, outdir)}/ ${kib(total)} (${files.map(([f, n]) => `${f} ${kib(n)}`).join(", ")}); ` +
+  `runtime core ${kib(coreBytes.length)} minified, ${kib(gzipSync(coreBytes, { level: 9 }).length)} gzipped` +
+  (coreBytes.length > CORE_BUDGET ? ` — over its ${kib(CORE_BUDGET)} budget` : ""));
