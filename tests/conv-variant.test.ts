@@ -23,7 +23,11 @@ const avgPool2 = { ...maxPool2, pool_kind: "avg" };
 
 const CASES: { label: string; layer: () => { node: Node; graph: Graph }; simd: string; scalar: string }[] = [
   { label: "dense", layer: () => layer("dense", [1, 20], [20, 7]), simd: "dense_i8", scalar: "dense_i8" },
-  { label: "depthwise 3×3", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 2]), simd: "depthwise_i8", scalar: "depthwise_i8" },
+  { label: "depthwise 3×3 dm 2", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 2]), simd: "depthwise_i8", scalar: "depthwise_i8" },
+  { label: "depthwise 3×3 dm 1", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 1]), simd: "depthwise3x3_i8", scalar: "depthwise_i8" },
+  { label: "depthwise 3×3/2 dm 1", layer: () => layer("depthwise_conv2d", [1, 9, 9, 5], [3, 3, 5, 1], { strides: [2, 2] }), simd: "depthwise3x3_i8", scalar: "depthwise_i8" },
+  { label: "depthwise 3×3 strides 1×2", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 1], { strides: [1, 2] }), simd: "depthwise_i8", scalar: "depthwise_i8" },
+  { label: "depthwise 5×5 dm 1", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [5, 5, 4, 1]), simd: "depthwise_i8", scalar: "depthwise_i8" },
   { label: "conv 3×3/1 on 4 channels", layer: () => layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]), simd: "conv_wino_i8", scalar: "conv_i8" },
   { label: "conv 3×3/1 + max pool 2×2/2", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], maxPool2), simd: "conv_wino_i8", scalar: "conv_i8" },
   { label: "conv 3×3/1 + avg pool (not one Winograd tile)", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], avgPool2), simd: "conv_i8", scalar: "conv_i8" },

@@ -8,9 +8,9 @@ import type { ConvKernel } from "./conv-variant.js";
 /** The SIMD kernel computes eight output channels at a time (one i16x8 multiply per tap). */
 const DW_BLOCK = 8;
 
-interface DepthwiseGeometry { h: number; w: number; c: number; dm: number; kh: number; kw: number; pads: number[] }
+export interface DepthwiseGeometry { h: number; w: number; c: number; dm: number; kh: number; kw: number; pads: number[] }
 
-function geometry(node: Node, graph: Graph): DepthwiseGeometry {
+export function depthwiseGeometry(node: Node, graph: Graph): DepthwiseGeometry {
   const x = tensorOf(graph, node.inputs[0]).shape;
   const [kh, kw, c, dm] = tensorOf(graph, node.inputs[1]).shape;
   return { h: x[1], w: x[2], c, dm, kh, kw, pads: attrInts(node, "pads", [0, 0, 0, 0]) };
@@ -50,12 +50,19 @@ export function packGatherMasks(oc: number, dm: number): Uint8Array {
   return out;
 }
 
-/** depthwise_conv2d always runs depthwise_i8: the kernel library builds it with and without SIMD. */
+/** Padding is materialised like conv_i8's: a copy of the input with a zero-point border, then a VALID depthwise. */
+export function paddedInputBytes(node: Node, graph: Graph): number {
+  const g = depthwiseGeometry(node, graph);
+  const [t, l, b, r] = g.pads;
+  return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
+}
+
+/** The general depthwise kernel (any window, stride and multiplier), built with and without SIMD: the table's last resort for depthwise_conv2d. */
 export const depthwiseKernel: ConvKernel = {
   kernel: "depthwise_i8",
   applies: (node) => node.op === "depthwise_conv2d",
   pack(node, graph) {
-    const g = geometry(node, graph);
+    const g = depthwiseGeometry(node, graph);
     const w = tensorOf(graph, node.inputs[1]).data;
     if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
     const oc = g.c * g.dm, ocPadded = roundUp(oc, DW_BLOCK);
@@ -68,12 +75,7 @@ export const depthwiseKernel: ConvKernel = {
     if (g.dm > 1 && oc >= DW_BLOCK) blobs.set(`${node.name}#gather`, packGatherMasks(oc, g.dm));
     return blobs;
   },
-  /** Padding is materialised like conv_i8's: a copy of the input with a zero-point border, then a VALID depthwise. */
-  scratchBytes(node, graph) {
-    const g = geometry(node, graph);
-    const [t, l, b, r] = g.pads;
-    return t + l + b + r === 0 ? 0 : (g.h + t + b) * (g.w + l + r) * g.c;
-  },
+  scratchBytes: paddedInputBytes,
   persistentBytes: () => 0,
   emit({ node, inputShapes: [xs, ws], outputShape: [, oh, ow], addr }) {
     const [kh, kw, c, dm] = ws;

@@ -11,3 +11,4 @@ export * from "./layout";
 export * from "./conv-small-i8";
 export * from "./conv-wino-i8";
 export * from "./conv-pw-i8";
+export * from "./depthwise3x3-i8";
