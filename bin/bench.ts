@@ -4,7 +4,7 @@ import { cpus, loadavg, platform, release, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
 import { rmSync } from "node:fs";
 import { KilnError, UsageError } from "../compiler/errors.js";
-import { helpText, parseArgs, type CommandSpec } from "./args.js";
+import { defineCommand, helpText, parseArgs } from "./args.js";
 import { BLOB_KINDS, compareScores, kilnBlob, timeCliCompile, type KilnBlob } from "./bench/kiln-blobs.js";
 import { benchWorkDir, loadBenchModels, MODEL_NAMES, type BenchModel } from "./bench/models.js";
 import { exportOnnxFile } from "./bench/onnx-export.js";
@@ -12,20 +12,20 @@ import { maxAbsDiff, ortNodeEngine, ortWebEngine, tfjsEngine, type Engine } from
 import { evaluateTargets, reportText, type BenchResult, type Check, type EngineResult, type ModelResult } from "./bench/report.js";
 import { measurePeak, timeInterleaved, type PeakResult, type TimingOptions } from "./bench/timing.js";
 
-const spec: CommandSpec = {
+const spec = defineCommand({
   name: "bench",
   summary: "time Kiln's int8 simd/scalar and float blobs against TF.js and ONNX Runtime",
   usage: "npm run -s bench -- [--runs N] [--models a,b] [--quick] [--json]   (-s keeps npm's banner out of the JSON)",
   options: {
-    runs: { type: "number", description: "timed runs per engine and model", default: 300 },
-    warmup: { type: "number", description: "untimed runs per engine first", default: 30 },
-    block: { type: "number", description: "consecutive timed runs of one engine before the next one's turn", default: 10 },
+    runs: { type: "number", integer: true, min: 1, max: 1_000_000, description: "timed runs per engine and model", default: 300 },
+    warmup: { type: "number", integer: true, min: 0, max: 1_000_000, description: "untimed runs per engine first", default: 30 },
+    block: { type: "number", integer: true, min: 1, max: 1_000_000, description: "consecutive timed runs of one engine before the next one's turn", default: 10 },
     models: { type: "string", description: `comma-separated, from ${MODEL_NAMES.join(", ")}`, default: MODEL_NAMES.join(",") },
-    quick: { type: "boolean", description: "a smoke check: 20 runs, 3 warm-up (overrides --runs/--warmup)", default: false },
-    json: { type: "boolean", description: "print one JSON object (per-run samples included) instead of tables", default: false },
-    "keep-files": { type: "boolean", description: "keep the temporary folder with the generated model and blobs", default: false },
+    quick: { type: "boolean", description: "a smoke check: 20 runs, 3 warm-up (overrides --runs/--warmup)" },
+    json: { type: "boolean", description: "print one JSON object (per-run samples included) instead of tables" },
+    "keep-files": { type: "boolean", description: "keep the temporary folder with the generated model and blobs" },
   },
-};
+});
 
 const log = (line: string): void => { process.stderr.write(line + "\n"); };
 
@@ -100,10 +100,9 @@ async function main(argv: string[]): Promise<void> {
   if (argv.includes("--help") || argv.includes("-h")) { console.log(helpText(spec).replaceAll("kiln bench", "npm run bench")); return; }
   const { options: o, positionals } = parseArgs(spec, argv);
   if (positionals.length) throw new UsageError(`npm run bench: unexpected argument '${positionals[0]}' (usage: ${spec.usage})`);
-  const quick = o.quick as boolean;
-  const timing: TimingOptions = { runs: quick ? 20 : (o.runs as number), warmup: quick ? 3 : (o.warmup as number), block: quick ? 5 : (o.block as number) };
-  if (!(timing.runs >= 1 && timing.warmup >= 0 && timing.block >= 1)) throw new UsageError("npm run bench: --runs and --block must be ≥ 1, --warmup ≥ 0");
-  const names = String(o.models).split(",").map((s) => s.trim()).filter(Boolean);
+  const quick = o.quick;
+  const timing: TimingOptions = { runs: quick ? 20 : o.runs, warmup: quick ? 3 : o.warmup, block: quick ? 5 : o.block };
+  const names = o.models.split(",").map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !(MODEL_NAMES as readonly string[]).includes(n));
   if (unknown.length || names.length === 0) throw new UsageError(`npm run bench: unknown model '${unknown[0] ?? ""}' (known: ${MODEL_NAMES.join(", ")})`);
   const started = performance.now();

@@ -1,22 +1,18 @@
 // The CLI's runs of a blob: on a worker thread with a time limit per inference, and errors that say so.
 import { existsSync } from "node:fs";
+import { detectModelFormat, isWasmFile } from "../compiler/frontends/detect-format.js";
 import { INPUT_LIMITS, readInputFile } from "../io/input-file.js";
-import { KilnError, UsageError } from "../compiler/errors.js";
+import { KilnError } from "../compiler/errors.js";
 import type { LabelledImages } from "../io/idx.js";
 import { DEFAULT_TIME_LIMIT_MS, RunTimeout, WorkerModel } from "../runtime/worker-model.js";
-import type { OptionSpec } from "./args.js";
+import type { NumberOption } from "./args.js";
 import type { Progress } from "./progress.js";
 
-export const timeLimitOption: OptionSpec = {
+/** `--time-limit` of the commands that run a blob on this machine (its default makes the parsed value a number). */
+export const timeLimitOption = {
   type: "number", integer: true, min: 1, max: 3_600_000, default: DEFAULT_TIME_LIMIT_MS,
   description: "ms the blob may take to start or to run one inference; then it is stopped with an error",
-};
-
-export function timeLimit(command: string, value: unknown): number {
-  const ms = value as number;
-  if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw new UsageError(`kiln ${command}: --time-limit must be a whole number of ms, 1…3600000`);
-  return ms;
-}
+} as const satisfies NumberOption;
 
 /** The error to show for a failure while loading or running `path`. */
 export function blobRunError(command: string, path: string, e: unknown): KilnError {
@@ -25,9 +21,31 @@ export function blobRunError(command: string, path: string, e: unknown): KilnErr
   return new KilnError(`kiln ${command}: ${path}: ${(e as Error).message}${hint}`);
 }
 
+/** A path as it can be pasted into a shell. */
+export function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * When `path` is a model Kiln compiles (an .onnx or a model.json) rather than a blob: the error that says to compile it
+ * first, with the command. Null for anything else, which then fails as a blob would.
+ */
+export function modelNotBlob(command: string, path: string): KilnError | null {
+  if (isWasmFile(path)) return null;
+  let format: string;
+  try {
+    format = detectModelFormat(path) === "onnx" ? "an ONNX model" : "a TF.js model";
+  } catch {
+    return null;
+  }
+  return new KilnError(`kiln ${command}: ${path} is ${format}, not a compiled WebAssembly blob; compile it first: kiln compile ${shellWord(path)}`);
+}
+
 /** Loads a blob file onto a worker; its start function gets `timeLimitMs`. */
 export async function openBlob(command: string, path: string, timeLimitMs: number): Promise<WorkerModel> {
   if (!existsSync(path)) throw new KilnError(`kiln ${command}: ${path}: file not found`);
+  const notBlob = modelNotBlob(command, path);
+  if (notBlob) throw notBlob;
   try {
     return await WorkerModel.load(readInputFile(path, "blob", INPUT_LIMITS.maxBlobBytes), { timeLimitMs });
   } catch (e) {

@@ -6,6 +6,7 @@ import { helpText, type CommandSpec } from "./args.js";
 import { runMain } from "./cli-main.js";
 import { processIo, type Io } from "./io.js";
 import { versionLine } from "./version.js";
+import { didYouMean } from "./suggest.js";
 import { compileCommand, compileSpec } from "./commands/compile.js";
 import { runCommand, runSpec } from "./commands/run.js";
 import { inspectCommand, inspectSpec } from "./commands/inspect.js";
@@ -39,16 +40,35 @@ function mainHelp(): string {
   return ["kiln — compile a trained CNN into one tiny WebAssembly blob, run it, profile it", "",
     "usage: kiln <command> [options]", "", "commands:",
     ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`), "",
-    "Run 'kiln <command> --help' for a command's options.", versionLine()].join("\n");
+    "'kiln help <command>' (or 'kiln <command> --help') shows a command's options; 'kiln --version' the version.", versionLine()].join("\n");
+}
+
+const NAMES = COMMANDS.map((c) => c.spec.name);
+
+/** The command called `name`, or a usage error that suggests the closest one. */
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  if (command) return command;
+  if (name.startsWith("-")) {
+    throw new UsageError(`kiln: unknown option ${name}${didYouMean(name.replace(/^--?/, ""), ["help", "version"], (n) => `--${n}`)} (usage: kiln <command> [options]; commands: ${NAMES.join(", ")})`);
+  }
+  throw new UsageError(`kiln: unknown command '${name}'${didYouMean(name, NAMES, (n) => `'${n}'`)} (commands: ${NAMES.join(", ")})`);
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") { processIo.out(mainHelp()); return name ? 0 : 2; }
+  if (!name) { processIo.out(mainHelp()); return 2; }
+  if (name === "--help" || name === "-h") { processIo.out(mainHelp()); return 0; }
   if (name === "--version" || name === "-V") { processIo.out(versionLine()); return 0; }
-  const command = COMMANDS.find((c) => c.spec.name === name);
-  if (!command) throw new UsageError(`kiln: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.spec.name).join(", ")})`);
-  if (rest.includes("--help") || rest.includes("-h")) { processIo.out(helpText(command.spec)); return 0; }
+  if (name === "help") {
+    if (rest.length > 1) throw new UsageError(`kiln help: one command at a time (usage: kiln help [command])`);
+    processIo.out(rest.length ? helpText(findCommand(rest[0]).spec) : mainHelp());
+    return 0;
+  }
+  const command = findCommand(name);
+  // Only before `--`: what follows it is positional, even when it looks like an option.
+  const options = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (options.includes("--help") || options.includes("-h")) { processIo.out(helpText(command.spec)); return 0; }
   await command.run(rest, processIo);
   return 0;
 }

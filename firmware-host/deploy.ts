@@ -1,5 +1,5 @@
 // Deploying a blob: sessions that reconnect after link errors and resume the upload where the device left off.
-import { DeviceError, LinkError } from "./errors.js";
+import { DeviceError, LinkError, UnreachableError } from "./errors.js";
 import type { ClientStats, DeviceClient } from "./client.js";
 import { ErrorCode, type HelloInfo } from "./messages.js";
 import { UploadError, uploadBlob, type UploadResult } from "./upload.js";
@@ -54,6 +54,8 @@ export class DeployError extends Error {
 
 /** Upload errors where starting the upload again can help: the link, or bytes the device found damaged. */
 function retryable(e: unknown): boolean {
+  // A name no DNS server knows stays unknown: trying again only delays the answer.
+  if (e instanceof UnreachableError && e.code === "ENOTFOUND") return false;
   if (e instanceof LinkError) return true;
   return e instanceof DeviceError && (e.code === ErrorCode.HASH_MISMATCH || e.code === ErrorCode.INCOMPLETE || e.code === ErrorCode.NO_UPLOAD);
 }
@@ -108,6 +110,10 @@ export async function deploy(target: Connector, blob: Uint8Array, options: Deplo
         await sleep(backoff[Math.min(session - 1, backoff.length - 1)] ?? 0);
       }
     }
+  }
+  if (!hello && lastError instanceof UnreachableError) {
+    // Never reached: nothing is known about the device or what it serves.
+    throw new DeployError(`${lastError.message}; ${sessions === 1 ? "" : `tried ${sessions} times, `}nothing was uploaded`, 0, lastError);
   }
   throw new DeployError(`deploy to ${target.description} failed after ${sessions} session${sessions === 1 ? "" : "s"}: ${lastError?.message}; `
     + `the device had acknowledged ${acked} of ${blob.length} bytes and keeps serving its previous model`, acked, lastError ?? undefined);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Agent } from "./agent.js";
 import { DeviceClient } from "./client.js";
 import { describeDeviceUri, deviceToken, type DeviceUri } from "./device-uri.js";
-import { LinkError } from "./errors.js";
+import { TokenNeededError, UnreachableError } from "./errors.js";
 import type { Link } from "./link.js";
 import { localPair } from "./local.js";
 import { SerialLink } from "./serial.js";
@@ -34,13 +34,15 @@ export class DeviceTarget {
     try {
       link = await this.openLink();
     } catch (e) {
-      throw new LinkError(`cannot reach ${this.description}: ${(e as Error).message}`);
+      throw new UnreachableError(this.description, e as Error);
     }
     const client = new DeviceClient(link, { maxFrame: this.uri.frame, timeoutMs: this.uri.timeoutMs, token, client: clientName });
     try {
       await client.hello();
     } catch (e) {
       await client.close();
+      // Refused without a token: say what is missing, not that a token was wrong.
+      if (!token && TokenNeededError.matches(e)) throw new TokenNeededError(this.description, e.code, e.detail, "", this.uri.kind === "tcp");
       throw e;
     }
     return client;

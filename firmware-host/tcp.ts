@@ -38,9 +38,10 @@ export class TcpLink extends BaseLink {
   static connect(host: string, port: number, timeoutMs = 5000): Promise<TcpLink> {
     return new Promise((resolve, reject) => {
       const socket = createConnection({ host, port });
-      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`tcp ${host}:${port}: no connection after ${timeoutMs} ms`)); }, timeoutMs);
+      const timer = setTimeout(() => { socket.destroy(); reject(Object.assign(new Error(`tcp ${host}:${port}: no connection after ${timeoutMs} ms`), { code: "ETIMEDOUT" })); }, timeoutMs);
       socket.once("connect", () => { clearTimeout(timer); socket.removeAllListeners("error"); resolve(new TcpLink(socket, `tcp ${host}:${port}`)); });
-      socket.once("error", (err) => { clearTimeout(timer); reject(new Error(`tcp ${host}:${port}: ${err.message}`)); });
+      // The code (ECONNREFUSED, ENOTFOUND…) goes along: the host's message says in words what it means.
+      socket.once("error", (err: NodeJS.ErrnoException) => { clearTimeout(timer); reject(Object.assign(new Error(`tcp ${host}:${port}: ${err.message}`), { code: err.code })); });
     });
   }
 

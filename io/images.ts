@@ -19,6 +19,8 @@ export interface ImageBatch {
   /** NHWC, count*height*width*channels bytes. */
   pixels: Uint8Array;
   names: string[];
+  /** For decoded PNG/JPEG files, what was done to each to fit the model ("300×200 RGB → 28×28 grey, stretched"). */
+  conversions?: string[];
 }
 
 /** A single decoded image: interleaved HWC bytes. */
@@ -27,6 +29,8 @@ export interface DecodedImage {
   width: number;
   channels: number;
   pixels: Uint8Array;
+  /** Whether the file had transparent pixels (composited onto black). */
+  transparent?: boolean;
 }
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -45,13 +49,15 @@ function reason(err: unknown): string {
 const JPEG_MEMORY_MB = 384;
 
 /** Drops alpha by compositing onto black, so transparent strokes-on-nothing read like MNIST's white-on-black. */
-function rgbaToRgb(rgba: Uint8Array, height: number, width: number): Uint8Array {
+function rgbaToRgb(rgba: Uint8Array, height: number, width: number): { rgb: Uint8Array; transparent: boolean } {
   const rgb = new Uint8Array(height * width * 3);
+  let transparent = false;
   for (let p = 0; p < height * width; p++) {
     const alpha = rgba[4 * p + 3];
+    if (alpha !== 255) transparent = true;
     for (let c = 0; c < 3; c++) rgb[3 * p + c] = Math.round((rgba[4 * p + c] * alpha) / 255);
   }
-  return rgb;
+  return { rgb, transparent };
 }
 
 /**
@@ -86,7 +92,33 @@ export function decodeImage(bytes: Uint8Array, source: string): DecodedImage {
   } else {
     throw new InputError(`${source}: unrecognised image format (supported: PNG, JPEG)`);
   }
-  return { height, width, channels: 3, pixels: rgbaToRgb(rgba, height, width) };
+  const { rgb, transparent } = rgbaToRgb(rgba, height, width);
+  return { height, width, channels: 3, pixels: rgb, transparent };
+}
+
+/** Whether every pixel of an RGB image has R = G = B: a grey picture, whatever the file stored it as. */
+function isGrey(img: DecodedImage): boolean {
+  if (img.channels === 1) return true;
+  const p = img.pixels;
+  for (let i = 0; i < p.length; i += 3) if (p[i] !== p[i + 1] || p[i] !== p[i + 2]) return false;
+  return true;
+}
+
+/**
+ * What toModelInput does to an image, in the words a person checks it by: "300×200 RGB → 28×28 grey, stretched"
+ * (sizes width×height; stretched when the aspect ratio changes, scaled when it does not).
+ */
+export function describeConversion(img: DecodedImage, height: number, width: number, channels: number): string {
+  const colour = (grey: boolean): string => (grey ? "grey" : "RGB");
+  const from = `${img.width}×${img.height} ${colour(isGrey(img))}${img.transparent ? "+alpha" : ""}`;
+  const to = `${width}×${height} ${colour(channels === 1)}`;
+  if (from === to) return `${to}, as is`;
+  const notes: string[] = [];
+  if (img.width !== width || img.height !== height) {
+    notes.push(img.width * height !== img.height * width ? "stretched" : img.width > width ? "scaled down" : "scaled up");
+  }
+  if (img.transparent) notes.push("transparency as black");
+  return `${from} → ${to}${notes.length ? `, ${notes.join(", ")}` : ""}`;
 }
 
 /** For one axis: which source indices feed each destination index, and with what weight (weights sum to 1). */
@@ -185,11 +217,12 @@ function loadImageFiles(source: string, files: string[], height: number, width: 
   }
   const size = height * width * channels;
   const pixels = new Uint8Array(batchBytes(source, files.length, size));
-  files.forEach((file, i) => {
+  const conversions = files.map((file, i) => {
     const img = decodeImage(readInputFile(file, "image file", INPUT_LIMITS.maxImageFileBytes), file);
     pixels.set(toModelInput(img, height, width, channels), i * size);
+    return describeConversion(img, height, width, channels);
   });
-  return { count: files.length, height, width, channels, pixels, names: files.map((f) => basename(f)) };
+  return { count: files.length, height, width, channels, pixels, names: files.map((f) => basename(f)), conversions };
 }
 
 function indexedNames(path: string, count: number): string[] {

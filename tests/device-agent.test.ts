@@ -280,6 +280,6 @@ describe("kiln deploy and kiln bench with --device local", () => {
     expect(none.stderr).toMatch(/has no model; pass a blob or kiln deploy one first/);
     const serial = await kiln(["deploy", A.path, "--device", "serial:/dev/kiln-no-such-port", "--sessions", "1"]);
     expect(serial.status).toBe(1);
-    expect(serial.stderr.trim().split("\n").pop()).toMatch(/cannot reach serial:\/dev\/kiln-no-such-port.*cannot open serial port/);
+    expect(serial.stderr.trim().split("\n").pop()).toMatch(/could not reach the device serial:\/dev\/kiln-no-such-port.*cannot open serial port/);
   });
 });

@@ -6,10 +6,10 @@ import { createAgent, serveSerial, serveTcp, SERIAL_MAX_FRAME, STREAM_MAX_FRAME,
 import { DEFAULT_LIMITS, type AgentLimits } from "../../firmware-host/limits.js";
 import { parseHostPort } from "../../firmware-host/tcp.js";
 import { agentToken, TOKEN_ENV } from "../agent-token.js";
-import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { defineCommand, parseArgs, requirePositionals, type OptionValues } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 
-export const agentSpec: CommandSpec = {
+export const agentSpec = defineCommand({
   name: "agent",
   summary: "the device side: serve deploys, runs and profiles over a serial port or TCP",
   usage: "kiln agent (--serial <path> [--baud 115200] | --tcp <host:port> [--token-file <path>]) --store <dir>",
@@ -20,54 +20,49 @@ export const agentSpec: CommandSpec = {
     "token-file": { type: "string", description: `file holding the secret a host must send in HELLO (one line; refused when other users may read it). --tcp needs a token: this, ${TOKEN_ENV} or --token` },
     token: { type: "string", description: `the shared secret itself (discouraged: other users see it in ps; use --token-file or ${TOKEN_ENV})` },
     store: { type: "string", description: "directory holding the committed model and pending uploads" },
-    name: { type: "string", description: "device name announced in HELLO (default: the host name)" },
-    "max-frame": { type: "number", integer: true, min: 256, max: 65536, description: "largest frame in bytes (default 4096 on serial, 65536 on TCP)" },
+    name: { type: "string", description: "device name announced in HELLO", defaultText: "the host name" },
+    "max-frame": { type: "number", integer: true, min: 256, max: 65536, description: "largest frame in bytes", defaultText: "4096 on serial, 65536 on TCP" },
     "memory-limit": { type: "number", min: 1, max: 4095, description: "MiB of linear memory a blob may use", default: 256 },
     "run-limit": { type: "number", integer: true, min: 10, max: 3_600_000, description: "ms a blob may take to start or to answer one RUN, PROFILE or EVAL (then TIMEOUT)", default: 10_000 },
     "max-connections": { type: "number", integer: true, min: 1, max: 10_000, description: "TCP connections served at once; more are answered BUSY", default: DEFAULT_LIMITS.maxConnections },
     "auth-timeout": { type: "number", integer: true, min: 1, max: 3600, description: "seconds a TCP connection has to say a good HELLO", default: DEFAULT_LIMITS.authTimeoutMs / 1000 },
     "idle-timeout": { type: "number", integer: true, min: 1, max: 86_400, description: "seconds a TCP connection may stay silent", default: DEFAULT_LIMITS.idleTimeoutMs / 1000 },
     "hello-failures": { type: "number", integer: true, min: 1, max: 1_000_000, description: "failed HELLOs per address per minute before its HELLOs get BUSY", default: DEFAULT_LIMITS.helloFailures },
-    quiet: { type: "boolean", short: "q", description: "log only errors", default: false },
+    quiet: { type: "boolean", short: "q", description: "log only errors" },
   },
-};
+});
 
 export async function agentCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(agentSpec, argv);
   requirePositionals(agentSpec, parsed, 0, "nothing");
   const o = parsed.options;
-  const serial = o.serial as string | undefined, tcp = o.tcp as string | undefined;
+  const { serial, tcp, store } = o;
   if (Boolean(serial) === Boolean(tcp)) throw new UsageError(`kiln agent: give exactly one of --serial and --tcp (usage: ${agentSpec.usage})`);
-  if (!o.store) throw new UsageError(`kiln agent: --store <dir> is required (usage: ${agentSpec.usage})`);
+  if (!store) throw new UsageError(`kiln agent: --store <dir> is required (usage: ${agentSpec.usage})`);
   const address = tcp ? parseHostPort(tcp) : null;
   if (tcp && !address) throw new UsageError(`kiln agent: --tcp must be host:port or :port, got '${tcp}'`);
-  const token = agentToken({ token: o.token as string | undefined, tokenFile: o["token-file"] as string | undefined, warn: io.err });
+  const token = agentToken({ token: o.token, tokenFile: o["token-file"], warn: io.err });
   if (tcp && token === undefined) throw new UsageError(`kiln agent: --tcp needs a token every host must present in HELLO: --token-file <path> or the ${TOKEN_ENV} environment variable`);
-  const baud = o.baud as number;
-  if (!Number.isInteger(baud) || baud <= 0) throw new UsageError(`kiln agent: --baud must be a positive whole number, got ${baud}`);
-  const maxFrame = (o["max-frame"] as number | undefined) ?? (serial ? SERIAL_MAX_FRAME : STREAM_MAX_FRAME);
-  if (!Number.isInteger(maxFrame) || maxFrame < 256 || maxFrame > 65536) throw new UsageError("kiln agent: --max-frame must be 256…65536");
-  const memoryMiB = o["memory-limit"] as number;
-  if (!(memoryMiB > 0) || memoryMiB > 4095) throw new UsageError("kiln agent: --memory-limit must be 1…4095 MiB");
-  const runLimitMs = o["run-limit"] as number;
-  if (!Number.isInteger(runLimitMs) || runLimitMs < 10 || runLimitMs > 3_600_000) throw new UsageError("kiln agent: --run-limit must be a whole number of ms, 10…3600000");
+  // Ranges were checked when parsing (agentSpec states them).
+  const maxFrame = o["max-frame"] ?? (serial ? SERIAL_MAX_FRAME : STREAM_MAX_FRAME);
+  const memoryMiB = o["memory-limit"], runLimitMs = o["run-limit"];
 
   if (serial) await loadSerialport();
   const limits = connectionLimits(o);
   const log = (line: string): void => { if (!o.quiet) io.err(`kiln agent: ${line}`); };
   const agent = await createAgent({
-    store: o.store as string, maxFrame, token, requireHello: Boolean(tcp), name: o.name as string | undefined,
+    store, maxFrame, token, requireHello: Boolean(tcp), name: o.name,
     memoryLimit: Math.floor(memoryMiB * 1024 * 1024), log, limits, runLimitMs,
-  }).catch((e: Error) => { throw new KilnError(`kiln agent: cannot open the store ${String(o.store)}: ${e.message}`); });
+  }).catch((e: Error) => { throw new KilnError(`kiln agent: cannot open the store ${store}: ${e.message}`); });
   let serving: Serving;
   try {
-    serving = serial ? await serveSerial(agent, serial, baud) : await serveTcp(agent, address!.host, address!.port);
+    serving = serial ? await serveSerial(agent, serial, o.baud) : await serveTcp(agent, address!.host, address!.port);
   } catch (e) {
     await agent.close();
     throw new KilnError(`kiln agent: ${(e as Error).message}`);
   }
   const active = agent.store.active;
-  io.out(`kiln agent: serving ${serving.where}, store ${String(o.store)}, `
+  io.out(`kiln agent: serving ${serving.where}, store ${store}, `
     + (active ? `model ${active.id.slice(0, 12)} (${active.model.info.model}, ${formatBytes(active.bytes.length)})` : "no model yet")
     + (agent.store.pending ? `, pending upload at ${agent.store.pending.received} of ${agent.store.pending.size} bytes` : ""));
 
@@ -99,11 +94,11 @@ async function loadSerialport(): Promise<void> {
 }
 
 /** --max-connections, --auth-timeout, --idle-timeout and --hello-failures (ranges checked by parseArgs) as the agent's limits. */
-function connectionLimits(o: Record<string, unknown>): Partial<AgentLimits> {
+function connectionLimits(o: OptionValues<typeof agentSpec.options>): Partial<AgentLimits> {
   return {
-    maxConnections: o["max-connections"] as number,
-    authTimeoutMs: (o["auth-timeout"] as number) * 1000,
-    idleTimeoutMs: (o["idle-timeout"] as number) * 1000,
-    helloFailures: o["hello-failures"] as number,
+    maxConnections: o["max-connections"],
+    authTimeoutMs: o["auth-timeout"] * 1000,
+    idleTimeoutMs: o["idle-timeout"] * 1000,
+    helloFailures: o["hello-failures"],
   };
 }

@@ -7,35 +7,35 @@ import type { DeviceClient } from "../../firmware-host/client.js";
 import { deploy } from "../../firmware-host/deploy.js";
 import { deviceManifest, evalOnDevice, fetchBlob, profileOnDevice } from "../../firmware-host/device-ops.js";
 import { DeviceTarget } from "../../firmware-host/target.js";
-import { parseArgs, type CommandSpec } from "../args.js";
+import { defineCommand, parseArgs } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { progressBar } from "../progress.js";
 import { escapeControl } from "../terminal.js";
 import { BOLD, paint, useColor } from "../table.js";
-import { asKilnError, deviceOptions, deviceUriOption, helloLine, linkTiming } from "./device-common.js";
+import { asKilnError, deviceUriOption, helloLine, linkTiming } from "./device-common.js";
 import { fleetDevices } from "../fleet-file.js";
 import { benchFleet } from "./fleet-bench.js";
 import { readBlob } from "./deploy.js";
 import { profileTable } from "./profile.js";
 
-export const benchSpec: CommandSpec = {
+export const benchSpec = defineCommand({
   name: "bench",
   summary: "profile the model on a device per layer (device time and link time apart); accuracy on the device",
   usage: "kiln bench [blob.wasm] (--device <uri> [--device <uri> …] | --fleet <file>) [--runs N] [--images <idx> --labels <idx>] [--json]",
   options: {
     device: { type: "string", multiple: true, description: "serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME, or local; repeat it to compare devices" },
     fleet: { type: "string", description: "a file of device URIs, one per line: their profiles side by side" },
-    sequential: { type: "boolean", description: "with several devices: one after another (agents sharing one machine's CPUs)", default: false },
+    sequential: { type: "boolean", description: "with several devices: one after another (agents sharing one machine's CPUs)" },
     runs: { type: "number", integer: true, min: 1, max: 1_000_000, description: "timed profile runs on the device", default: 200 },
     warmup: { type: "number", integer: true, min: 0, max: 1_000_000, description: "untimed runs first", default: 20 },
     "link-runs": { type: "number", integer: true, min: 1, max: 1_000_000, description: "RUN round trips timed to separate link time from device time", default: 20 },
     images: { type: "string", description: "idx images: accuracy measured on the device (EVAL)" },
     labels: { type: "string", description: "idx labels for --images" },
     count: { type: "number", integer: true, min: 1, max: 1_000_000_000, description: "evaluate the first N images", default: 1000 },
-    json: { type: "boolean", description: "one JSON object", default: false },
-    quiet: { type: "boolean", short: "q", description: "no progress bars", default: false },
+    json: { type: "boolean", description: "one JSON object" },
+    quiet: { type: "boolean", short: "q", description: "no progress bars" },
   },
-};
+});
 
 const sha256Hex = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 const sameBytes = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
@@ -45,23 +45,22 @@ export async function benchCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(benchSpec, argv);
   const o = parsed.options;
   if (parsed.positionals.length > 1) throw new KilnError(`kiln bench: unexpected argument '${parsed.positionals[1]}' (usage: ${benchSpec.usage})`, 2);
-  const devices = deviceOptions(o.device);
-  const runs = o.runs as number, warmup = o.warmup as number, linkRuns = o["link-runs"] as number, count = o.count as number;
-  if (!(runs >= 1) || !(warmup >= 0) || !(linkRuns >= 1) || !(count >= 1)) throw new KilnError("kiln bench: --runs, --link-runs and --count must be ≥ 1, --warmup ≥ 0", 2);
+  const devices = o.device;
+  const { runs, warmup, count } = o, linkRuns = o["link-runs"];
   if (Boolean(o.images) !== Boolean(o.labels)) throw new KilnError("kiln bench: --images and --labels go together", 2);
   if (o.fleet !== undefined || devices.length > 1) {
     if (o.images) throw new KilnError("kiln bench: --images measures accuracy on one device; with several devices, bench them one at a time", 2);
-    const fleet = fleetDevices("bench", devices, o.fleet as string | undefined);
+    const fleet = fleetDevices("bench", devices, o.fleet);
     const path = parsed.positionals[0];
     const read = path ? await readBlob("bench", path) : null;
     const blob = read ? { path, bytes: read.bytes, info: read.model.info } : null;
-    await benchFleet(fleet, { blob, runs, warmup, linkRuns, sequential: Boolean(o.sequential), json: Boolean(o.json), quiet: Boolean(o.quiet) }, io);
+    await benchFleet(fleet, { blob, runs, warmup, linkRuns, sequential: o.sequential, json: o.json, quiet: o.quiet }, io);
     return;
   }
   const uri = deviceUriOption("bench", devices[0]);
   let data: LabelledImages | null = null;
-  if (o.images) {
-    try { data = readLabelledImages(String(o.images), String(o.labels)); } catch (e) { throw new KilnError(`kiln bench: ${(e as Error).message}`); }
+  if (o.images && o.labels) {
+    try { data = readLabelledImages(o.images, o.labels); } catch (e) { throw new KilnError(`kiln bench: ${(e as Error).message}`); }
   }
   const local = parsed.positionals[0] ? await readBlob("bench", parsed.positionals[0]) : null;
   const show = !o.json && !o.quiet;
@@ -83,7 +82,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<void> {
     const inputSize = manifest.input.shape.reduce((a, b) => a * b, 1);
     const profile = await profileOnDevice(client, runs, warmup);
     const link = await linkTiming(client, inputSize, linkRuns);
-    let evalResult: Record<string, unknown> | null = null;
+    let evalResult: { count: number; correct: number; accuracy: number; deviceUs: number; linkMs: number; seconds: number; outputsEqual: number; mismatches: number; predictionsDiffer: number } | null = null;
     let mismatches = 0;
     if (data) {
       const n = Math.min(count, data.count);
@@ -117,7 +116,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<void> {
       io.out(`link: RUN round trip p50 ${(link.roundTripP50Us / 1000).toFixed(2)} ms = device run() p50 ${link.deviceRunP50Us.toFixed(1)} µs `
         + `+ link ${(link.linkP50Us / 1000).toFixed(2)} ms (${formatBytes(link.requestBytes)} out, ${formatBytes(link.replyBytes)} back, ${link.runs} runs)`);
       if (evalResult) {
-        const e = evalResult as { count: number; correct: number; accuracy: number; deviceUs: number; linkMs: number; seconds: number };
+        const e = evalResult;
         io.out(`accuracy on the device: ${(100 * e.accuracy).toFixed(2)} % (${e.correct}/${e.count}); device ${(e.deviceUs / 1000).toFixed(1)} ms, `
           + `link ${(e.linkMs / 1000).toFixed(2)} s of ${e.seconds.toFixed(2)} s`);
         io.out(mismatches === 0 ? `device outputs equal the host's run of the same blob on all ${e.count} images`

@@ -4,48 +4,48 @@ import { dirname, join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
 import { KilnError } from "../../compiler/errors.js";
 import { describeGraph } from "../../compiler/dump.js";
-import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { defineCommand, parseArgs, requirePositionals } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { progressBar, type Progress } from "../progress.js";
 import { calibrationImages } from "../calibration.js";
 
-export const compileSpec: CommandSpec = {
+export const compileSpec = defineCommand({
   name: "compile",
   summary: "compile an ONNX or TF.js model to one WebAssembly blob",
   usage: "kiln compile <model.onnx|model.json> [-o out.wasm] [--quantize int8|none] [--target simd|scalar] [--calibration <images>]",
   options: {
-    output: { type: "string", short: "o", description: "output file", default: "<model dir>/model.wasm" },
+    output: { type: "string", short: "o", description: "output file", defaultText: "model.wasm beside the model" },
     quantize: { type: "string", choices: ["none", "int8"], description: "int8 (weights per channel, activations per tensor) or none (float32)", default: "int8" },
-    calibration: { type: "string", description: "representative images for int8 calibration: idx, .u8, or a folder of PNG/JPEG", default: "MNIST training images for 28×28×1 models" },
+    calibration: { type: "string", description: "representative images for int8 calibration: idx, .u8, or a folder of PNG/JPEG", defaultText: "MNIST training images for 28×28×1 models" },
     "calibration-count": { type: "number", integer: true, min: 1, max: 1_000_000, description: "how many calibration images to use", default: 500 },
     "calibration-method": { type: "string", choices: ["minmax", "percentile", "mse"], description: "how activation ranges are chosen", default: "minmax" },
     target: { type: "string", choices: ["simd", "scalar"], description: "WebAssembly SIMD128 kernels, or scalar ones for runtimes without SIMD", default: "simd" },
-    "pixel-scale": { type: "number", min: -1_000_000, max: 1_000_000, nonZero: true, description: "input value = pixel × scale + offset", default: 1 / 255 },
+    "pixel-scale": { type: "number", min: -1_000_000, max: 1_000_000, nonZero: true, description: "input value = pixel × scale + offset; a fraction such as 1/127.5 is fine", default: 1 / 255, defaultText: "1/255" },
     "pixel-offset": { type: "number", min: -1_000_000, max: 1_000_000, description: "see --pixel-scale", default: 0 },
-    labels: { type: "string", description: "comma-separated class labels recorded in the manifest", default: "0,1,2,…" },
+    labels: { type: "string", description: "comma-separated class labels recorded in the manifest", defaultText: "the output indices 0,1,2,…" },
     "dump-after": { type: "string", description: "print the graph after the named pass" },
-    json: { type: "boolean", description: "print the result as JSON", default: false },
-    quiet: { type: "boolean", short: "q", description: "print only errors (and the result with --json)", default: false },
+    json: { type: "boolean", description: "print the result as JSON" },
+    quiet: { type: "boolean", short: "q", description: "print only errors (and the result with --json)" },
   },
-};
+});
 
 export async function compileCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(compileSpec, argv);
   const [modelPath] = requirePositionals(compileSpec, parsed, 1, "<model.onnx|model.json>");
   const o = parsed.options;
-  const out = o.output === compileSpec.options.output.default ? join(dirname(modelPath), "model.wasm") : String(o.output);
-  const labels = o.labels === compileSpec.options.labels.default ? undefined : String(o.labels).split(",");
-  const dumpPass = o["dump-after"] as string | undefined;
+  const out = o.output ?? join(dirname(modelPath), "model.wasm");
+  const labels = o.labels?.split(",");
+  const dumpPass = o["dump-after"];
   let calibration: Progress | undefined;
   const compiled = await compileFile(modelPath, {
-    quantize: o.quantize as "none" | "int8",
-    target: o.target as "simd" | "scalar",
-    pixelScale: o["pixel-scale"] as number,
-    pixelOffset: o["pixel-offset"] as number,
+    quantize: o.quantize,
+    target: o.target,
+    pixelScale: o["pixel-scale"],
+    pixelOffset: o["pixel-offset"],
     labels,
-    calibration: calibrationImages(o.calibration === compileSpec.options.calibration.default ? undefined : String(o.calibration)),
-    calibrationCount: o["calibration-count"] as number,
-    calibrationMethod: o["calibration-method"] as "minmax" | "percentile" | "mse",
+    calibration: calibrationImages(o.calibration),
+    calibrationCount: o["calibration-count"],
+    calibrationMethod: o["calibration-method"],
     log: o.json || o.quiet ? undefined : (line) => io.err(line),
     progress: (done, total) => { calibration ??= progressBar("calibrating", total, !o.json && !o.quiet); calibration.update(done); if (done === total) calibration.done(); },
     dumpAfter: dumpPass ? { pass: dumpPass, print: (g) => io.err(`--- graph after ${dumpPass} ---\n${describeGraph(g)}`) } : undefined,

@@ -10,13 +10,8 @@ import type { HelloInfo } from "../../firmware-host/messages.js";
 import { formatBytes } from "../io.js";
 import { bar } from "../table.js";
 
-/** The values of a repeatable --device option (none, one or several). */
-export function deviceOptions(value: unknown): string[] {
-  return Array.isArray(value) ? value.map(String) : typeof value === "string" ? [value] : [];
-}
-
-export function deviceUriOption(command: string, value: unknown): DeviceUri {
-  if (typeof value !== "string" || !value) throw new UsageError(`kiln ${command}: --device <uri> is required (serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME or local), or --fleet <file>`);
+export function deviceUriOption(command: string, value: string | undefined): DeviceUri {
+  if (!value) throw new UsageError(`kiln ${command}: --device <uri> is required (serial:/dev/ttyUSB0?baud=115200, tcp://host:port?token-env=NAME or local), or --fleet <file>`);
   try {
     return parseDeviceUri(value);
   } catch (e) {

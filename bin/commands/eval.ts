@@ -5,28 +5,28 @@ import { isWasmFile } from "../../compiler/frontends/detect-format.js";
 import { compileFile, type CompileOptions } from "../../compiler/compile.js";
 import { KilnError } from "../../compiler/errors.js";
 import { Model } from "../../runtime/model.js";
-import { blobRunError, evaluateBlob, openBlob, timeLimit, timeLimitOption } from "../blob-runs.js";
-import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { blobRunError, evaluateBlob, openBlob, timeLimitOption } from "../blob-runs.js";
+import { defineCommand, parseArgs, requirePositionals } from "../args.js";
 import type { Io } from "../io.js";
 import { escapeControl } from "../terminal.js";
 import { progressBar, type Progress } from "../progress.js";
 import { calibrationImages } from "../calibration.js";
 
-export const evalSpec: CommandSpec = {
+export const evalSpec = defineCommand({
   name: "eval",
   summary: "accuracy on labelled images (a blob, or a .onnx / model.json in float and int8 side by side)",
   usage: "kiln eval <blob.wasm|model.onnx|model.json> --images <idx> --labels <idx> [--count N] [--json]",
   options: {
     images: { type: "string", description: "idx images file (e.g. MNIST t10k-images-idx3-ubyte)" },
     labels: { type: "string", description: "idx labels file" },
-    count: { type: "number", integer: true, min: 1, max: 1_000_000_000, description: "evaluate only the first N images", default: "all" as unknown as number },
+    count: { type: "number", integer: true, min: 1, max: 1_000_000_000, description: "evaluate only the first N images", defaultText: "all" },
     target: { type: "string", choices: ["simd", "scalar"], description: "kernels used when compiling a model.json", default: "simd" },
     calibration: { type: "string", description: "calibration images when compiling a model.json to int8 (see kiln compile)" },
-    json: { type: "boolean", description: "machine-readable output", default: false },
-    quiet: { type: "boolean", short: "q", description: "no progress bar or calibration notes", default: false },
+    json: { type: "boolean", description: "machine-readable output" },
+    quiet: { type: "boolean", short: "q", description: "no progress bar or calibration notes" },
     "time-limit": timeLimitOption,
   },
-};
+});
 
 export interface EvalResult {
   accuracy: number;
@@ -69,13 +69,13 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
   const o = parsed.options;
   if (!o.images || !o.labels) throw new KilnError(`kiln eval: --images and --labels are required (usage: ${evalSpec.usage})`, 2);
   let data: LabelledImages;
-  try { data = readLabelledImages(String(o.images), String(o.labels)); } catch (e) { throw new KilnError((e as Error).message); }
-  const count = typeof o.count === "number" ? Math.min(o.count, data.count) : data.count;
+  try { data = readLabelledImages(o.images, o.labels); } catch (e) { throw new KilnError((e as Error).message); }
+  const count = Math.min(o.count ?? data.count, data.count);
   // A blob (by its bytes or its name) runs as it is; anything else is a model to compile, its format told by its bytes.
   const isBlob = isWasmFile(target) || /\.wasm$/i.test(target) || (!existsSync(target) && !/\.(json|onnx)$/i.test(target));
   if (isBlob) {
     // A blob file runs on a worker, each inference time-limited (bin/blob-runs.ts).
-    const model = await openBlob("eval", target, timeLimit("eval", o["time-limit"]));
+    const model = await openBlob("eval", target, o["time-limit"]);
     const r = await evaluateBlob(model, data, count, progressBar("evaluating", count, !o.json && !o.quiet))
       .catch((e: unknown) => { throw blobRunError("eval", target, e); }).finally(() => model.close());
     if (o.json) { io.out(JSON.stringify({ accuracy: r.accuracy, count: r.count })); return; }
@@ -84,8 +84,8 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
     return;
   }
   const common: Omit<CompileOptions, "quantize"> = {
-    target: o.target as "simd" | "scalar", pixelScale: 1 / 255, pixelOffset: 0,
-    calibration: calibrationImages(o.calibration as string | undefined), log: o.json || o.quiet ? undefined : (l) => io.err(l),
+    target: o.target, pixelScale: 1 / 255, pixelOffset: 0,
+    calibration: calibrationImages(o.calibration), log: o.json || o.quiet ? undefined : (l) => io.err(l),
   };
   const float = await Model.load((await compileFile(target, { ...common, quantize: "none" })).wasm);
   const int8 = await Model.load((await compileFile(target, { ...common, quantize: "int8" })).wasm);

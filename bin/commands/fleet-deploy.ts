@@ -5,7 +5,7 @@ import { KilnError } from "../../compiler/errors.js";
 import type { Manifest } from "../../runtime/model.js";
 import { deploy, DeployError, type DeployResult } from "../../firmware-host/deploy.js";
 import { DeviceUriError, redactTokens } from "../../firmware-host/device-uri.js";
-import { LinkError } from "../../firmware-host/errors.js";
+import { UnreachableError } from "../../firmware-host/errors.js";
 import type { HelloInfo } from "../../firmware-host/messages.js";
 import { DeviceTarget } from "../../firmware-host/target.js";
 import { fleetLines, progressLabels, type FleetLines } from "../fleet-progress.js";
@@ -60,9 +60,8 @@ export function failureReason(e: unknown, c: FailureContext): string {
     why = `${failureReason(e.lastError, c)} (${tried}${e.acked ? `, ${e.acked} bytes acknowledged` : ""})`;
   } else if (e instanceof DeployError && c.needsSimd && c.hello && !c.hello.simd) {
     why = "no WebAssembly SIMD on the device and the blob needs it; compile with --target scalar (nothing uploaded)";
-  } else if (e instanceof LinkError && e.message.startsWith(`cannot reach ${c.description}: `)) {
-    // The transport's own message repeats the address ("tcp 10.0.0.2:7000: connect ECONNREFUSED …").
-    why = `unreachable: ${e.message.slice(`cannot reach ${c.description}: `.length).replace(/^tcp \S+: /, "").replace(/\bError: /g, "")}`;
+  } else if (e instanceof UnreachableError) {
+    why = `unreachable: ${e.reason}`;
   } else if (e instanceof DeviceUriError) {
     why = e.message.startsWith(`${c.description}: `) ? e.message.slice(c.description.length + 2) : e.message;
   } else {

@@ -4,22 +4,25 @@ import { INPUT_LIMITS, readInputFile } from "../../io/input-file.js";
 import { escapeControl as safe } from "../terminal.js";
 import { inspectBlob } from "../../runtime/model.js";
 import { KilnError } from "../../compiler/errors.js";
-import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
+import { defineCommand, parseArgs, requirePositionals } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
+import { modelNotBlob } from "../blob-runs.js";
 
-export const inspectSpec: CommandSpec = {
+export const inspectSpec = defineCommand({
   name: "inspect",
   summary: "show a blob's manifest: layers, shapes, MACs, memory",
   usage: "kiln inspect <blob.wasm> [--json]",
   options: {
-    json: { type: "boolean", description: "print the manifest as JSON", default: false },
+    json: { type: "boolean", description: "print the manifest as JSON" },
   },
-};
+});
 
 export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   const parsed = parseArgs(inspectSpec, argv);
   const [blob] = requirePositionals(inspectSpec, parsed, 1, "<blob.wasm>");
   if (!existsSync(blob)) throw new KilnError(`${blob}: file not found`);
+  const notBlob = modelNotBlob("inspect", blob);
+  if (notBlob) throw notBlob;
   // Checked and compiled, never instantiated: no code of the blob runs to describe it.
   let bytes: Uint8Array;
   try { bytes = readInputFile(blob, "blob", INPUT_LIMITS.maxBlobBytes); } catch (e) { throw e instanceof KilnError ? e : new KilnError(`${blob}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }

@@ -1,24 +1,24 @@
 // `kiln profile`: per-layer latency of a blob on this machine, as a table, JSON or CSV.
 import type { ProfileResult } from "../../runtime/profile.js";
 import { KilnError } from "../../compiler/errors.js";
-import { parseArgs, requirePositionals, type CommandSpec } from "../args.js";
-import { blobRunError, openBlob, timeLimit, timeLimitOption } from "../blob-runs.js";
+import { defineCommand, parseArgs, requirePositionals } from "../args.js";
+import { blobRunError, openBlob, timeLimitOption } from "../blob-runs.js";
 import { formatBytes, type Io } from "../io.js";
 import { bar, BOLD, CYAN, DIM, paint, renderTable, useColor } from "../table.js";
 import { escapeControl } from "../terminal.js";
 
-export const profileSpec: CommandSpec = {
+export const profileSpec = defineCommand({
   name: "profile",
   summary: "time every layer of a blob (p50/p90 µs, share, GMAC/s) and the whole model",
   usage: "kiln profile <blob.wasm> [--runs N] [--warmup N] [--json|--csv] [--time-limit MS]",
   options: {
     runs: { type: "number", integer: true, min: 1, max: 1_000_000, description: "timed runs", default: 200 },
     warmup: { type: "number", integer: true, min: 0, max: 1_000_000, description: "untimed runs first", default: 20 },
-    json: { type: "boolean", description: "the profile as one JSON object", default: false },
-    csv: { type: "boolean", description: "one CSV row per layer", default: false },
+    json: { type: "boolean", description: "the profile as one JSON object" },
+    csv: { type: "boolean", description: "one CSV row per layer" },
     "time-limit": timeLimitOption,
   },
-};
+});
 
 const us = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
@@ -69,10 +69,9 @@ export async function profileCommand(argv: string[], io: Io): Promise<void> {
   const [blob] = requirePositionals(profileSpec, parsed, 1, "<blob.wasm>");
   const o = parsed.options;
   if (o.json && o.csv) throw new KilnError("kiln profile: choose one of --json and --csv", 2);
-  if ((o.runs as number) < 1 || (o.warmup as number) < 0) throw new KilnError("kiln profile: --runs must be ≥ 1 and --warmup ≥ 0", 2);
-  const model = await openBlob("profile", blob, timeLimit("profile", o["time-limit"]));
+  const model = await openBlob("profile", blob, o["time-limit"]);
   // On the worker, with the time limit applying to each run (a profile of many runs may take long in total).
-  const result = await model.profile({ runs: o.runs as number, warmup: o.warmup as number }, { perInference: true })
+  const result = await model.profile({ runs: o.runs, warmup: o.warmup }, { perInference: true })
     .catch((e: unknown) => { throw blobRunError("profile", blob, e); })
     .finally(() => model.close());
   if (o.json) io.out(JSON.stringify(result));
