@@ -4,22 +4,8 @@ import { kernelLibrary } from "./codegen/kernels.js";
 import { addCustomSection } from "./wasm-sections.js";
 import { sealManifest } from "../runtime/content-hash.js";
 
-export interface BlobInput {
-  source: string;
-  weights: Uint8Array;
-  weightsBase: number;
-  /** First byte the AssemblyScript compiler may use for its own static data. */
-  memoryBase: number;
-  simd: boolean;
-  manifest: Record<string, unknown>;
-}
-
-export interface BuiltBlob {
-  wasm: Uint8Array<ArrayBuffer>;
-  /** The manifest's contentHash ("sha256:…"), over the whole file. */
-  contentHash: string;
-  sizes: { weights: number; code: number; manifest: number; total: number };
-}
+export type { BlobInput, BuiltBlob } from "./built-blob.js";
+import type { BlobInput, BuiltBlob } from "./built-blob.js";
 
 type Asc = typeof import("assemblyscript/asc").default;
 type Binaryen = typeof import("assemblyscript/binaryen").default;

@@ -18,7 +18,7 @@ import { MAX_BLOB_MEMORY_BYTES, MAX_MODEL_JSON_BYTES, mib } from "./limits.js";
 import type { Layout } from "./codegen/layout.js";
 import { kernelLibrary, kernelsCalled } from "./codegen/kernels.js";
 import { buildManifest, type Manifest } from "./codegen/manifest.js";
-import type { BuiltBlob } from "./build.js";
+import type { BuiltBlob } from "./built-blob.js";
 import { build, startToolchain } from "./toolchain.js";
 import { layerMacs, opDef } from "./ops/registry.js";
 import { tensorOf } from "./ir.js";

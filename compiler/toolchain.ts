@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { KilnError } from "./errors.js";
-import { buildBlob, type BlobInput, type BuiltBlob } from "./build.js";
+import { buildBlob } from "./build.js";
+import type { BlobInput, BuiltBlob } from "./built-blob.js";
 import type { BuildReply, BuildRequest } from "./build-worker.js";
 
 // The worker runs compiled JavaScript. Run from TypeScript sources (vitest), there is none: builds stay in-process.
