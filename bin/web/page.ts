@@ -67,6 +67,7 @@ async function predictDrawing(pad: DrawPad): Promise<void> {
   const side = drawableSide(host.info);
   if (side === undefined) return;
   predicting = true;
+  document.body.dataset.predicting = "yes";
   try {
     do {
       dirty = false;
@@ -81,6 +82,7 @@ async function predictDrawing(pad: DrawPad): Promise<void> {
     status((e as Error).message, "error");
   } finally {
     predicting = false;
+    document.body.dataset.predicting = "no";
   }
 }
 
