@@ -1,13 +1,18 @@
 // The web page's Node-testable parts: MNIST digit preparation (hand-computed), the server's bounds, profile repeats.
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { inkBox, prepareDigit, type GreyImage } from "../bin/web/digit.js";
 import { startWebServer, type WebServer } from "../bin/web-server.js";
 import type { Model } from "../runtime/model.js";
 import { profileModel } from "../runtime/profile.js";
+import { handBlob } from "./hand-blob.js";
 import { tempDir } from "./helpers.js";
+
+const KILN = resolve(import.meta.dirname, "..", "dist", "bin", "kiln.js");
 
 /** A `width`×`height` black image with the rectangle [x0, x1) × [y0, y1) set to `value`. */
 function withRect(width: number, height: number, x0: number, y0: number, x1: number, y1: number, value = 255): GreyImage {
@@ -143,5 +148,55 @@ describe("kiln serve's HTTP server", () => {
   it("says how to build the page when dist/web is missing", async () => {
     await expect(startWebServer({ webDir: join(root, "nowhere"), blob, blobFile: "m.wasm", blobNote: "", host: "127.0.0.1", port: 0 }))
       .rejects.toThrow(/the web page is not built .*index\.html is missing\): run npm run build/);
+  });
+});
+
+describe("kiln serve on the command line", () => {
+  const kiln = (...args: string[]) => spawnSync(process.execPath, [KILN, "serve", ...args], { encoding: "utf8", timeout: 60_000 });
+
+  it("refuses what it cannot serve with one line naming the file or option", async () => {
+    const dir = tempDir();
+    const notes = join(dir, "notes.wasm");
+    writeFileSync(notes, "text");
+    const blob = join(dir, "hand.wasm");
+    writeFileSync(blob, await handBlob());
+    for (const [args, message, code] of [
+      [["missing.wasm"], "kiln serve: missing.wasm: file not found\n", 1],
+      [[notes], `kiln serve: ${notes}: not a valid WebAssembly module (is the file truncated or corrupt?)\n`, 1],
+      [["models/mnist-cnn/model.json"], "kiln serve: models/mnist-cnn/model.json is a TF.js model, not a compiled WebAssembly blob; compile it first: kiln compile models/mnist-cnn/model.json\n", 1],
+      [[blob, "--target", "scalar"], "kiln serve: --target chooses the bundled MNIST blob's flavour; a given blob has its own target\n", 2],
+      [[blob, blob], expect.stringMatching(/^kiln serve: one blob at most, got 2 \(usage: kiln serve \[blob\.wasm\]/), 2],
+      [["--port", "65536"], "kiln serve: --port must be a whole number from 0 to 65,535, got '65536'\n", 2],
+    ] as [string[], string, number][]) {
+      const r = spawnSync(process.execPath, [KILN, "serve", ...args], { encoding: "utf8", cwd: resolve(import.meta.dirname, ".."), timeout: 60_000 });
+      expect([r.stderr, r.status], args.join(" ")).toEqual([message, code]);
+    }
+    const busy = createServer();
+    await new Promise<void>((ok) => busy.listen(0, "127.0.0.1", ok));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = kiln(blob, "--port", String(port));
+      expect([r.stderr, r.status]).toEqual([`kiln serve: port ${port} on 127.0.0.1 is in use; pick another with --port N (0 picks a free one)\n`, 1]);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it("serves a given blob as it is, and stops cleanly on SIGTERM", async () => {
+    const bytes = await handBlob();
+    const path = join(tempDir(), "given.wasm");
+    writeFileSync(path, bytes);
+    const child = spawn(process.execPath, [KILN, "serve", path, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const url = await new Promise<string>((ok, fail) => {
+      child.stdout.on("data", (c: Buffer) => { out += c; const m = /kiln serve: (http:\/\/\S+)/.exec(out); if (m) ok(m[1]); });
+      child.on("exit", (code) => fail(new Error(`kiln serve exited (${code}): ${out}`)));
+    });
+    expect(out).toMatch(/\(given\.wasm, [\d.]+ (B|KiB); Ctrl-C stops it\)/);
+    expect(new Uint8Array(await (await fetch(new URL("model.wasm", url))).arrayBuffer())).toEqual(bytes);
+    expect(await (await fetch(new URL("blob.json", url))).json()).toEqual({ file: "given.wasm", note: "given to kiln serve", bytes: bytes.length });
+    const exited = new Promise<number | null>((ok) => child.on("exit", ok));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
   });
 });

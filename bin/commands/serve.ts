@@ -8,6 +8,7 @@ import { INPUT_LIMITS, readInputFile } from "../../io/input-file.js";
 import { inspectBlob } from "../../runtime/model.js";
 import { packageRoot } from "../../runtime/package-root.js";
 import { defineCommand, parseArgs } from "../args.js";
+import { modelNotBlob } from "../blob-runs.js";
 import { formatBytes, type Io } from "../io.js";
 import { startWebServer } from "../web-server.js";
 
@@ -68,12 +69,15 @@ async function bundledBlob(target: "simd" | "scalar", io: Io): Promise<Uint8Arra
 }
 
 async function givenBlob(path: string): Promise<Uint8Array> {
+  if (!existsSync(path)) throw new KilnError(`kiln serve: ${path}: file not found`);
+  const notBlob = modelNotBlob("serve", path);
+  if (notBlob) throw notBlob;
   let bytes: Uint8Array;
   try { bytes = readInputFile(path, "blob", INPUT_LIMITS.maxBlobBytes); } catch (e) {
-    throw e instanceof KilnError ? e : new KilnError(`${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw e instanceof KilnError ? e : new KilnError(`kiln serve: ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  // Checked here too, so that a wrong file is a clear line in the terminal rather than an error on the page.
-  await inspectBlob(bytes).catch((e: Error) => { throw new KilnError(`${path}: ${e.message}`); });
+  // Checked (never run) here too, so that a wrong file is a clear line in the terminal rather than an error on the page.
+  await inspectBlob(bytes).catch((e: Error) => { throw new KilnError(`kiln serve: ${path}: ${e.message}`); });
   return bytes;
 }
 
