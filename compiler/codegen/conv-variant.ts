@@ -7,6 +7,7 @@ import { depthwiseKernel } from "./depthwise-int8.js";
 import { depthwise3x3Kernel } from "./depthwise3x3-int8.js";
 import { winogradKernel } from "./conv-wino-int8.js";
 import { pointwiseKernel } from "./conv-pw-int8.js";
+import { stemConvKernel } from "./conv-stem-int8.js";
 import { directConvKernel, smallRowConvKernel } from "./conv-int8.js";
 
 export type Target = "simd" | "scalar";
@@ -28,7 +29,7 @@ export interface ConvKernel {
 }
 
 /** Tried in order: the specialised SIMD kernels first; each op's general kernel last, applying on every target. */
-const CONV_KERNELS: readonly ConvKernel[] = [denseKernel, depthwise3x3Kernel, depthwiseKernel, winogradKernel, pointwiseKernel, smallRowConvKernel, directConvKernel];
+const CONV_KERNELS: readonly ConvKernel[] = [denseKernel, depthwise3x3Kernel, depthwiseKernel, winogradKernel, pointwiseKernel, stemConvKernel, smallRowConvKernel, directConvKernel];
 
 /** The target codegen runs for (graph.meta.target, set by the compiler driver); anything but "simd" is scalar. */
 export function targetOf(graph: Graph): Target {

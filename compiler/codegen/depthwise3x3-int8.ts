@@ -4,7 +4,7 @@ import { attrInts, int8Params, tensorOf } from "../ir.js";
 import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
-import { depthwiseGeometry, paddedInputBytes } from "./depthwise-int8.js";
+import { depthwiseGeometry } from "./depthwise-int8.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 const BLOCK = 8;
@@ -47,19 +47,18 @@ export const depthwise3x3Kernel: ConvKernel = {
     // Bias (−zp·Σw folded in: the kernel multiplies raw inputs) and multipliers padded to whole blocks.
     return new Map([[`${node.name}#w`, packDepthwise3x3Weights(w, g.c)], ...packBiasAndMultipliers(node, graph, roundUp(g.c, BLOCK), true)]);
   },
-  scratchBytes: paddedInputBytes,
+  /** One input row of the input zero point, which rows above and below the image read. */
+  scratchBytes(node, graph) {
+    const g = depthwiseGeometry(node, graph);
+    return g.w * g.c;
+  },
   persistentBytes: () => 0,
   emit({ node, inputShapes: [xs], outputShape: [, oh, ow], addr }) {
-    const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
+    const [pt, pl] = attrInts(node, "pads", [0, 0, 0, 0]);
     const [s] = attrInts(node, "strides", [1, 1]);
-    const [h, w, c] = [xs[1], xs[2], xs[3]];
     const p = int8Params(node, "producer");
-    const padded = pt + pl + pb + pr > 0;
-    const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
-    const lines: string[] = [];
-    if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
-    lines.push(`depthwise3x3_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
-      `${addr(node.outputs[0])}, ${w + pl + pr}, ${c}, ${oh}, ${ow}, ${s}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`);
-    return lines.join("\n  ");
+    return `depthwise3x3_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#scratch`)}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ` +
+      `${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ${xs[1]}, ${xs[2]}, ${xs[3]}, ${oh}, ${ow}, ${s}, ${pt}, ${pl}, ` +
+      `${p.inputZp}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`;
   },
 };

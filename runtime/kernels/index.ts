@@ -12,3 +12,4 @@ export * from "./conv-small-i8";
 export * from "./conv-wino-i8";
 export * from "./conv-pw-i8";
 export * from "./depthwise3x3-i8";
+export * from "./conv-stem-i8";

@@ -1,0 +1,72 @@
+// Int8 codegen for the 3-channel stride-2 3×3 conv (MobileNet's stem) on SIMD targets: when
+// runtime/kernels/conv-stem-i8.ts applies, its weight layout (input pairs of each 9-byte window row), and its call.
+import { attrInts, fusedPoolOf, int8Params, tensorOf, type Node } from "../ir.js";
+import { quoteName } from "../errors.js";
+import { roundUp } from "./emit.js";
+import { packBiasAndMultipliers } from "./requant-params.js";
+import type { ConvKernel } from "./conv-variant.js";
+
+const OC_BLOCK = 16;
+/** Bytes of one window row (3 columns × 3 channels), taken as 5 pairs: the 10th byte has weight 0. */
+const ROW_BYTES = 9, ROW_PAIRS = 5;
+
+/**
+ * Weights [3][3][3][oc] → per block of 16 output channels, per window row ky, per pair p (row bytes 2p, 2p + 1,
+ * byte b = kx·3 + c), 16 × [w(a, o), w(b, o)] int8: 480 bytes a block, zero past oc and for byte 9.
+ */
+export function packStemWeights(w: Int8Array, oc: number): Uint8Array {
+  const blocks = roundUp(oc, OC_BLOCK) / OC_BLOCK;
+  const out = new Int8Array(blocks * 3 * ROW_PAIRS * 2 * OC_BLOCK);
+  let at = 0;
+  for (let blk = 0; blk < blocks; blk++) {
+    for (let ky = 0; ky < 3; ky++) {
+      for (let p = 0; p < ROW_PAIRS; p++) {
+        for (let j = 0; j < OC_BLOCK; j++) {
+          const o = blk * OC_BLOCK + j;
+          for (const b of [2 * p, 2 * p + 1]) out[at++] = o < oc && b < ROW_BYTES ? w[(ky * ROW_BYTES + b) * oc + o] : 0;
+        }
+      }
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
+function padsOf(node: Node): number[] {
+  return attrInts(node, "pads", [0, 0, 0, 0]);
+}
+
+export const stemConvKernel: ConvKernel = {
+  kernel: "conv_stem_i8",
+  applies(node, graph, target) {
+    if (node.op !== "conv2d" || target !== "simd" || fusedPoolOf(node)) return false;
+    const [kh, kw, c] = tensorOf(graph, node.inputs[1]).shape;
+    const [sh, sw] = attrInts(node, "strides", [1, 1]);
+    return kh === 3 && kw === 3 && c === 3 && sh === 2 && sw === 2;
+  },
+  /** Weights, the bias with −zp·Σw folded in (the kernel multiplies raw inputs, padding holds zp), multipliers. */
+  pack(node, graph) {
+    const w = tensorOf(graph, node.inputs[1]).data;
+    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const oc = tensorOf(graph, node.inputs[1]).shape[3];
+    return new Map([[`${node.name}#w`, packStemWeights(w, oc)], ...packBiasAndMultipliers(node, graph, roundUp(oc, OC_BLOCK), true)]);
+  },
+  /** The padded input copy (pad_i8), as conv_i8 makes it. */
+  scratchBytes(node, graph) {
+    const [, h, w, c] = tensorOf(graph, node.inputs[0]).shape;
+    const [t, l, b, r] = padsOf(node);
+    return t + l + b + r === 0 ? 0 : roundUp((h + t + b) * (w + l + r) * c, 16);
+  },
+  persistentBytes: () => 0,
+  emit({ node, inputShapes: [xs], outputShape: [, oh, ow, oc], addr }) {
+    const [pt, pl, pb, pr] = padsOf(node);
+    const [h, w, c] = [xs[1], xs[2], xs[3]];
+    const p = int8Params(node, "producer");
+    const padded = pt + pl + pb + pr > 0;
+    const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
+    const lines: string[] = [];
+    if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
+    lines.push(`conv_stem_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
+      `${w + pl + pr}, ${oh}, ${ow}, ${oc}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`);
+    return lines.join("\n  ");
+  },
+};

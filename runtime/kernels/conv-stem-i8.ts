@@ -1,0 +1,77 @@
+// Int8 conv kernel for the 3-channel stride-2 3×3 stem, MobileNet's first layer (AssemblyScript, SIMD only).
+// A window row is 9 contiguous bytes (3 columns × 3 channels) of the padded input; it is taken as 5 input pairs,
+// bytes (0,1) (2,3) (4,5) (6,7) (8,9), byte 9 being the next column's (its weight is 0). Each pair is splat into
+// every i32 lane as two i16 and i32x4.dot_i16x8_s multiplies it into 4 output channels at once, as in
+// conv-pw-i8.ts: two pixels × 16 output channels share every weight load (8 accumulators), 15 pairs a pixel.
+// conv_i8 instead pads each 9-byte row to 16 lanes and reduces horizontally per channel. Weights
+// (compiler/codegen/conv-stem-int8.ts): per block of 16 output channels, per pair (row-major), 16 × [w(a, o),
+// w(b, o)] int8 (zero past OC and for byte 9). The input arrives VALID-padded (pad_i8); the compiler folded
+// −zp·Σw into the bias, so the integer sums are conv_i8's and the reference's. Requantization: requant-magic.ts.
+import { storeFirstBytes } from "./common";
+import { MAGIC_BITS, requantMagic4 } from "./requant-magic";
+
+/** The input pair at p (two int8) widened to i16 and repeated in every i32 lane. */
+@inline function pairAt(p: usize): v128 {
+  return i16x8.extend_low_i8x16_s(v128.load16_splat(p));
+}
+
+/** Requantizes 16 channels of one pixel and stores the first min(16, left) of them. */
+@inline function store16(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, mult: usize, vLo: v128, vHi: v128, magic: v128,
+  bitsLessZp: v128, left: i32): void {
+  const lo = i16x8.narrow_i32x4_s(requantMagic4(a0, v128.load(mult), vLo, vHi, magic, bitsLessZp),
+    requantMagic4(a1, v128.load(mult, 16), vLo, vHi, magic, bitsLessZp));
+  const hi = i16x8.narrow_i32x4_s(requantMagic4(a2, v128.load(mult, 32), vLo, vHi, magic, bitsLessZp),
+    requantMagic4(a3, v128.load(mult, 48), vLo, vHi, magic, bitsLessZp));
+  const bytes = i8x16.narrow_i16x8_s(lo, hi);
+  if (left >= 16) v128.store(p, bytes);
+  else storeFirstBytes(p, bytes, left);
+}
+
+function convStemSimd(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, OH: i32, OW: i32, OC: i32,
+  zpOut: i32, lo: i32, hi: i32): void {
+  const rowBytes = <usize>(WP * 3), oc = <usize>OC;
+  const vLo = f32x4.splat(<f32>(lo - zpOut)), vHi = f32x4.splat(<f32>(hi - zpOut));
+  const magic = f32x4.splat(12582912.0), bitsLessZp = i32x4.splat(MAGIC_BITS - zpOut);
+  for (let o = 0; o < OC; o += 16) {
+    const wb = w + <usize>(o >> 4) * 480, bb = bias + (<usize>o << 2), mb = mult + (<usize>o << 2);
+    const b0 = v128.load(bb), b1 = v128.load(bb, 16), b2 = v128.load(bb, 32), b3 = v128.load(bb, 48);
+    const left = OC - o;
+    for (let oy = 0; oy < OH; oy++) {
+      const row = x + <usize>(2 * oy) * rowBytes;
+      let out = y + <usize>(oy * OW) * oc + <usize>o;
+      for (let ox = 0; ox < OW; ox += 2) {
+        // An odd last pixel is paired with itself; only one copy is stored.
+        const second = ox + 1 < OW;
+        const xa = row + <usize>(ox * 6), xb = second ? xa + 6 : xa;
+        let a0 = b0, a1 = b1, a2 = b2, a3 = b3, c0 = b0, c1 = b1, c2 = b2, c3 = b3;
+        let wp = wb;
+        for (let ky: usize = 0; ky < 3; ky++) {
+          const ra = xa + ky * rowBytes, rb = xb + ky * rowBytes;
+          for (let t: usize = 0; t < 10; t += 2) {
+            const sa = pairAt(ra + t), sb = pairAt(rb + t);
+            const w0 = v128.load8x8_s(wp), w1 = v128.load8x8_s(wp, 8), w2 = v128.load8x8_s(wp, 16), w3 = v128.load8x8_s(wp, 24);
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(sa, w0)); c0 = i32x4.add(c0, i32x4.dot_i16x8_s(sb, w0));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(sa, w1)); c1 = i32x4.add(c1, i32x4.dot_i16x8_s(sb, w1));
+            a2 = i32x4.add(a2, i32x4.dot_i16x8_s(sa, w2)); c2 = i32x4.add(c2, i32x4.dot_i16x8_s(sb, w2));
+            a3 = i32x4.add(a3, i32x4.dot_i16x8_s(sa, w3)); c3 = i32x4.add(c3, i32x4.dot_i16x8_s(sb, w3));
+            wp += 32;
+          }
+        }
+        store16(out, a0, a1, a2, a3, mb, vLo, vHi, magic, bitsLessZp, left);
+        if (second) store16(out + oc, c0, c1, c2, c3, mb, vLo, vHi, magic, bitsLessZp, left);
+        out += oc << 1;
+      }
+    }
+  }
+}
+
+/** One 3×3 stride-2 conv on a VALID-padded input of width WP and 3 channels; output OH×OW×OC. */
+export function conv_stem_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, WP: i32, OH: i32, OW: i32, OC: i32,
+  zpOut: i32, lo: i32, hi: i32): void {
+  // The compiler picks this kernel for simd targets only; scalar builds use conv_i8.
+  if (ASC_FEATURE_SIMD) {
+    convStemSimd(x, w, bias, mult, y, WP, OH, OW, OC, zpOut, lo, hi);
+  } else {
+    unreachable();
+  }
+}
