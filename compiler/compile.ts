@@ -9,7 +9,7 @@ import { loadOnnxModel } from "./frontends/onnx/index.js";
 import { FLOAT_PIPELINE, INT8_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
 import type { Calibration } from "./passes/quantize.js";
 import { layoutGraph, rawConstants } from "./codegen/layout.js";
-import { calibrate, pixelsToInputs, type CalibrationMethod } from "./quant/calibrate.js";
+import { calibrate, pixelsToInputs, type CalibrationEvaluator, type CalibrationMethod } from "./quant/calibrate.js";
 import { calibrationSet, type CalibrationSource } from "./quant/calibration-data.js";
 import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
@@ -33,6 +33,8 @@ export interface CompileOptions {
   calibration?: CalibrationSource;
   calibrationCount?: number;
   calibrationMethod?: CalibrationMethod;
+  /** The float evaluator calibration runs (default "fast"; both give the same ranges bit for bit). */
+  calibrationEvaluator?: CalibrationEvaluator;
   /** Progress and facts worth telling the user (calibration set, …). */
   log?: (line: string) => void;
   /** Called as calibration images are processed. */
@@ -104,7 +106,8 @@ function calibrationOf(graph: Graph, options: CompileOptions): Calibration {
   const method = options.calibrationMethod ?? "minmax";
   options.log?.(`calibrating on ${set.description} (${method})`);
   const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
-  return { ranges: calibrate(graph, inputs, method, options.progress), images: set.description, method };
+  const ranges = calibrate(graph, inputs, method, { evaluator: options.calibrationEvaluator, progress: options.progress });
+  return { ranges, images: set.description, method };
 }
 
 export function optimize(graph: Graph, options: CompileOptions): Graph {

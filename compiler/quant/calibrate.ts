@@ -1,6 +1,7 @@
-// Calibration: runs the float reference over representative inputs and picks each tensor's real range.
+// Calibration: runs the float model (the reference's values, fast) over representative inputs and picks each tensor's range.
 import { sizeOf, tensorOf, type Graph } from "../ir.js";
 import { runFloatAll, type Activations } from "../interpreter.js";
+import { float64Runner, type FloatRunner } from "./float64-runner.js";
 
 export type CalibrationMethod = "minmax" | "percentile" | "mse";
 
@@ -38,40 +39,84 @@ function chooseBound(counts: Float64Array, extent: number, method: CalibrationMe
   return best;
 }
 
+/** Which float evaluator calibration runs: both give the same values bit for bit (tests/calibration-fast.test.ts). */
+export type CalibrationEvaluator = "fast" | "reference";
+
+export interface CalibrateOptions {
+  /** "fast" (the default): float64-runner's kernels where they apply; "reference": runFloatAll, op by op. */
+  evaluator?: CalibrationEvaluator;
+  /** Called after each image, with the images done and the total (twice the images when histograms re-run them). */
+  progress?: (done: number, total: number) => void;
+  /** Histogram methods keep all images' activations up to this many bytes, else run the images twice (default 256 MiB). */
+  keepRunsBytes?: number;
+}
+
+/** Widens `r` by the values of `v`, NaN ignored: the scan the fast runner's widenRange repeats. */
+function widenRange(v: Float32Array, r: Range): void {
+  let min = r.min, max = r.max;
+  for (let k = 0; k < v.length; k++) { if (v[k] < min) min = v[k]; if (v[k] > max) max = v[k]; }
+  r.min = min; r.max = max;
+}
+
+/** The fast runner, or the reference op by op (whose values stay valid); the fast runner's are overwritten by its next run. */
+function evaluatorFor(graph: Graph, kind: CalibrationEvaluator): FloatRunner {
+  const fast = kind === "fast" ? float64Runner(graph) : undefined;
+  if (fast) return fast;
+  let last: Activations | undefined;
+  return {
+    run(x) { last = runFloatAll(graph, x); return last; },
+    widenRange(name, range) { widenRange(last!.get(name)!, range); },
+  };
+}
+
+/** Histogram methods keep every image's activations for their second pass when they fit in this; else they re-run. */
+const KEEP_RUNS_BYTES = 256 * 2 ** 20;
+
 /** Ranges of every activation tensor (input included) over `inputs`; constants are not calibrated. */
 export function calibrate(graph: Graph, inputs: Float32Array[], method: CalibrationMethod = "minmax",
-  progress?: (done: number, total: number) => void): Map<string, Range> {
+  options: CalibrateOptions | ((done: number, total: number) => void) = {}): Map<string, Range> {
+  const { evaluator = "fast", progress, keepRunsBytes = KEEP_RUNS_BYTES } = typeof options === "function" ? { progress: options } : options;
   const names = [graph.inputs[0], ...graph.nodes.flatMap((n) => n.outputs)];
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
-  // Min/max need each run only once; the histogram methods keep every run for their second pass.
+  const runner = evaluatorFor(graph, evaluator);
+  const perImage = names.reduce((bytes, n) => bytes + sizeOf(tensorOf(graph, n).shape) * 4, 0);
+  // Min/max need each run only once; the histogram methods need the final extents first, then every value again.
+  const keepRuns = method !== "minmax" && perImage * inputs.length <= keepRunsBytes;
+  const steps = method !== "minmax" && !keepRuns ? 2 * inputs.length : inputs.length;
   const runs: Activations[] = [];
   inputs.forEach((x, i) => {
-    const values = runFloatAll(graph, x);
-    for (const name of names) {
-      const v = values.get(name)!, r = ranges.get(name)!;
-      let min = r.min, max = r.max;
-      for (let k = 0; k < v.length; k++) { if (v[k] < min) min = v[k]; if (v[k] > max) max = v[k]; }
-      r.min = min; r.max = max;
-    }
-    if (method !== "minmax") runs.push(values);
-    progress?.(i + 1, inputs.length);
+    const values = runner.run(x);
+    for (const name of names) runner.widenRange(name, ranges.get(name)!);
+    if (keepRuns) runs.push(new Map([...values].map(([name, v]) => [name, v.slice()])));
+    progress?.(i + 1, steps);
   });
   if (method === "minmax") return ranges;
+  const histograms = new Map<string, Histogram>();
   for (const name of names) {
     if (name === graph.inputs[0]) continue;
     const r = ranges.get(name)!;
-    const h: Histogram = { min: r.min, max: r.max, lo: new Float64Array(BINS), hi: new Float64Array(BINS) };
-    const extentLo = Math.max(0, -r.min), extentHi = Math.max(0, r.max);
-    for (const values of runs) {
-      const v = values.get(name)!;
-      for (let i = 0; i < v.length; i++) {
-        if (v[i] >= 0) { if (extentHi > 0) h.hi[Math.min(BINS - 1, Math.floor((v[i] / extentHi) * BINS))]++; }
-        else if (extentLo > 0) h.lo[Math.min(BINS - 1, Math.floor((-v[i] / extentLo) * BINS))]++;
-      }
-    }
+    histograms.set(name, { min: r.min, max: r.max, lo: new Float64Array(BINS), hi: new Float64Array(BINS) });
+  }
+  // Counts are integers (exact in f64), so adding them image by image gives the same histogram as any other order.
+  const count = (values: Activations) => {
+    for (const [name, h] of histograms) addToHistogram(h, values.get(name)!);
+  };
+  if (keepRuns) runs.forEach(count);
+  else inputs.forEach((x, i) => { count(runner.run(x)); progress?.(inputs.length + i + 1, steps); });
+  for (const [name, h] of histograms) {
+    const extentLo = Math.max(0, -h.min), extentHi = Math.max(0, h.max);
     ranges.set(name, { min: -chooseBound(h.lo, extentLo, method), max: chooseBound(h.hi, extentHi, method) });
   }
   return ranges;
+}
+
+/** Bins |v| of one tensor's values on its side of 0, over the extents the min/max pass found. */
+function addToHistogram(h: Histogram, v: Float32Array): void {
+  const extentLo = Math.max(0, -h.min), extentHi = Math.max(0, h.max);
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] >= 0) { if (extentHi > 0) h.hi[Math.min(BINS - 1, Math.floor((v[i] / extentHi) * BINS))]++; }
+    else if (extentLo > 0) h.lo[Math.min(BINS - 1, Math.floor((-v[i] / extentLo) * BINS))]++;
+  }
 }
 
 /** Floats for the float reference from uint8 pixels with the model's pixel mapping. */

@@ -1,0 +1,186 @@
+// AssemblyScript, built into float64-kernels-wasm.ts (see build-float64-kernels.ts): the float reference's conv,
+// depthwise and dense arithmetic in WebAssembly SIMD, for calibration.
+//
+// Why f64: the float reference (compiler/ops) sums f32 products in f64 (a JS number) and rounds to f32 once per
+// output. Calibration must see exactly its values, so these kernels do the same operations: each product of two
+// f32 values is exact in f64, each output's sum starts where the reference's does and adds the same products in
+// the same order, and f64x2 lanes are independent outputs. WebAssembly has no fused multiply-add outside relaxed
+// SIMD, so every mul and add rounds as JavaScript's do. Only the loop order differs, never an output's sum order.
+
+// Activation codes as in compiler/ops/op.ts ACTIVATION_CODES: 0 linear, 1 relu, 2 relu6.
+// applyActivation: v < 0 ? 0 : v (relu), v < 0 ? 0 : v > 6 ? 6 : v (relu6); NaN and −0 pass through unchanged.
+@inline function activate2(v: v128, act: i32): v128 {
+  if (act == 0) return v;
+  const zero = f64x2.splat(0);
+  let r = v;
+  if (act == 2) {
+    const six = f64x2.splat(6);
+    r = v128.bitselect(six, r, f64x2.gt(v, six));
+  }
+  return v128.bitselect(zero, r, f64x2.lt(v, zero));
+}
+
+@inline function activate1(v: f64, act: i32): f64 {
+  if (act == 1) return v < 0 ? 0 : v;
+  if (act == 2) return v < 0 ? 0 : v > 6 ? 6 : v;
+  return v;
+}
+
+/**
+ * out[p][o] = start[o] (or +0) + Σ_k x[p][k]·w[k][o], k in order, for P rows of K inputs (f32 values held as f64).
+ * Weights are packed in blocks of 8 outputs, [OCP/8][K][8] f64 (OCP = OC rounded up to 8, zero-padded);
+ * out rows have OCP f64 values; start (f64, OCP values) may be 0 for none.
+ * Two rows share each weight load; the eight f64x2 accumulators are independent outputs.
+ */
+export function gemm_f64(x: usize, P: i32, K: i32, w: usize, OCP: i32, start: usize, out: usize): void {
+  const blocks = OCP >> 3;
+  const rowBytes = <usize>K << 3;
+  for (let b = 0; b < blocks; b++) {
+    const wb = w + ((<usize>b * K) << 6);
+    const s = start + (<usize>b << 6);
+    const s0 = start ? v128.load(s) : f64x2.splat(0), s1 = start ? v128.load(s, 16) : f64x2.splat(0);
+    const s2 = start ? v128.load(s, 32) : f64x2.splat(0), s3 = start ? v128.load(s, 48) : f64x2.splat(0);
+    let p = 0;
+    for (; p + 2 <= P; p += 2) {
+      const xa = x + <usize>p * rowBytes, xb = xa + rowBytes;
+      let a0 = s0, a1 = s1, a2 = s2, a3 = s3;
+      let b0 = s0, b1 = s1, b2 = s2, b3 = s3;
+      let wp = wb;
+      for (let k = 0; k < K; k++) {
+        const off = <usize>k << 3;
+        const va = v128.load64_splat(xa + off), vb = v128.load64_splat(xb + off);
+        const w0 = v128.load(wp), w1 = v128.load(wp, 16), w2 = v128.load(wp, 32), w3 = v128.load(wp, 48);
+        a0 = f64x2.add(a0, f64x2.mul(va, w0)); a1 = f64x2.add(a1, f64x2.mul(va, w1));
+        a2 = f64x2.add(a2, f64x2.mul(va, w2)); a3 = f64x2.add(a3, f64x2.mul(va, w3));
+        b0 = f64x2.add(b0, f64x2.mul(vb, w0)); b1 = f64x2.add(b1, f64x2.mul(vb, w1));
+        b2 = f64x2.add(b2, f64x2.mul(vb, w2)); b3 = f64x2.add(b3, f64x2.mul(vb, w3));
+        wp += 64;
+      }
+      const oa = out + ((<usize>p * OCP + (<usize>b << 3)) << 3), ob = oa + (<usize>OCP << 3);
+      v128.store(oa, a0); v128.store(oa, a1, 16); v128.store(oa, a2, 32); v128.store(oa, a3, 48);
+      v128.store(ob, b0); v128.store(ob, b1, 16); v128.store(ob, b2, 32); v128.store(ob, b3, 48);
+    }
+    if (p < P) {
+      const xa = x + <usize>p * rowBytes;
+      let a0 = s0, a1 = s1, a2 = s2, a3 = s3;
+      let wp = wb;
+      for (let k = 0; k < K; k++) {
+        const va = v128.load64_splat(xa + (<usize>k << 3));
+        a0 = f64x2.add(a0, f64x2.mul(va, v128.load(wp))); a1 = f64x2.add(a1, f64x2.mul(va, v128.load(wp, 16)));
+        a2 = f64x2.add(a2, f64x2.mul(va, v128.load(wp, 32))); a3 = f64x2.add(a3, f64x2.mul(va, v128.load(wp, 48)));
+        wp += 64;
+      }
+      const oa = out + ((<usize>p * OCP + (<usize>b << 3)) << 3);
+      v128.store(oa, a0); v128.store(oa, a1, 16); v128.store(oa, a2, 32); v128.store(oa, a3, 48);
+    }
+  }
+}
+
+/**
+ * y[p][o] = f32(addZero + act(grid[p][o] + bias)), bias f64 per output (OCP values, 0 for none: + 0 as the
+ * reference's `+ (b ? b[o] : 0)`); with addZero the conv reference's `0 + v` (−0 becomes +0) is repeated.
+ */
+export function epilogue_f64(grid: usize, P: i32, OC: i32, OCP: i32, bias: usize, act: i32, addBias: bool, addZero: bool, y: usize): void {
+  for (let p = 0; p < P; p++) {
+    const row = grid + ((<usize>p * OCP) << 3), out = y + ((<usize>p * OC) << 2);
+    let o = 0;
+    for (; o + 2 <= OC; o += 2) {
+      let v = v128.load(row + (<usize>o << 3));
+      if (addBias) v = f64x2.add(v, v128.load(bias + (<usize>o << 3)));
+      v = activate2(v, act);
+      if (addZero) v = f64x2.add(f64x2.splat(0), v);
+      v128.store64_lane(out + (<usize>o << 2), f32x4.demote_f64x2_zero(v), 0);
+    }
+    for (; o < OC; o++) {
+      let v = load<f64>(row + (<usize>o << 3));
+      if (addBias) v = v + load<f64>(bias + (<usize>o << 3));
+      v = activate1(v, act);
+      if (addZero) v = 0 + v;
+      store<f32>(out + (<usize>o << 2), <f32>v);
+    }
+  }
+}
+
+/** out[i] = f64(x[i]) for n values: gemm's rows, converted once instead of once per block of 8 outputs. */
+export function widen_f32(x: usize, n: i32, out: usize): void {
+  for (let i = 0; i < n; i++) store<f64>(out + (<usize>i << 3), <f64>load<f32>(x + (<usize>i << 2)));
+}
+
+/** im2col for a conv: row p holds the KH·KW·C inputs of output position p in (ky, kx, c) order as f64, 0 outside the image. */
+export function patches_f64(x: usize, H: i32, W: i32, C: i32, OW: i32, first: i32, P: i32,
+  KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, out: usize): void {
+  let dst = out;
+  for (let q = first; q < first + P; q++) {
+    const oy = q / OW, ox = q % OW;
+    for (let ky = 0; ky < KH; ky++) {
+      const iy = oy * SH + ky - PT;
+      for (let kx = 0; kx < KW; kx++) {
+        const ix = ox * SW + kx - PL;
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W) memory.fill(dst, 0, <usize>C << 3);
+        else widen_f32(x + ((<usize>(iy * W + ix) * C) << 2), C, dst);
+        dst += <usize>C << 3;
+      }
+    }
+  }
+}
+
+/**
+ * Depthwise, depth multiplier 1: y[oy][ox][c] = f32(act(Σ_taps x·w + bias)), the sum from +0 over the in-bounds taps
+ * in (ky, kx) order as the reference's depthwiseAt; w is [KH·KW][C] f64, bias f64 per channel (or 0: + 0).
+ */
+export function depthwise_f64(x: usize, H: i32, W: i32, C: i32, w: usize, bias: usize, y: usize,
+  OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, act: i32): void {
+  const zero = f64x2.splat(0);
+  for (let oy = 0; oy < OH; oy++) {
+    for (let ox = 0; ox < OW; ox++) {
+      const out = y + ((<usize>(oy * OW + ox) * C) << 2);
+      let c = 0;
+      for (; c + 2 <= C; c += 2) {
+        let acc = zero;
+        for (let ky = 0; ky < KH; ky++) {
+          const iy = oy * SH + ky - PT;
+          if (iy < 0 || iy >= H) continue;
+          for (let kx = 0; kx < KW; kx++) {
+            const ix = ox * SW + kx - PL;
+            if (ix < 0 || ix >= W) continue;
+            const xv = f64x2.promote_low_f32x4(v128.load64_zero(x + ((<usize>((iy * W + ix) * C + c)) << 2)));
+            acc = f64x2.add(acc, f64x2.mul(xv, v128.load(w + ((<usize>((ky * KW + kx) * C + c)) << 3))));
+          }
+        }
+        acc = f64x2.add(acc, bias ? v128.load(bias + (<usize>c << 3)) : zero);
+        v128.store64_lane(out + (<usize>c << 2), f32x4.demote_f64x2_zero(activate2(acc, act)), 0);
+      }
+      for (; c < C; c++) {
+        let acc: f64 = 0;
+        for (let ky = 0; ky < KH; ky++) {
+          const iy = oy * SH + ky - PT;
+          if (iy < 0 || iy >= H) continue;
+          for (let kx = 0; kx < KW; kx++) {
+            const ix = ox * SW + kx - PL;
+            if (ix < 0 || ix >= W) continue;
+            acc += <f64>load<f32>(x + ((<usize>((iy * W + ix) * C + c)) << 2)) * load<f64>(w + ((<usize>((ky * KW + kx) * C + c)) << 3));
+          }
+        }
+        acc = acc + (bias ? load<f64>(bias + (<usize>c << 3)) : 0);
+        store<f32>(out + (<usize>c << 2), <f32>activate1(acc, act));
+      }
+    }
+  }
+}
+
+/**
+ * Per lane, the first value of lane i's subsequence (x[4j + i], j = 0 … n/4 − 1) that is < (min) or > (max) every
+ * value before it, NaN never: min lanes at out, max lanes at out + 16. The caller combines lanes and the tail, and
+ * settles which zero came first when the extreme is ±0 (only then can equal-comparing values differ).
+ */
+export function minmax_f32(x: usize, n: i32, out: usize): void {
+  let mn = f32x4.splat(Infinity), mx = f32x4.splat(-Infinity);
+  const end = x + ((<usize>(n >> 2)) << 4);
+  for (let p = x; p < end; p += 16) {
+    const v = v128.load(p);
+    mn = v128.bitselect(v, mn, f32x4.lt(v, mn));
+    mx = v128.bitselect(v, mx, f32x4.gt(v, mx));
+  }
+  v128.store(out, mn);
+  v128.store(out, mx, 16);
+}
