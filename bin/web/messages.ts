@@ -6,7 +6,7 @@ export type Request =
   | { type: "load"; bytes: ArrayBuffer }
   /** One input (uint8 pixels): answered with the raw output and the scores. */
   | { type: "predict"; id: number; pixels: Uint8Array }
-  /** `count` inputs laid end to end: answered with the raw outputs end to end and the time per input. */
+  /** `count` inputs laid end to end: answered with the raw outputs end to end and the median time per input. */
   | { type: "evaluate"; id: number; pixels: Uint8Array; count: number }
   | { type: "profile"; runs: number; warmup: number; budgetMs: number };
 
