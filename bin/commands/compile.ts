@@ -47,7 +47,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     calibrationCount: o["calibration-count"],
     calibrationMethod: o["calibration-method"],
     log: o.json || o.quiet ? undefined : (line) => io.err(line),
-    progress: (done, total) => { calibration ??= progressBar("calibrating", total, !o.json && !o.quiet); calibration.update(done); if (done === total) calibration.done(); },
+    progress: (done, total) => { calibration ??= progressBar("calibrating", total, !o.json && !o.quiet, process.stderr, "images"); calibration.update(done); if (done === total) calibration.done(); },
     dumpAfter: dumpPass ? { pass: dumpPass, print: (g) => io.err(`--- graph after ${dumpPass} ---\n${describeGraph(g)}`) } : undefined,
   });
   try {
