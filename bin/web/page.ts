@@ -98,7 +98,7 @@ function profile(): Promise<ProfileResult> {
     const worker = await BlobHost.start(bytes);
     try {
       const answer = await worker.ask({ type: "profile", ...PROFILE }, "profiled");
-      where = `in a Web Worker of this browser, ${answer.repeat} back-to-back calls per sample (its clock ticks in ${answer.isolated ? "5" : "100"} µs)`;
+      where = `in a Web Worker of this browser, ${answer.repeat} back-to-back call${answer.repeat === 1 ? "" : "s"} per sample (its clock ticks in ${answer.isolated ? "5" : "100"} µs)`;
       return answer.result;
     } finally {
       worker.stop();
