@@ -1,6 +1,7 @@
 // The pointwise (1×1) int8 kernel: wherever the compiler picks it, the simd blob equals the int8 reference bit for
 // bit (and the scalar blob, which never uses it). Channels off multiples of 2 and 16, an odd pixel count, an input
-// zero point other than −128, and 1×1 convs it must leave to other kernels.
+// zero point other than −128, and 1×1 convs it must leave to other kernels. Every case runs 6 images on one
+// instance: the first call widens the weights into the persistent buffer, the later ones reuse them.
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, it } from "vitest";
 import { useCpuBackend } from "./helpers.js";
@@ -31,6 +32,8 @@ const CASES: PointwiseCase[] = [
     layers: () => [pw(12, "linear", 4), pw(23, "relu", 5), tf.layers.flatten(), tf.layers.dense({ units: 7, ...init(6) })],
     pointwise: 2,
   },
+  { label: "4×5×13 →40 relu6 (13 channels: the widened input's last 8 lanes hold 5, three blocks of 16)", shape: [4, 5, 13], layers: () => [pw(40, "relu6", 9)], pointwise: 1 },
+  { label: "1×1×130 →17 (one pixel, paired with itself; 130 channels)", shape: [1, 1, 130], layers: () => [pw(17, "linear", 10)], pointwise: 1 },
   { label: "1×1 stride 2 (not pointwise)", shape: [6, 6, 8], layers: () => [pw(8, "relu", 7, 2)], pointwise: 0 },
   { label: "1×1 with a fused max pool (not pointwise)", shape: [6, 6, 8], layers: () => [pw(8, "relu", 8), tf.layers.maxPooling2d({ poolSize: 2 })], pointwise: 0 },
 ];

@@ -41,11 +41,16 @@ export const pointwiseKernel: ConvKernel = {
     const [, , c, oc] = tensorOf(graph, node.inputs[1]).shape;
     return new Map([[`${node.name}#w`, packPointwiseWeights(w, c, oc)], ...packBiasAndMultipliers(node, graph, roundUp(oc, OC_BLOCK), true)]);
   },
-  scratchBytes: () => 0,
-  persistentBytes: () => 0,
+  /** Two pixels' inputs widened to i16, channels rounded up to 8. */
+  scratchBytes: (node, graph) => 4 * roundUp(tensorOf(graph, node.inputs[0]).shape[3], 8),
+  /** Kept for good: a 16-byte "done" flag, then the weights widened to i16 on the first call (the blob keeps int8). */
+  persistentBytes(node, graph) {
+    const [, , c, oc] = tensorOf(graph, node.inputs[1]).shape;
+    return 16 + Math.ceil(c / 2) * roundUp(oc, OC_BLOCK) * 4;
+  },
   emit({ node, inputShapes: [xs], outputShape, addr }) {
     const p = int8Params(node, "producer");
-    return `conv_pw_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
+    return `conv_pw_i8(${addr(node.inputs[0])}, ${addr(`${node.name}#scratch`)}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#persistent`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
       `${addr(node.outputs[0])}, ${xs[1] * xs[2]}, ${xs[3]}, ${outputShape[3]}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`;
   },
 };
