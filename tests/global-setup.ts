@@ -1,4 +1,4 @@
-// Builds dist/ (and dist/kiln-agent.mjs) once before the suite, so tests that spawn the CLI or the agent run the code under test.
+// Builds dist/ (with dist/kiln-agent.mjs and dist/web/) once before the suite, so tests that spawn the CLI or the agent run the code under test.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 
@@ -9,4 +9,7 @@ export default function setup(): void {
   // The one-file agent too (npm run build:agent), which the agent-bundle and emulated-Pi tests run.
   const agent = spawnSync(process.execPath, [resolve(root, "bin", "build-agent.mjs")], { cwd: root, encoding: "utf8" });
   if (agent.status !== 0) throw new Error(`npm run build:agent failed before the tests:\n${agent.stdout}${agent.stderr}`);
+  // The page kiln serve serves (dist/web/), which the browser and serve tests load.
+  const web = spawnSync(process.execPath, [resolve(root, "bin", "build-web.mjs")], { cwd: root, encoding: "utf8" });
+  if (web.status !== 0) throw new Error(`npm run build:web failed before the tests:\n${web.stdout}${web.stderr}`);
 }

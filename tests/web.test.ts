@@ -97,8 +97,7 @@ describe.skipIf(!chromiumPresent.ok)(`kiln serve's page in headless chromium${ch
   const errors: string[] = [];
 
   beforeAll(async () => {
-    const built = spawn(process.execPath, [join(ROOT, "bin", "build-web.mjs")], { cwd: ROOT, stdio: "inherit" });
-    await new Promise<void>((ok, fail) => built.on("exit", (code) => (code === 0 ? ok() : fail(new Error(`bin/build-web.mjs failed (${code})`)))));
+    // tests/global-setup.ts built dist/web/ (npm run build:web) before the suites started.
     [simd, scalar] = await Promise.all([serve([]), serve(["--target", "scalar"])]);
     context = await chromium.launchPersistentContext(tempDir("kiln-chromium-"), {
       executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS, viewport: { width: 1100, height: 1300 },
