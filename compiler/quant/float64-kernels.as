@@ -127,38 +127,49 @@ export function patches_f64(x: usize, H: i32, W: i32, C: i32, OW: i32, first: i3
 /**
  * Depthwise, depth multiplier 1: y[oy][ox][c] = f32(act(Σ_taps x·w + bias)), the sum from +0 over the in-bounds taps
  * in (ky, kx) order as the reference's depthwiseAt; w is [KH·KW][C] f64, bias f64 per channel (or 0: + 0).
+ * The in-bounds tap ranges are worked out once per position; four channels share each input load.
  */
 export function depthwise_f64(x: usize, H: i32, W: i32, C: i32, w: usize, bias: usize, y: usize,
   OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, act: i32): void {
   const zero = f64x2.splat(0);
+  const rowBytes = (<usize>W * C) << 2, pixelBytes = <usize>C << 2, tapBytes = <usize>C << 3;
   for (let oy = 0; oy < OH; oy++) {
+    const iy0 = oy * SH - PT;
+    const ky0 = max(0, -iy0), ky1 = min(KH, H - iy0);
     for (let ox = 0; ox < OW; ox++) {
+      const ix0 = ox * SW - PL;
+      const kx0 = max(0, -ix0), kx1 = min(KW, W - ix0);
       const out = y + ((<usize>(oy * OW + ox) * C) << 2);
+      const corner = x + <usize>iy0 * rowBytes + <usize>ix0 * pixelBytes;
       let c = 0;
-      for (; c + 2 <= C; c += 2) {
-        let acc = zero;
-        for (let ky = 0; ky < KH; ky++) {
-          const iy = oy * SH + ky - PT;
-          if (iy < 0 || iy >= H) continue;
-          for (let kx = 0; kx < KW; kx++) {
-            const ix = ox * SW + kx - PL;
-            if (ix < 0 || ix >= W) continue;
-            const xv = f64x2.promote_low_f32x4(v128.load64_zero(x + ((<usize>((iy * W + ix) * C + c)) << 2)));
-            acc = f64x2.add(acc, f64x2.mul(xv, v128.load(w + ((<usize>((ky * KW + kx) * C + c)) << 3))));
+      for (; c + 4 <= C; c += 4) {
+        let a0 = zero, a1 = zero;
+        for (let ky = ky0; ky < ky1; ky++) {
+          const xr = corner + <usize>ky * rowBytes + (<usize>c << 2);
+          const wr = w + <usize>(ky * KW) * tapBytes + (<usize>c << 3);
+          for (let kx = kx0; kx < kx1; kx++) {
+            const v = v128.load(xr + <usize>kx * pixelBytes);
+            const wp = wr + <usize>kx * tapBytes;
+            a0 = f64x2.add(a0, f64x2.mul(f64x2.promote_low_f32x4(v), v128.load(wp)));
+            a1 = f64x2.add(a1, f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)), v128.load(wp, 16)));
           }
         }
-        acc = f64x2.add(acc, bias ? v128.load(bias + (<usize>c << 3)) : zero);
-        v128.store64_lane(out + (<usize>c << 2), f32x4.demote_f64x2_zero(activate2(acc, act)), 0);
+        if (bias) {
+          a0 = f64x2.add(a0, v128.load(bias + (<usize>c << 3)));
+          a1 = f64x2.add(a1, v128.load(bias + (<usize>c << 3), 16));
+        } else {
+          a0 = f64x2.add(a0, zero);
+          a1 = f64x2.add(a1, zero);
+        }
+        v128.store64_lane(out + (<usize>c << 2), f32x4.demote_f64x2_zero(activate2(a0, act)), 0);
+        v128.store64_lane(out + (<usize>c << 2), f32x4.demote_f64x2_zero(activate2(a1, act)), 0, 8);
       }
       for (; c < C; c++) {
         let acc: f64 = 0;
-        for (let ky = 0; ky < KH; ky++) {
-          const iy = oy * SH + ky - PT;
-          if (iy < 0 || iy >= H) continue;
-          for (let kx = 0; kx < KW; kx++) {
-            const ix = ox * SW + kx - PL;
-            if (ix < 0 || ix >= W) continue;
-            acc += <f64>load<f32>(x + ((<usize>((iy * W + ix) * C + c)) << 2)) * load<f64>(w + ((<usize>((ky * KW + kx) * C + c)) << 3));
+        for (let ky = ky0; ky < ky1; ky++) {
+          for (let kx = kx0; kx < kx1; kx++) {
+            acc += <f64>load<f32>(corner + <usize>ky * rowBytes + <usize>kx * pixelBytes + (<usize>c << 2))
+              * load<f64>(w + <usize>(ky * KW + kx) * tapBytes + (<usize>c << 3));
           }
         }
         acc = acc + (bias ? load<f64>(bias + (<usize>c << 3)) : 0);

@@ -86,7 +86,10 @@ function floatData(graph: Graph, name: string): Float32Array {
   return data;
 }
 
-/** The reference runner: OpDef.float node by node (runFloatAll), for hosts without the kernels. */
+/**
+ * A runner for `graph` whose values are the float reference's (runFloatAll's) bit for bit, or undefined where the
+ * host has no WebAssembly SIMD or the graph's buffers would not fit in one WebAssembly memory (then run the reference).
+ */
 export function float64Runner(graph: Graph): FloatRunner | undefined {
   const module = kernelsModule();
   if (!module) return undefined;
