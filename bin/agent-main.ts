@@ -4,6 +4,7 @@ import "./node-check.js"; // first: an unsupported Node is refused before the ot
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { serveModelWorker } from "../runtime/model-worker-serve.js";
 import { useWorkerScript } from "../runtime/worker-model.js";
+import { UsageError } from "../compiler/errors.js";
 import { helpText } from "./args.js";
 import { runMain } from "./cli-main.js";
 import { agentCommand, agentSpec } from "./commands/agent.js";
@@ -21,7 +22,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // `node kiln-agent.mjs agent …` reads like the full CLI's `kiln agent …`: both are accepted.
-  await agentCommand(argv[0] === "agent" ? argv.slice(1) : argv, processIo);
+  await agentCommand(argv[0] === "agent" ? argv.slice(1) : argv, processIo).catch((e: unknown) => {
+    // The one file has no `kiln help`: point a usage error at its own --help.
+    if (e instanceof UsageError) e.message = e.message.replace("kiln help agent", "node kiln-agent.mjs --help");
+    throw e;
+  });
   return 0;
 }
 

@@ -137,7 +137,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((e: unknown) => {
   const err = e as Error;
   // parseArgs words its messages for `kiln <command>`; this is `npm run bench`, not the device `kiln bench`.
-  const message = err instanceof KilnError ? err.message.replace(/kiln bench\b/g, "npm run bench") : err.stack ?? String(err);
+  const message = err instanceof KilnError ? err.message.replace(/kiln help bench\b/g, "npm run bench -- --help").replace(/kiln bench\b/g, "npm run bench") : err.stack ?? String(err);
   process.stderr.write(`${message.startsWith("npm run bench") ? "" : "npm run bench: "}${message}\n`);
   process.exit(err instanceof UsageError ? 2 : 1);
 });
