@@ -10,7 +10,7 @@ import type { Progress } from "./progress.js";
 
 /** `--time-limit` of the commands that run a blob on this machine (its default makes the parsed value a number). */
 export const timeLimitOption = {
-  type: "number", integer: true, min: 1, max: 3_600_000, default: DEFAULT_TIME_LIMIT_MS,
+  type: "number", integer: true, min: 1, max: 3_600_000, default: DEFAULT_TIME_LIMIT_MS, defaultText: `${DEFAULT_TIME_LIMIT_MS} = ${DEFAULT_TIME_LIMIT_MS / 1000} s`,
   description: "ms the blob may take to start or to run one inference; then it is stopped with an error",
 } as const satisfies NumberOption;
 

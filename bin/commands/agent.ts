@@ -23,7 +23,7 @@ export const agentSpec = defineCommand({
     name: { type: "string", description: "device name announced in HELLO", defaultText: "the host name" },
     "max-frame": { type: "number", integer: true, min: 256, max: 65536, description: "largest frame in bytes", defaultText: "4096 on serial, 65536 on TCP" },
     "memory-limit": { type: "number", min: 1, max: 4095, description: "MiB of linear memory a blob may use", default: 256 },
-    "run-limit": { type: "number", integer: true, min: 10, max: 3_600_000, description: "ms a blob may take to start or to answer one RUN, PROFILE or EVAL (then TIMEOUT)", default: 10_000 },
+    "run-limit": { type: "number", integer: true, min: 10, max: 3_600_000, description: "ms a blob may take to start or to answer one RUN, PROFILE or EVAL (then TIMEOUT)", default: 10_000, defaultText: "10000 = 10 s" },
     "max-connections": { type: "number", integer: true, min: 1, max: 10_000, description: "TCP connections served at once; more are answered BUSY", default: DEFAULT_LIMITS.maxConnections },
     "auth-timeout": { type: "number", integer: true, min: 1, max: 3600, description: "seconds a TCP connection has to say a good HELLO", default: DEFAULT_LIMITS.authTimeoutMs / 1000 },
     "idle-timeout": { type: "number", integer: true, min: 1, max: 86_400, description: "seconds a TCP connection may stay silent", default: DEFAULT_LIMITS.idleTimeoutMs / 1000 },
