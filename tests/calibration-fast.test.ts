@@ -30,7 +30,8 @@ function values(n: number, rand: () => number, scale = 1): number[] {
 /**
  * Every kernel path and its edges: a 3×3 stride-2 conv with asymmetric padding on an odd 9×7×5 input and 11 outputs
  * (not a multiple of 8), depthwise with odd channels (stride 1 and 2, with and without bias), a pointwise conv, a
- * depth multiplier of 2 and a conv with a fused max pool (both through the reference), a dense whose bias holds −0 and values as large as its sums.
+ * depth multiplier of 2 (through the reference), convs with a fused max pool and a padded average pool (partial
+ * windows), a dense whose bias holds −0 and values as large as its sums.
  */
 function edgeGraph(seed: number): Graph {
   const r = seededRandom(seed);
@@ -45,6 +46,7 @@ function edgeGraph(seed: number): Graph {
       w5: constant([2, 2, 13, 2], values(104, r)), y5: activation(1, 1, 1, 26),
       w6: constant([1, 1, 13, 9], values(117, r)), y6: activation(1, 1, 1, 9),
       y7: activation(1, 26),
+      w9: constant([3, 3, 11, 5], values(495, r)), b9: constant([5], values(5, r)), y9: activation(1, 2, 2, 5),
       w8: constant([26, 7], values(182, r)), b8: constant([7], [...values(3, r, 2 ** 18), -0, ...values(3, r, 2 ** 18)]), z: activation(1, 7),
     },
     nodes: [
@@ -55,6 +57,9 @@ function edgeGraph(seed: number): Graph {
       node("m5", "depthwise_conv2d", ["y4", "w5"], ["y5"], {}),
       node("c6", "conv2d", ["y4", "w6"], ["y6"], { pool_kind: "max", pool_size: [2, 2], pool_strides: [2, 2], pool_pads: [0, 0, 0, 0] }),
       node("g7", "global_avg_pool", ["y5"], ["y7"]),
+      node("c9", "conv2d", ["y1", "w9", "b9"], ["y9"], {
+        pads: [1, 1, 1, 1], activation: "relu", pool_kind: "avg", pool_size: [3, 3], pool_strides: [2, 2], pool_pads: [1, 1, 1, 1],
+      }),
       node("f8", "dense", ["y7", "w8", "b8"], ["z"], {}),
     ],
   });

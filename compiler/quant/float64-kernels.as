@@ -101,6 +101,44 @@ export function epilogue_f64(grid: usize, P: i32, OC: i32, OCP: i32, bias: usize
   }
 }
 
+/** grid[p][o] = act(grid[p][o] + bias[o]) in place, in f64: the conv grid a fused pool reads (convGridFloat). */
+export function activate_f64(grid: usize, P: i32, OC: i32, OCP: i32, bias: usize, act: i32): void {
+  for (let p = 0; p < P; p++) {
+    const row = grid + ((<usize>p * OCP) << 3);
+    for (let o = 0; o < OC; o += 2) {
+      const at = row + (<usize>o << 3);
+      v128.store(at, activate2(f64x2.add(v128.load(at), v128.load(bias + (<usize>o << 3))), act));
+    }
+  }
+}
+
+/**
+ * The fused pool over the f64 grid [OH][OW][OCP], as the reference's poolFloat: per window, the max (f64.max is
+ * Math.max: NaN wins, +0 above −0) or the sum from +0 divided by the count, of the in-bounds positions in
+ * row-major order, rounded once to f32 into y [PH][PW][OC].
+ */
+export function pool_f64(grid: usize, OH: i32, OW: i32, OC: i32, OCP: i32, PH: i32, PW: i32, KH: i32, KW: i32,
+  SH: i32, SW: i32, PT: i32, PL: i32, isMax: bool, y: usize): void {
+  for (let py = 0; py < PH; py++) {
+    const y0 = max(0, py * SH - PT), y1 = min(OH, py * SH - PT + KH);
+    for (let px = 0; px < PW; px++) {
+      const x0 = max(0, px * SW - PL), x1 = min(OW, px * SW - PL + KW);
+      const count = <f64>((y1 - y0) * (x1 - x0));
+      const out = y + ((<usize>(py * PW + px) * OC) << 2);
+      for (let o = 0; o < OC; o++) {
+        let acc: f64 = isMax ? -Infinity : 0;
+        for (let cy = y0; cy < y1; cy++) {
+          for (let cx = x0; cx < x1; cx++) {
+            const g = load<f64>(grid + ((<usize>(cy * OW + cx) * OCP + o) << 3));
+            acc = isMax ? max(acc, g) : acc + g;
+          }
+        }
+        store<f32>(out + (<usize>o << 2), <f32>(isMax ? acc : acc / count));
+      }
+    }
+  }
+}
+
 /** out[i] = f64(x[i]) for n values: gemm's rows, converted once instead of once per block of 8 outputs. */
 export function widen_f32(x: usize, n: i32, out: usize): void {
   for (let i = 0; i < n; i++) store<f64>(out + (<usize>i << 3), <f64>load<f32>(x + (<usize>i << 2)));

@@ -1,8 +1,8 @@
 // The float reference, fast: conv2d, depthwise and dense run in float64-kernels (WebAssembly SIMD), the rest as the reference.
 
 // Calibration's values must be the float reference's bit for bit (same ranges → same int8 blob). The kernels repeat the
-// reference's f64 arithmetic (see float64-kernels.as); a node they do not cover exactly (a fused pool, a depth
-// multiplier, non-finite weights) runs through its OpDef.float on views of the same memory, as the reference would.
+// reference's f64 arithmetic (see float64-kernels.as); a node they do not cover exactly (a depth multiplier, a conv
+// with non-finite weights) runs through its OpDef.float on views of the same memory, as the reference would.
 import { attrString, fusedPoolOf, sizeOf, tensorOf, type Graph, type Node, type TensorData } from "../ir.js";
 import { opDef } from "../ops/registry.js";
 import { ACTIVATION_CODES } from "../ops/op.js";
@@ -30,6 +30,9 @@ interface Kernels {
   depthwise_f64(x: number, H: number, W: number, C: number, w: number, bias: number, y: number, OH: number, OW: number,
     KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, act: number): void;
   minmax_f32(x: number, n: number, out: number): void;
+  activate_f64(grid: number, P: number, OC: number, OCP: number, bias: number, act: number): void;
+  pool_f64(grid: number, OH: number, OW: number, OC: number, OCP: number, PH: number, PW: number, KH: number, KW: number,
+    SH: number, SW: number, PT: number, PL: number, isMax: number, y: number): void;
 }
 
 /** The first ±0 of `v`, with its sign: the one a sequential min/max scan keeps when the extreme is zero. */
@@ -140,15 +143,17 @@ function planNode(graph: Graph, node: Node, region: Map<string, number>, arena: 
   const constantWeights = weights instanceof Float32Array ? weights : undefined;
 
   if (x !== undefined && constantWeights && act !== undefined && (node.op === "conv2d" || node.op === "dense")
-    && !fusedPoolOf(node) && (node.op === "dense" || allFinite(constantWeights))) {
+    && (node.op === "dense" || allFinite(constantWeights))) {
     const isConv = node.op === "conv2d";
     const [K, OC] = isConv ? [shapes[1][0] * shapes[1][1] * shapes[1][2], shapes[1][3]] : [shapes[0][1], shapes[1][1]];
     const OCP = Math.ceil(OC / 8) * 8;
-    const P = isConv ? outShape[1] * outShape[2] : 1;
+    const P = isConv ? convGrid(node, shapes[0], shapes[1]).reduce((a, v) => a * v, 1) : 1;
     const pointwise = isConv && shapes[1][0] === 1 && shapes[1][1] === 1 && convWindow(node, shapes[1]).strides.every((s) => s === 1)
       && convWindow(node, shapes[1]).pads.every((p) => p === 0);
     const w = arena.take(K * OCP * 8), b = arena.take(OCP * 8);
-    const grid = arena.take(Math.min(P, CHUNK) * OCP * 8);
+    const pool = fusedPoolOf(node);
+    // A fused pool reads the whole activated f64 grid; without one, a chunk's sums are rounded to f32 at once.
+    const grid = arena.take((pool ? P : Math.min(P, CHUNK)) * OCP * 8);
     const rows = arena.take(Math.min(P, CHUNK) * K * 8);
     return (k, f64) => {
       packGemmWeights(constantWeights, K, OC, OCP, f64.subarray(w / 8, w / 8 + K * OCP));
@@ -157,14 +162,23 @@ function planNode(graph: Graph, node: Node, region: Map<string, number>, arena: 
       if (!isConv) return () => { k.widen_f32(x, K, rows); k.gemm_f64(rows, 1, K, w, OCP, bias ? b : 0, grid); k.epilogue_f64(grid, 1, OC, OCP, 0, act, 0, 0, y); };
       const { kernel: [kh, kw], strides: [sh, sw], pads: [pt, pl] } = convWindow(node, shapes[1]);
       const [, H, W, C] = shapes[0];
-      const [, OW] = convGrid(node, shapes[0], shapes[1]);
+      const [OH, OW] = convGrid(node, shapes[0], shapes[1]);
       return () => {
         for (let first = 0; first < P; first += CHUNK) {
           const n = Math.min(CHUNK, P - first);
           if (pointwise) k.widen_f32(x + first * K * 4, n * K, rows);
           else k.patches_f64(x, H, W, C, OW, first, n, kh, kw, sh, sw, pt, pl, rows);
-          k.gemm_f64(rows, n, K, w, OCP, 0, grid);
-          k.epilogue_f64(grid, n, OC, OCP, b, act, 1, 1, y + first * OC * 4);
+          if (!pool) {
+            k.gemm_f64(rows, n, K, w, OCP, 0, grid);
+            k.epilogue_f64(grid, n, OC, OCP, b, act, 1, 1, y + first * OC * 4);
+          } else {
+            k.gemm_f64(rows, n, K, w, OCP, 0, grid + first * OCP * 8);
+          }
+        }
+        if (pool) {
+          const { kernel: [pkh, pkw], strides: [psh, psw], pads: [ppt, ppl] } = pool.window;
+          k.activate_f64(grid, P, OC, OCP, b, act);
+          k.pool_f64(grid, OH, OW, OC, OCP, outShape[1], outShape[2], pkh, pkw, psh, psw, ppt, ppl, pool.kind === "max" ? 1 : 0, y);
         }
       };
     };
