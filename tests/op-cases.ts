@@ -26,6 +26,8 @@ export const OP_CASES: OpCase[] = [
     build: (s) => [tf.layers.conv2d({ filters: 7, kernelSize: 5, strides: 2, padding: "valid", ...init(s) })] },
   { name: "conv 3×3 same stride 2 on odd size (asymmetric padding)", inputShape: [7, 7, 4],
     build: (s) => [tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: "same", ...init(s) })] },
+  { name: "conv 3×3 same stride 2 on 3 channels →20, relu6 (the stem kernel: even size, padding bottom/right only; 16 + 4 filters)", inputShape: [10, 10, 3],
+    build: (s) => [tf.layers.conv2d({ filters: 20, kernelSize: 3, strides: 2, padding: "same", activation: "relu6", ...init(s) })] },
   { name: "conv 4×4 same strides [2,1] (even kernel)", inputShape: [8, 6, 3],
     build: (s) => [tf.layers.conv2d({ filters: 6, kernelSize: 4, strides: [2, 1], padding: "same", ...init(s) })] },
   { name: "conv 1×1 without bias, 17 channels", inputShape: [5, 5, 17],
@@ -72,10 +74,12 @@ export const OP_CASES: OpCase[] = [
       const gate = tf.layers.conv2d({ filters: 5, kernelSize: 1, activation: "sigmoid", ...init(s + 8) }).apply(input) as tf.SymbolicTensor;
       return tf.layers.multiply().apply([joined, gate]) as tf.SymbolicTensor;
     } },
-  // Int8 budgets of the next five: measured worst cases are about 1.3 for one depthwise layer, 3.3 for the residual
+  // Int8 budgets of the next six: measured worst cases are about 1.3 for one depthwise layer, 3.3 for the residual
   // model (GAP's output scale is finer than the add's, so the add's error counts double there) and 2 for the block.
   { name: "depthwise 3×3 same stride 1 dm 1, relu6, 11 channels", inputShape: [9, 9, 11], int8Steps: 2,
     build: (s) => [tf.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", activation: "relu6", ...depthwiseInit(s) })] },
+  { name: "depthwise 3×3 same stride 2 dm 1 on an odd size, 13 channels (padding on every side, a partial block of 5)", inputShape: [9, 7, 13], int8Steps: 2,
+    build: (s) => [tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: "same", ...depthwiseInit(s) })] },
   { name: "depthwise 3×3 valid stride 2 dm 2, 5 channels", inputShape: [11, 10, 5], int8Steps: 2,
     build: (s) => [tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: "valid", depthMultiplier: 2, ...depthwiseInit(s) })] },
   { name: "depthwise 5×5 same on 7×7 without bias, dm 3, 6 channels", inputShape: [7, 7, 6], int8Steps: 2,
