@@ -2,10 +2,9 @@
 // the model it keeps serving), an unknown host is not retried, and HELLO without a token says the device needs one.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { createAgent, serveTcp } from "../firmware-host/serve.js";
 import type { Agent } from "../firmware-host/agent.js";
-import { CLI, ROOT, storedModelId, sha256Hex, tinyBlob, type Blob } from "./device-helpers.js";
+import { closedPort, CLI, ROOT, storedModelId, sha256Hex, tinyBlob, type Blob } from "./device-helpers.js";
 import { tempDir } from "./helpers.js";
 
 interface Result { status: number | null; stdout: string; stderr: string; seconds: number }
@@ -23,15 +22,6 @@ function kiln(args: string[], env: Record<string, string> = {}): Promise<Result>
     clearTimeout(timer);
     resolve({ status, stdout, stderr, seconds: (performance.now() - started) / 1000 });
   }));
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 const TOKEN = "cli-device-errors-token-7";

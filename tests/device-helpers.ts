@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { compileFile } from "../compiler/compile.js";
 import { Model } from "../runtime/model.js";
@@ -112,4 +113,13 @@ export async function kiln(args: string[], timeoutMs = 60_000): Promise<CliResul
   const status = await p.exited;
   clearTimeout(timer);
   return { status, stdout: p.stdout(), stderr: p.stderr(), seconds: (performance.now() - started) / 1000 };
+}
+
+/** A loopback port nothing listens on: bound by the system, then closed again (an unreachable device). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }

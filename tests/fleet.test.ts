@@ -11,7 +11,7 @@ import { createAgent, serveTcp, type Serving } from "../firmware-host/serve.js";
 import { TcpLink } from "../firmware-host/tcp.js";
 import { FLEET_LIMITS, parseFleetText } from "../bin/fleet-file.js";
 import { fleetLines } from "../bin/fleet-progress.js";
-import { kiln, storedModelId, tinyBlob, type Blob } from "./device-helpers.js";
+import { closedPort, kiln, storedModelId, tinyBlob, type Blob } from "./device-helpers.js";
 import { tempDir } from "./helpers.js";
 
 const TOKEN_A = "fleet-token-a-5d1c", TOKEN_B = "fleet-token-b-93fe";
@@ -24,15 +24,6 @@ async function tcpAgent(token: string, name: string, simd?: boolean): Promise<Tc
   const store = join(tempDir(`kiln-fleet-${name}-`), "store"), log: string[] = [];
   const agent = await createAgent({ store, token, requireHello: true, name, simd, log: (l) => log.push(l) });
   return { agent, serving: await serveTcp(agent, "127.0.0.1", 0), store, log };
-}
-
-/** A port nothing listens on: bound by the system, then closed again. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 /** The model a TCP agent announces in HELLO now. */

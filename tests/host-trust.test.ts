@@ -1,6 +1,5 @@
 // The host against a lying device (lengths, manifest, answers that do not fit the request) and tokens kept out of messages.
 import { beforeAll, describe, expect, it } from "vitest";
-import { createServer } from "node:net";
 import type { Manifest } from "../runtime/manifest.js";
 import {
   MAX_MANIFEST_BYTES, deviceManifest, evalOnDevice, fetchBlob, profileOnDevice, runOnDevice,
@@ -8,7 +7,7 @@ import {
 import { ProtocolError } from "../firmware-host/errors.js";
 import { serveTcp, createAgent } from "../firmware-host/serve.js";
 import type { Reply, Request } from "../firmware-host/messages.js";
-import { kiln, tinyBlob, type Blob } from "./device-helpers.js";
+import { closedPort, kiln, tinyBlob, type Blob } from "./device-helpers.js";
 import { tempDir } from "./helpers.js";
 import { fakeDevice } from "./raw-peer.js";
 
@@ -88,15 +87,6 @@ describe("lengths a device announces are bounded by what the request can return"
 
 describe("tokens never reach the terminal", () => {
   const SECRET = "SECRET-do-not-print-42";
-
-  /** A port on loopback with nothing listening. */
-  async function closedPort(): Promise<number> {
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as { port: number }).port;
-    await new Promise<void>((r) => server.close(() => r()));
-    return port;
-  }
 
   it("bad, unreachable and refusing tcp:// URIs: one-line errors without the token", async () => {
     const port = await closedPort();
