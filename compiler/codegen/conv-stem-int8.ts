@@ -1,6 +1,6 @@
 // Int8 codegen for the 3-channel stride-2 3×3 conv (MobileNet's stem) on SIMD targets: when
 // runtime/kernels/conv-stem-i8.ts applies, its weight layout (input pairs of each 9-byte window row), and its call.
-import { attrInts, fusedPoolOf, int8Params, tensorOf, type Node } from "../ir.js";
+import { attrInts, fusedPoolOf, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
 import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
@@ -35,6 +35,17 @@ function padsOf(node: Node): number[] {
   return attrInts(node, "pads", [0, 0, 0, 0]);
 }
 
+/** Bytes of the packed int8 weights for oc output channels. */
+function packedBytes(oc: number): number {
+  return (roundUp(oc, OC_BLOCK) / OC_BLOCK) * 3 * ROW_PAIRS * 2 * OC_BLOCK;
+}
+
+function paddedSize(node: Node, graph: Graph): { hp: number; wp: number; padded: boolean } {
+  const [, h, w] = tensorOf(graph, node.inputs[0]).shape;
+  const [t, l, b, r] = padsOf(node);
+  return { hp: h + t + b, wp: w + l + r, padded: t + l + b + r > 0 };
+}
+
 export const stemConvKernel: ConvKernel = {
   kernel: "conv_stem_i8",
   applies(node, graph, target) {
@@ -50,23 +61,27 @@ export const stemConvKernel: ConvKernel = {
     const oc = tensorOf(graph, node.inputs[1]).shape[3];
     return new Map([[`${node.name}#w`, packStemWeights(w, oc)], ...packBiasAndMultipliers(node, graph, roundUp(oc, OC_BLOCK), true)]);
   },
-  /** The padded input copy (pad_i8), as conv_i8 makes it. */
+  /** The padded input copy (pad_i8), as conv_i8 makes it, then that copy widened to i16. */
   scratchBytes(node, graph) {
-    const [, h, w, c] = tensorOf(graph, node.inputs[0]).shape;
-    const [t, l, b, r] = padsOf(node);
-    return t + l + b + r === 0 ? 0 : roundUp((h + t + b) * (w + l + r) * c, 16);
+    const { hp, wp, padded } = paddedSize(node, graph);
+    return (padded ? roundUp(hp * wp * 3, 16) : 0) + roundUp(2 * hp * wp * 3, 16) + 16;
   },
-  persistentBytes: () => 0,
-  emit({ node, inputShapes: [xs], outputShape: [, oh, ow, oc], addr }) {
+  /** Kept for good: a 16-byte "done" flag, then the weights widened to i16 on the first call (the blob keeps int8). */
+  persistentBytes(node, graph) {
+    return 16 + 2 * packedBytes(tensorOf(graph, node.inputs[1]).shape[3]);
+  },
+  emit({ node, graph, outputShape: [, oh, ow, oc], addr }) {
     const [pt, pl, pb, pr] = padsOf(node);
-    const [h, w, c] = [xs[1], xs[2], xs[3]];
+    const [, h, w, c] = tensorOf(graph, node.inputs[0]).shape;
+    const { hp, wp, padded } = paddedSize(node, graph);
     const p = int8Params(node, "producer");
-    const padded = pt + pl + pb + pr > 0;
-    const x = padded ? addr(`${node.name}#scratch`) : addr(node.inputs[0]);
+    const scratch = addr(`${node.name}#scratch`);
+    const x = padded ? scratch : addr(node.inputs[0]);
+    const xw = scratch + (padded ? roundUp(hp * wp * 3, 16) : 0);
     const lines: string[] = [];
     if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
-    lines.push(`conv_stem_i8(${x}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
-      `${w + pl + pr}, ${oh}, ${ow}, ${oc}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`);
+    lines.push(`conv_stem_i8(${x}, ${xw}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#persistent`)}, ${addr(`${node.name}#b`)}, ` +
+      `${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ${hp}, ${wp}, ${oh}, ${ow}, ${oc}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`);
     return lines.join("\n  ");
   },
 };
