@@ -106,7 +106,11 @@ export function float64Runner(graph: Graph): FloatRunner | undefined {
   const instance = new WebAssembly.Instance(module, {});
   const k = instance.exports as unknown as Kernels;
   const pages = Math.ceil(arena.end / PAGE) - k.memory.buffer.byteLength / PAGE;
-  if (pages > 0) k.memory.grow(pages);
+  try {
+    if (pages > 0) k.memory.grow(pages);
+  } catch {
+    return undefined; // The host would not give that much memory: the reference needs far less at a time.
+  }
   const f64 = new Float64Array(k.memory.buffer);
   const steps = writers.map((write) => write(k, f64));
   const viewsByName = new Map(activations.map((name) => [name, new Float32Array(k.memory.buffer, region.get(name)!, sizeOf(tensorOf(graph, name).shape))]));
