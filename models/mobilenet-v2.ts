@@ -1,5 +1,8 @@
 // MobileNetV2 (Sandler et al. 2018, width 1.0) built with tf.layers, random weights: a real-sized network for timing.
 import * as tf from "@tensorflow/tfjs";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { saveLayersModel } from "./save-model.js";
 
 /** Expansion t, output channels c, repeats n, first stride s: the paper's table 2. */
 const BLOCKS: [number, number, number, number][] = [
@@ -44,3 +47,30 @@ export function mobilenetV2(seed: number, size = 224, classes = 1000): tf.Layers
   const probabilities = tf.layers.dense({ units: classes, activation: "softmax", kernelInitializer: init(), name: "predictions" }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: probabilities, name: `mobilenetv2_1.00_${size}` });
 }
+
+/** A fixed pseudo-random byte stream (LCG): calibration pixels for random weights, repeatable without Math.random. */
+function randomPixels(count: number, seed: number): Uint8Array {
+  let state = seed >>> 0;
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    out[i] = state >>> 24;
+  }
+  return out;
+}
+
+/**
+ * `node dist/models/mobilenet-v2.js <dir> [size] [images]`: saves the model to <dir>/model.json and `images` random
+ * calibration images to <dir>/calibration.u8, e.g. for timing `kiln compile <dir>/model.json --calibration <dir>/calibration.u8`.
+ */
+async function main(): Promise<void> {
+  const [dir, size = "224", images = "200"] = process.argv.slice(2);
+  if (!dir) throw new Error("usage: node dist/models/mobilenet-v2.js <dir> [size] [images]");
+  const model = mobilenetV2(1234, Number(size));
+  await saveLayersModel(model, dir);
+  writeFileSync(join(dir, "calibration.u8"), randomPixels(Number(images) * Number(size) ** 2 * 3, 99));
+  console.log(`${join(dir, "model.json")}: ${model.countParams()} parameters; ${images} calibration images`);
+  model.dispose();
+}
+
+if (process.argv[1]?.endsWith("mobilenet-v2.js")) main().catch((e) => { console.error(e); process.exit(1); });
