@@ -2,7 +2,7 @@
 import { fileText, KilnError, quoteName } from "../errors.js";
 import type { KerasLayer } from "./keras-config.js";
 import { activate, channelsLast, finite, flag, pair, paddingMode, type Lowering, type LoweringContext } from "./keras-layers.js";
-import { padsFor } from "../ops/geometry.js";
+import { padsFor } from "./same-padding.js";
 import { describe } from "../limits.js";
 
 /** Keras padding/cropping specs: n, [h, w], or [[top, bottom], [left, right]] → [top, left, bottom, right]. */

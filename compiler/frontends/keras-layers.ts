@@ -3,7 +3,7 @@ import { fileText, KilnError, quoteName } from "../errors.js";
 import type { KerasLayer } from "./keras-config.js";
 import type { GraphBuilder } from "./builder.js";
 import type { NamedWeight } from "./weights.js";
-import { padsFor } from "../ops/geometry.js";
+import { padsFor } from "./same-padding.js";
 import { describe, MAX_WINDOW } from "../limits.js";
 
 export interface LoweringContext {

@@ -1,5 +1,5 @@
 // Decodes TensorFlow GraphDef nodes in their protobuf-JSON form: attrs, input references, inline tensors, NHWC windows.
-import { padsFor } from "../ops/geometry.js";
+import { padsFor } from "./same-padding.js";
 import { describe, shapeProblem } from "../limits.js";
 import { fileText, quoteName } from "../errors.js";
 

@@ -1,18 +1,7 @@
-// Window geometry shared by convolution and pooling: TF-style SAME/VALID padding and output sizes.
+// Window geometry shared by convolution and pooling: output sizes and window walks (frontends turn SAME/VALID into pads).
 import type { Window2D } from "../ir.js";
 
-/** TF's rule: SAME gives ceil(in/stride) outputs with the extra padding at the bottom/right. */
-export function padsFor(padding: "same" | "valid", inH: number, inW: number, kernel: number[], strides: number[]): [number, number, number, number] {
-  if (padding === "valid") return [0, 0, 0, 0];
-  const totalFor = (size: number, k: number, s: number): number => {
-    const out = Math.ceil(size / s);
-    return Math.max((out - 1) * s + k - size, 0);
-  };
-  const th = totalFor(inH, kernel[0], strides[0]);
-  const tw = totalFor(inW, kernel[1], strides[1]);
-  return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
-}
-
+/** Output height and width of a window with explicit pads (a frontend's SAME gives ceil(in/stride) of them). */
 export function outputSize(inH: number, inW: number, win: Window2D): [number, number] {
   const [t, l, b, r] = win.pads;
   return [
