@@ -1,27 +1,17 @@
 // Starting an agent: the store, and serving it on a serial port, a TCP listener or an in-process link.
-import { Agent } from "./agent.js";
+import { Agent, type AgentOptions } from "./agent.js";
 import { LIMIT_MAX_FRAME } from "./frame.js";
-import type { AgentLimits } from "./limits.js";
 import type { Link } from "./link.js";
 import { SerialLink } from "./serial.js";
 import { ModelStore } from "./store.js";
 import { listenTcp, type TcpLimits, type TcpServer } from "./tcp.js";
 
-export interface AgentSetup {
+/** What the agent takes (agent.ts AgentOptions), with the store as a folder and the frame size optional. */
+export interface AgentSetup extends Omit<AgentOptions, "store" | "maxFrame"> {
   store: string;
   maxFrame?: number;
   memoryLimit?: number;
   maxBlob?: number;
-  token?: string;
-  requireHello?: boolean;
-  name?: string;
-  log?: (line: string) => void;
-  /** Longest a blob may take to start or to answer one RUN, PROFILE or EVAL (ms; default DEFAULT_RUN_LIMIT_MS). */
-  runLimitMs?: number;
-  /** Connection, authentication and log limits (limits.ts DEFAULT_LIMITS for those not given). */
-  limits?: Partial<AgentLimits>;
-  /** What HELLO states about SIMD (default: what this Node supports). */
-  simd?: boolean;
 }
 
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
@@ -34,10 +24,8 @@ export async function createAgent(setup: AgentSetup): Promise<Agent> {
     memoryLimit: setup.memoryLimit ?? DEFAULT_MEMORY_LIMIT, maxBlob: setup.maxBlob ?? DEFAULT_MAX_BLOB, log: setup.log,
     runLimitMs: setup.runLimitMs,
   });
-  return new Agent({
-    store, maxFrame: setup.maxFrame ?? STREAM_MAX_FRAME, token: setup.token, requireHello: setup.requireHello,
-    name: setup.name, log: setup.log, limits: setup.limits, runLimitMs: setup.runLimitMs, simd: setup.simd,
-  });
+  const { memoryLimit: _memory, maxBlob: _maxBlob, ...agentOptions } = setup;
+  return new Agent({ ...agentOptions, store, maxFrame: setup.maxFrame ?? STREAM_MAX_FRAME });
 }
 
 export interface Serving {
