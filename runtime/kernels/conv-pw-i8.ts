@@ -7,20 +7,7 @@
 // pair is one 32-bit splat load and a weight vector one plain load — no sign-extending shuffles there, which made
 // the mobilenet-96 pointwise layers 1.3–1.4× faster. The input zero point is folded into the bias at compile time,
 // as for conv_i8, so the integer sums are conv_i8's and the reference's. Requantization: requant-magic.ts.
-import { storeFirstBytes } from "./common";
-import { MAGIC_BITS, requantMagic4 } from "./requant-magic";
-
-/** Requantizes 16 channels of one pixel and stores the first min(16, left) of them. */
-@inline function store16(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, mult: usize, vLo: v128, vHi: v128, magic: v128,
-  bitsLessZp: v128, left: i32): void {
-  const lo = i16x8.narrow_i32x4_s(requantMagic4(a0, v128.load(mult), vLo, vHi, magic, bitsLessZp),
-    requantMagic4(a1, v128.load(mult, 16), vLo, vHi, magic, bitsLessZp));
-  const hi = i16x8.narrow_i32x4_s(requantMagic4(a2, v128.load(mult, 32), vLo, vHi, magic, bitsLessZp),
-    requantMagic4(a3, v128.load(mult, 48), vLo, vHi, magic, bitsLessZp));
-  const bytes = i8x16.narrow_i16x8_s(lo, hi);
-  if (left >= 16) v128.store(p, bytes);
-  else storeFirstBytes(p, bytes, left);
-}
+import { MAGIC_BITS, requantStore16 } from "./requant-magic";
 
 /** Widens the int8 weights to i16 into `wide` after its 16-byte "done" flag, on the first call only. */
 function widenWeights(w8: usize, wide: usize, bytes: i32): void {
@@ -63,8 +50,8 @@ function convPwSimd(x: usize, xw: usize, w8: usize, wide: usize, bias: usize, mu
         wp += 64;
       }
       const out = y + <usize>(p * OC + o), left = OC - o, mb = mult + (<usize>o << 2);
-      store16(out, a0, a1, a2, a3, mb, vLo, vHi, magic, bitsLessZp, left);
-      if (second) store16(out + <usize>OC, c0, c1, c2, c3, mb, vLo, vHi, magic, bitsLessZp, left);
+      requantStore16(out, a0, a1, a2, a3, mb, vLo, vHi, magic, bitsLessZp, left);
+      if (second) requantStore16(out + <usize>OC, c0, c1, c2, c3, mb, vLo, vHi, magic, bitsLessZp, left);
     }
   }
 }

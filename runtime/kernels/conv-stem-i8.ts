@@ -10,26 +10,13 @@
 // inner loop an input pair is one 32-bit splat load and a weight vector one plain load (no sign-extending
 // shuffles: 1.3× faster than widening in the loop, as in conv-pw-i8.ts). The compiler folded
 // −zp·Σw into the bias, so the integer sums are conv_i8's and the reference's. Requantization: requant-magic.ts.
-import { storeFirstBytes } from "./common";
-import { MAGIC_BITS, requantMagic4 } from "./requant-magic";
+import { MAGIC_BITS, requantStore16 } from "./requant-magic";
 
 /** Widens the int8 weights to i16 into `wide` after its 16-byte "done" flag, on the first call only. */
 function widenWeights(w8: usize, wide: usize, bytes: i32): void {
   if (load<i32>(wide) != 0) return;
   for (let i: usize = 0; i < <usize>bytes; i += 8) v128.store(wide + 16 + (i << 1), v128.load8x8_s(w8 + i));
   store<i32>(wide, 1);
-}
-
-/** Requantizes 16 channels of one pixel and stores the first min(16, left) of them. */
-@inline function store16(p: usize, a0: v128, a1: v128, a2: v128, a3: v128, mult: usize, vLo: v128, vHi: v128, magic: v128,
-  bitsLessZp: v128, left: i32): void {
-  const lo = i16x8.narrow_i32x4_s(requantMagic4(a0, v128.load(mult), vLo, vHi, magic, bitsLessZp),
-    requantMagic4(a1, v128.load(mult, 16), vLo, vHi, magic, bitsLessZp));
-  const hi = i16x8.narrow_i32x4_s(requantMagic4(a2, v128.load(mult, 32), vLo, vHi, magic, bitsLessZp),
-    requantMagic4(a3, v128.load(mult, 48), vLo, vHi, magic, bitsLessZp));
-  const bytes = i8x16.narrow_i16x8_s(lo, hi);
-  if (left >= 16) v128.store(p, bytes);
-  else storeFirstBytes(p, bytes, left);
 }
 
 function convStemSimd(x8: usize, xw: usize, w8: usize, wide: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, OH: i32, OW: i32,
@@ -69,8 +56,8 @@ function convStemSimd(x8: usize, xw: usize, w8: usize, wide: usize, bias: usize,
             wp += 64;
           }
         }
-        store16(out, a0, a1, a2, a3, mb, vLo, vHi, magic, bitsLessZp, left);
-        if (second) store16(out + oc, c0, c1, c2, c3, mb, vLo, vHi, magic, bitsLessZp, left);
+        requantStore16(out, a0, a1, a2, a3, mb, vLo, vHi, magic, bitsLessZp, left);
+        if (second) requantStore16(out + oc, c0, c1, c2, c3, mb, vLo, vHi, magic, bitsLessZp, left);
         out += oc << 1;
       }
     }
