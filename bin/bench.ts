@@ -10,6 +10,7 @@ import { benchWorkDir, loadBenchModels, MODEL_NAMES, type BenchModel } from "./b
 import { exportOnnxFile } from "./bench/onnx-export.js";
 import { maxAbsDiff, ortNodeEngine, ortWebEngine, tfjsEngine, type Engine } from "./bench/peers.js";
 import { evaluateTargets, reportText, type BenchResult, type Check, type EngineResult, type ModelResult } from "./bench/report.js";
+import { layerTypeSummary } from "./bench/layer-types.js";
 import { measurePeak, timeInterleaved, type PeakResult, type TimingOptions } from "./bench/timing.js";
 
 const spec = defineCommand({
@@ -54,7 +55,19 @@ function checks(engines: Engine[]): Check[] {
   return out;
 }
 
-async function benchModel(m: BenchModel, timing: TimingOptions, peak: PeakResult, workDir: string): Promise<ModelResult> {
+/** This model's share of the runs: a big model gets fewer (at least 5 timed runs, and blocks no longer than that). */
+function timingFor(m: BenchModel, timing: TimingOptions): TimingOptions {
+  const share = m.runShare ?? 1;
+  if (share === 1) return timing;
+  const runs = Math.max(5, Math.round(timing.runs * share));
+  return { runs, warmup: Math.max(1, Math.round(timing.warmup * share)), block: Math.min(timing.block, Math.max(1, Math.round(timing.block * share * 2))) };
+}
+
+/** Wall-clock budget of the per-layer profile of each int8 blob (the profile stops early when it runs out). */
+const PROFILE_BUDGET_MS = 3000;
+
+async function benchModel(m: BenchModel, allTiming: TimingOptions, peak: PeakResult, workDir: string): Promise<ModelResult> {
+  const timing = timingFor(m, allTiming);
   log(`${m.name}: compiling Kiln blobs`);
   const blobs: KilnBlob[] = [];
   for (const kind of BLOB_KINDS) blobs.push(await kilnBlob(kind, m, workDir));
@@ -71,9 +84,11 @@ async function benchModel(m: BenchModel, timing: TimingOptions, peak: PeakResult
   for (const e of engines) { await e.activate?.(); e.prepare?.(); await e.run(); }
   const checked = checks(engines);
   for (const c of checked) if (!c.ok) log(`${m.name}: CHECK FAILED: ${c.what}: max |diff| ${c.maxAbsDiff}`);
-  log(`${m.name}: timing ${engines.length} engines × ${timing.runs} runs`);
+  // The pure-JS reference on a big model takes seconds per run: there it only provides the checks' reference output.
+  const timed = m.untimedReference ? engines.filter((e) => e.name !== "tfjs cpu") : engines;
+  log(`${m.name}: timing ${timed.length} engines × ${timing.runs} runs`);
   let shown = -1;
-  const timings = await timeInterleaved(engines, timing, (done, total) => {
+  const timings = await timeInterleaved(timed, timing, (done, total) => {
     const pct = Math.floor((100 * done) / total / 10) * 10;
     if (pct !== shown) { shown = pct; log(`${m.name}: ${pct} %`); }
   });
@@ -82,15 +97,17 @@ async function benchModel(m: BenchModel, timing: TimingOptions, peak: PeakResult
   const results: EngineResult[] = timings.map((t, i) => {
     const { samplesUs, ...rest } = t;
     const gmacPerSecond = macs / t.medianUs / 1000;
-    const int8 = engines[i].kind === "kiln" && engines[i].name.includes("int8");
+    const int8 = timed[i].kind === "kiln" && timed[i].name.includes("int8");
     return {
-      ...rest, kind: engines[i].kind, detail: engines[i].detail, gmacPerSecond, kilnOverThis: kilnMedian / t.medianUs,
+      ...rest, kind: timed[i].kind, detail: timed[i].detail, gmacPerSecond, kilnOverThis: kilnMedian / t.medianUs,
       ...(int8 ? { shareOfPeak: gmacPerSecond / peak.gmacPerSecond } : {}),
       samplesUs: samplesUs.map((s) => Math.round(s * 100) / 100),
     };
   });
+  log(`${m.name}: per-layer profile of the int8 blobs`);
+  const layerTypes = blobs.filter((b) => b.facts.kind !== "float simd").map((b) => layerTypeSummary(b.facts.kind, b.model, peak.gmacPerSecond, PROFILE_BUDGET_MS));
   return {
-    model: m.name, weights: m.weights, input: m.shape, macs, engines: results, blobs: blobs.map((b) => b.facts),
+    model: m.name, weights: m.weights, input: m.shape, macs, engines: results, blobs: blobs.map((b) => b.facts), layerTypes, timing,
     cliCompileMs, onnx: { nodes: onnx.nodeCount, bytes: onnx.bytes.length }, checks: checked,
     referenceMaxAbs: Math.max(...(engines.find((e) => e.name === "tfjs cpu")?.output() ?? [NaN]).map(Math.abs)),
   };

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { mnistPaths, readIdx } from "../../io/idx.js";
 import { saveLayersModel } from "../../models/save-model.js";
 import { KilnError } from "../../compiler/errors.js";
+import { MOBILENETV2_SIDE, nsfwjsVersion, syntheticImages, unpackNsfwjsMobileNetV2 } from "./nsfwjs-model.js";
 
 export interface BenchModel {
   name: string;
@@ -20,9 +21,16 @@ export interface BenchModel {
   calibration?: string;
   /** What the weights are, for the report. */
   weights: string;
+  /** Share of --runs and --warmup this model gets (default 1): big models take fewer, so the bench stays short. */
+  runShare?: number;
+  /** Run the pure-JS tfjs cpu reference only for the checks, not timed (it is seconds per run on a big model). */
+  untimedReference?: boolean;
 }
 
-export const MODEL_NAMES = ["mnist-cnn", "lenet5", "mobilenet-96"] as const;
+export const MODEL_NAMES = ["mnist-cnn", "lenet5", "mobilenet-96", "mobilenetv2-224"] as const;
+
+/** Calibration images for the real MobileNetV2: enough for stable minmax ranges, few enough for a short compile. */
+const MOBILENETV2_CALIBRATION_IMAGES = 32;
 
 /** The repository root, found from this file's place in dist/bin/bench/. */
 export function repoRoot(): string {
@@ -91,6 +99,18 @@ async function mobilenetModel(workDir: string): Promise<BenchModel> {
   };
 }
 
+/** nsfwjs's MobileNetV2 (trained; 5 classes), calibrated and run on synthetic images. */
+async function mobilenetV2Model(workDir: string): Promise<BenchModel> {
+  const modelJson = await unpackNsfwjsMobileNetV2(join(workDir, "mobilenetv2-224"));
+  const side = MOBILENETV2_SIDE, size = side * side * 3;
+  const calibration = join(workDir, "mobilenetv2-224-calibration.u8");
+  writeFileSync(calibration, syntheticImages(MOBILENETV2_CALIBRATION_IMAGES, side, 2024));
+  return {
+    name: "mobilenetv2-224", modelJson, shape: [side, side, 3], pixels: syntheticImages(1, side, 77).subarray(0, size),
+    calibration, weights: `nsfwjs ${nsfwjsVersion()} MobileNetV2, trained, uint8-quantized weights; synthetic images`, runShare: 0.1, untimedReference: true,
+  };
+}
+
 /** A temporary folder for the generated model, its calibration images and the compiled blobs. */
 export function benchWorkDir(): string {
   return mkdtempSync(join(tmpdir(), "kiln-bench-"));
@@ -100,6 +120,7 @@ export async function loadBenchModels(names: string[], workDir: string): Promise
   const out: BenchModel[] = [];
   for (const name of names) {
     if (name === "mobilenet-96") out.push(await mobilenetModel(workDir));
+    else if (name === "mobilenetv2-224") out.push(await mobilenetV2Model(workDir));
     else if (name === "mnist-cnn" || name === "lenet5") out.push(mnistModel(name));
     else throw new Error(`unknown model '${name}' (known: ${MODEL_NAMES.join(", ")})`);
   }

@@ -2,7 +2,8 @@
 import { formatBytes } from "../io.js";
 import { renderTable } from "../table.js";
 import type { BlobFacts } from "./kiln-blobs.js";
-import type { EngineTiming, PeakResult } from "./timing.js";
+import type { LayerTypeSummary } from "./layer-types.js";
+import type { EngineTiming, PeakResult, TimingOptions } from "./timing.js";
 
 export interface EngineResult extends Omit<EngineTiming, "samplesUs"> {
   /** Every timed run, µs (in --json only). */
@@ -26,6 +27,10 @@ export interface ModelResult {
   macs: number;
   engines: EngineResult[];
   blobs: BlobFacts[];
+  /** Kiln's per-layer profile of each int8 blob, summed per layer type. */
+  layerTypes: LayerTypeSummary[];
+  /** The runs this model got (big models get a share of --runs). */
+  timing: TimingOptions;
   cliCompileMs: number;
   onnx: { nodes: number; bytes: number };
   checks: Check[];
@@ -52,7 +57,7 @@ export function speedup(kilnOverThis: number): string {
 }
 
 export function modelTable(m: ModelResult): string[] {
-  const lines = [`${m.model}  (${m.weights}; input ${m.input.join("×")}; ${(m.macs / 1e6).toFixed(2)} M MACs; batch 1, one thread)`];
+  const lines = [`${m.model}  (${m.weights}; input ${m.input.join("×")}; ${(m.macs / 1e6).toFixed(2)} M MACs; batch 1, one thread; ${m.timing.runs} timed runs after ${m.timing.warmup} warm-up)`];
   const rows = m.engines.map((e) => [
     e.name, us(e.medianUs), us(e.p90Us), e.gmacPerSecond.toFixed(2), e.shareOfPeak === undefined ? "" : `${(100 * e.shareOfPeak).toFixed(1)}%`,
     e.name === "kiln int8 simd" ? "1" : e.kilnOverThis.toFixed(3), e.name === "kiln int8 simd" ? "" : speedup(e.kilnOverThis),
@@ -72,6 +77,19 @@ export function modelTable(m: ModelResult): string[] {
   lines.push(`  kiln compile (CLI, fresh process, int8 simd): ${ms(m.cliCompileMs)} ms; ONNX export: ${m.onnx.nodes} nodes, ${formatBytes(m.onnx.bytes)}`);
   lines.push(`  checks on one input (reference: tfjs cpu, outputs up to ±${m.referenceMaxAbs.toPrecision(3)}):`);
   for (const c of m.checks) lines.push(`    ${c.ok ? "ok  " : "FAIL"} ${c.what}: max |diff| ${c.maxAbsDiff.toExponential(2)}${c.limit === null ? "" : ` (limit ${c.limit})`}`);
+  for (const t of m.layerTypes) lines.push(...layerTypeTable(t));
+  return lines;
+}
+
+/** One blob's per-layer-type profile: where the time goes, and how close each kind of layer runs to the dot peak. */
+export function layerTypeTable(t: LayerTypeSummary): string[] {
+  const lines = [`  per layer type, kiln ${t.blob} (kiln profile, ${t.runs} runs; layers sum ${us(t.layerSumUs)} µs, run() ${us(t.endToEndUs)} µs):`];
+  const rows = t.rows.map((r) => [r.type, String(r.layers), r.macs ? (r.macs / 1e6).toFixed(2) : "-", us(r.p50Us), `${(100 * r.share).toFixed(1)}%`,
+    r.macs ? r.gmacPerSecond.toFixed(2) : "-", r.shareOfPeak === undefined ? "" : `${(100 * r.shareOfPeak).toFixed(1)}%`]);
+  lines.push(...renderTable([
+    { header: "layer type · kernel" }, { header: "layers", align: "right" }, { header: "M MACs", align: "right" }, { header: "p50 µs", align: "right" },
+    { header: "share", align: "right" }, { header: "GMAC/s", align: "right" }, { header: "% peak", align: "right" },
+  ], rows).map((l) => `    ${l}`));
   return lines;
 }
 
