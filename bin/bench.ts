@@ -65,6 +65,8 @@ function timingFor(m: BenchModel, timing: TimingOptions): TimingOptions {
 
 /** Wall-clock budget of the per-layer profile of each int8 blob (the profile stops early when it runs out). */
 const PROFILE_BUDGET_MS = 3000;
+/** The blobs have just been timed, so they are warm: one untimed profile round is enough. */
+const PROFILE_WARMUP = 1;
 
 async function benchModel(m: BenchModel, allTiming: TimingOptions, peak: PeakResult, workDir: string): Promise<ModelResult> {
   const timing = timingFor(m, allTiming);
@@ -105,7 +107,12 @@ async function benchModel(m: BenchModel, allTiming: TimingOptions, peak: PeakRes
     };
   });
   log(`${m.name}: per-layer profile of the int8 blobs`);
-  const layerTypes = blobs.filter((b) => b.facts.kind !== "float simd").map((b) => layerTypeSummary(b.facts.kind, b.model, peak.gmacPerSecond, PROFILE_BUDGET_MS));
+  const layerTypes = blobs.flatMap((b) => {
+    if (b.facts.kind === "float simd") return [];
+    // A profile round is run() plus every layer once, ~2 inferences: give slow blobs time for at least 5 timed rounds.
+    const budget = Math.max(PROFILE_BUDGET_MS, (2 * (PROFILE_WARMUP + 5) * (timings.find((t) => t.name === b.engine.name)?.medianUs ?? 0)) / 1000);
+    return [layerTypeSummary(b.facts.kind, b.model, peak.gmacPerSecond, { warmup: PROFILE_WARMUP, budgetMs: budget })];
+  });
   return {
     model: m.name, weights: m.weights, input: m.shape, macs, engines: results, blobs: blobs.map((b) => b.facts), layerTypes, timing,
     cliCompileMs, onnx: { nodes: onnx.nodeCount, bytes: onnx.bytes.length }, checks: checked,

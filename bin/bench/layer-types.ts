@@ -30,15 +30,17 @@ const PASSENGERS = new Set(["pad", "batch_norm", "relu", "relu6", "leaky_relu", 
 const HELPER_KERNELS = new Set(["pad_i8", "pad_f32"]);
 
 /**
- * A layer's type: its main op, the stride when it downsamples (output smaller than the previous layer's, for convs),
- * and the kernel that runs it. Strides are inferred from the layer order, which for the bench's chains is exact.
+ * A layer's type: its main op, the stride when it downsamples (output smaller than the previous layer's, for convs
+ * without a fused pool), and the kernel that runs it. Strides are inferred from the layer order, which is exact for
+ * the bench's 'same'-padded chains (every conv reads the previous layer's output or a tensor of the same size).
  */
 function layerType(layer: LayerProfile, previousShape: number[] | undefined): string {
   const ops = layer.ops.split("+").filter((op) => !PASSENGERS.has(op));
   const main = ops.join("+") || layer.ops;
   const kernel = layer.kernel.split("+").filter((k) => !HELPER_KERNELS.has(k)).join("+") || "-";
   let stride = "";
-  if (/conv/.test(main) && previousShape?.length === 4 && layer.outputShape.length === 4) {
+  // A fused pool shrinks the output too: only a bare conv's size ratio is its stride.
+  if (/conv/.test(main) && !/pool/.test(main) && previousShape?.length === 4 && layer.outputShape.length === 4) {
     const s = Math.round(previousShape[1] / layer.outputShape[1]);
     if (s > 1) stride = ` /${s}`;
   }
@@ -46,8 +48,8 @@ function layerType(layer: LayerProfile, previousShape: number[] | undefined): st
 }
 
 /** Profiles `model` (budget-limited, so a big model takes a few seconds at most) and groups its layers by type. */
-export function layerTypeSummary(blob: string, model: Model, peakGmacPerSecond: number | undefined, budgetMs: number): LayerTypeSummary {
-  const profile = model.profile({ runs: 100, warmup: 3, budgetMs });
+export function layerTypeSummary(blob: string, model: Model, peakGmacPerSecond: number | undefined, options: { warmup: number; budgetMs: number }): LayerTypeSummary {
+  const profile = model.profile({ runs: 100, ...options });
   const groups = new Map<string, LayerTypeRow>();
   profile.layers.forEach((layer, i) => {
     const type = layerType(layer, i > 0 ? profile.layers[i - 1].outputShape : model.info.input.shape);
