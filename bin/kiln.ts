@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The kiln command line: dispatches to one module per command and turns errors into one clear line.
 import "./node-check.js"; // first: an unsupported Node is refused before the other modules load
+import "../compiler/toolchain-early.js"; // second: `kiln compile` starts loading its toolchain while the rest loads
 import { UsageError } from "../compiler/errors.js";
 import { helpText, type CommandSpec } from "./args.js";
 import { runMain } from "./cli-main.js";

@@ -1,4 +1,4 @@
-// The worker thread behind toolchain.ts: loads asc and Binaryen as soon as it starts, then builds blobs on request.
+// The builder behind toolchain.ts (a child process, or a worker thread): loads asc and Binaryen at once, then builds blobs.
 import { parentPort } from "node:worker_threads";
 import { KilnError } from "./errors.js";
 import { buildBlob, loadToolchain, type BlobInput } from "./build.js";
@@ -9,22 +9,29 @@ export type BuildReply =
   | { id: number; built: Awaited<ReturnType<typeof buildBlob>> }
   | { id: number; error: { message: string; stack?: string; exitCode?: number } };
 
-// Started now, while the main thread is still calibrating: that overlap is the point of this worker. A failure
+// Started now, while the parent is still calibrating: that overlap is the point of this builder. A failure
 // here surfaces, with its message, from the first build.
 loadToolchain().catch(() => undefined);
 
-// One build at a time, in order, as they would run on the main thread.
+// One build at a time, in order, as they would run in the parent.
 let queue = Promise.resolve();
 
-parentPort?.on("message", ({ id, input }: BuildRequest) => {
+function handle({ id, input }: BuildRequest, reply: (r: BuildReply) => void): void {
   queue = queue.then(async () => {
-    let reply: BuildReply;
     try {
-      reply = { id, built: await buildBlob(input) };
+      reply({ id, built: await buildBlob(input) });
     } catch (e) {
       const err = e as Error;
-      reply = { id, error: { message: err.message, stack: err.stack, exitCode: e instanceof KilnError ? e.exitCode : undefined } };
+      reply({ id, error: { message: err.message, stack: err.stack, exitCode: e instanceof KilnError ? e.exitCode : undefined } });
     }
-    parentPort?.postMessage(reply, "built" in reply ? [reply.built.wasm.buffer] : []);
   });
-});
+}
+
+if (parentPort) {
+  const port = parentPort;
+  port.on("message", (req: BuildRequest) => handle(req, (r) => port.postMessage(r, "built" in r ? [r.built.wasm.buffer] : [])));
+} else if (process.send) {
+  process.on("message", (req: BuildRequest) => handle(req, (r) => process.send?.(r)));
+  // The parent has gone (exited, or dropped us): a build in progress has no one to hand its blob to.
+  process.on("disconnect", () => process.exit(0));
+}
