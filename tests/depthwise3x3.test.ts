@@ -3,17 +3,7 @@
 // reads the next pixel's bytes and stores only its own), stride 2 on odd and even inputs, same and valid padding,
 // an input zero point other than −128, a one-pixel output, and depthwise layers it must leave to depthwise_i8.
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, it } from "vitest";
-import { useCpuBackend } from "./helpers.js";
-import { expectKernelExact } from "./int8-harness.js";
-
-interface DepthwiseCase {
-  label: string;
-  shape: [number, number, number];
-  layers: () => tf.layers.Layer[];
-  /** How many layers must have compiled to depthwise3x3_i8 (so a case cannot pass by silently not using it). */
-  uses: number;
-}
+import { describeKernelCases, type KernelCase } from "./int8-harness.js";
 
 const dwInit = (seed: number) => ({
   depthwiseInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed }),
@@ -23,7 +13,7 @@ type Act = "linear" | "relu" | "relu6";
 const dw = (strides: number, padding: "same" | "valid", activation: Act, seed: number, kernelSize = 3, depthMultiplier = 1) =>
   tf.layers.depthwiseConv2d({ kernelSize, strides, padding, activation, depthMultiplier, ...dwInit(seed) });
 
-const CASES: DepthwiseCase[] = [
+const CASES: KernelCase[] = [
   { label: "8×8×16 same /1 relu6", shape: [8, 8, 16], layers: () => [dw(1, "same", "relu6", 1)], uses: 1 },
   { label: "7×9×13 same /1 linear (13 = 8 + a partial block of 5)", shape: [7, 9, 13], layers: () => [dw(1, "same", "linear", 2)], uses: 1 },
   { label: "9×9×3 same /2 relu (odd input, 3 of 8 lanes)", shape: [9, 9, 3], layers: () => [dw(2, "same", "relu", 3)], uses: 1 },
@@ -44,10 +34,4 @@ const CASES: DepthwiseCase[] = [
   { label: "stride 3 (left to depthwise_i8)", shape: [9, 9, 8], layers: () => [dw(3, "valid", "relu", 12)], uses: 0 },
 ];
 
-beforeAll(useCpuBackend);
-
-describe.each(CASES)("depthwise 3×3 $label", (dc) => {
-  it("simd = scalar = int8 reference", async () => {
-    await expectKernelExact(dc.shape, dc.layers(), "depthwise3x3_i8", dc.uses);
-  });
-});
+describeKernelCases("depthwise 3×3", "depthwise3x3_i8", CASES);

@@ -4,8 +4,8 @@ import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel } from "../com
 import { pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
 import { Model } from "../runtime/model.js";
-import { expect } from "vitest";
-import { saveToTemp, seededRandom } from "./helpers.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { saveToTemp, seededRandom, useCpuBackend } from "./helpers.js";
 
 export interface Int8Run {
   compiled: Record<"simd" | "scalar", CompiledModel>;
@@ -65,5 +65,30 @@ export async function expectKernelExact(shape: number[], layers: tf.layers.Layer
   run.reference.forEach((ref, i) => {
     expect(Array.from(run.simd[i])).toEqual(Array.from(ref));
     expect(Array.from(run.scalar[i])).toEqual(Array.from(ref));
+  });
+}
+
+/** A kernel-exactness case: a model of `layers` on `shape`, and how many of its layers must compile to the kernel. */
+export interface KernelCase {
+  label: string;
+  shape: [number, number, number];
+  layers: () => tf.layers.Layer[];
+  /** So a case cannot pass by silently not using the kernel (0: a layer the kernel must leave alone). */
+  uses: number;
+}
+
+/** Seeded weights and biases for conv and dense layers (the bias from the next seed). */
+export const seededConvInit = (seed: number) => ({
+  kernelInitializer: tf.initializers.randomNormal({ stddev: 0.4, seed }),
+  biasInitializer: tf.initializers.randomNormal({ stddev: 0.4, seed: seed + 1 }),
+});
+
+/** One describe per case ("<title> <label>"): the simd blob, the scalar blob and the int8 reference agree bit for bit. */
+export function describeKernelCases(title: string, kernel: string, cases: KernelCase[]): void {
+  beforeAll(useCpuBackend);
+  describe.each(cases)(`${title} $label`, (c) => {
+    it("simd = scalar = int8 reference", async () => {
+      await expectKernelExact(c.shape, c.layers(), kernel, c.uses);
+    });
   });
 }
