@@ -27,6 +27,41 @@ export interface LayerInfo {
   outputZeroPoint?: number;
 }
 
+/**
+ * One layer in the quantization error report (compiler/quant/error-report.ts): its int8 output dequantized against the
+ * float model's output at the same tensor, over the held-out images. SQNR = 10·log10(Σ f² / Σ (f − dq)²) in dB; null
+ * means no error at all (int8 equal to float), and a layer whose float output is all zero while int8's is not gets −99.
+ */
+export interface QuantLayerReport {
+  name: string;
+  op: string;
+  /** The int8 model run end to end: the error accumulated up to this layer's output. */
+  sqnrDb: number | null;
+  /** This layer alone, on the float model's input quantized as the int8 model quantizes it: the error it adds. */
+  ownSqnrDb: number | null;
+  /** As ownSqnrDb, per output channel (last axis), the median channel: low when a per-tensor scale crushes most channels. */
+  channelSqnrDb: number | null;
+  /** Largest |float − dequantized int8| of the end-to-end run. */
+  maxAbsError: number;
+  /** The output's quantization step (null for a layer kept in float). */
+  scale: number | null;
+}
+
+export interface QuantReport {
+  /** Held-out images measured (not used for calibration). */
+  images: number;
+  /** Share of held-out images whose top-1 class is the same in int8 and float, 0…1. */
+  agreement: number;
+  /** Graph order. */
+  layers: QuantLayerReport[];
+  /** Layer names, worst first (lowest of ownSqnrDb and channelSqnrDb). */
+  worst: string[];
+  /** What deserves a look: low SQNR layers, low agreement, a small or odd calibration set. */
+  warnings: string[];
+  /** Seconds the measurement took at compile time. */
+  seconds: number;
+}
+
 export interface Manifest {
   /** "sha256:<hex>" over the blob with this value emptied; always the first field of the JSON. */
   contentHash: string;
@@ -45,7 +80,12 @@ export interface Manifest {
   weightBytes: number;
   macs: number;
   /** For int8 blobs: what the activation ranges were calibrated on, and whether uint8 pixels map exactly. */
-  quantization?: { images: string; method: string; inputExact: boolean };
+  quantization?: {
+    images: string; method: string; inputExact: boolean;
+    /** Images the ranges came from and images held out for the report (absent in blobs from before the report). */
+    calibrated?: number; heldOut?: number;
+    report?: QuantReport;
+  };
   compiler: string;
 }
 
