@@ -4,6 +4,7 @@ import type { CalibrationMethod, Range } from "../quant/calibrate.js";
 import { checkInt8Support, quantizeGraph, type InputMapping } from "../quant/quantize.js";
 import { givenQuantOf } from "../quant/given.js";
 import type { Pass } from "./pipeline.js";
+import type { QuantReport } from "../quant/error-report.js";
 
 /** What calibration measured on a graph: each activation tensor's float range, and what it ran on (for the manifest). */
 export interface Calibration {
@@ -18,6 +19,11 @@ export interface QuantizeInput extends InputMapping {
    * left after fusion. Called after every op is known to have an int8 kernel, so a hopeless model fails before the slow part.
    */
   calibrate(graph: Graph): Calibration;
+  /**
+   * The quantization error report (compiler/quant/error-report.ts) of the int8 graph against the float graph the pass
+   * received, on images calibration did not use; stored in the int8 graph's meta.quantReport for the manifest.
+   */
+  report?(float: Graph, quantized: Graph): QuantReport | undefined;
   /** Facts worth telling the user (that a pre-quantized model is not calibrated). */
   log?: (line: string) => void;
 }
@@ -39,6 +45,8 @@ export function quantizePass(input: QuantizeInput): Pass {
       const { ranges, images, method } = input.calibrate(graph);
       const quantized = quantizeGraph(graph, ranges, input);
       quantized.meta.calibration = { images, method };
+      const report = input.report?.(graph, quantized);
+      if (report) quantized.meta.quantReport = report;
       return quantized;
     },
   };
