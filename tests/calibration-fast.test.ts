@@ -88,10 +88,10 @@ function expectSameRanges(actual: Map<string, Range>, expected: Map<string, Rang
 }
 
 describe("the fast float evaluator", () => {
-  it("is built from float64-kernels.as as it is now", async () => {
+  it("is built from runtime/kernels/exact-f64.ts as it is now", async () => {
     const fresh = await compileFloat64Kernels(readFileSync(join(root, FLOAT64_KERNELS_SOURCE), "utf8"));
     expect(Buffer.from(FLOAT64_KERNELS_WASM_BASE64, "base64").equals(Buffer.from(fresh)),
-      "run `node dist/compiler/quant/build-float64-kernels.js` after editing float64-kernels.as").toBe(true);
+      "run `node dist/compiler/quant/build-float64-kernels.js` after editing runtime/kernels/exact-f64.ts").toBe(true);
   }, 60_000);
 
   it("gives every tensor of the edge graph the reference's value, bit for bit", () => {

@@ -1,7 +1,7 @@
 // The float reference, fast: conv2d, depthwise and dense run in float64-kernels (WebAssembly SIMD), the rest as the reference.
 
 // Calibration's values must be the float reference's bit for bit (same ranges → same int8 blob). The kernels repeat the
-// reference's f64 arithmetic (see float64-kernels.as); a node they do not cover exactly (a depth multiplier, a conv
+// reference's f64 arithmetic (see runtime/kernels/exact-f64.ts); a node they do not cover exactly (a depth multiplier, a conv
 // with non-finite weights) runs through its OpDef.float on views of the same memory, as the reference would.
 import { attrString, fusedPoolOf, sizeOf, tensorOf, type Graph, type Node, type TensorData } from "../ir.js";
 import { opDef } from "../ops/registry.js";
