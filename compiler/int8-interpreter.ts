@@ -3,15 +3,37 @@ import { tensorOf, type Graph, type TensorData } from "./ir.js";
 import { evaluateGraph } from "./interpreter.js";
 import { fileText, quoteName } from "./errors.js";
 
-export function runInt8All(graph: Graph, input: Int8Array): Map<string, Int8Array> {
-  return evaluateGraph<TensorData, Int8Array>(graph, input, (_name, data) => data as TensorData, (def, node, inputs, shapes, out) => {
+/** A value of the mixed reference: int8, or float32 inside (and at the output of) layers kept in float. */
+export type MixedValue = Int8Array | Float32Array;
+
+/**
+ * The reference of an int8 graph, mixed precision included: layers kept in float (node.float) run their float reference
+ * on float32 values (constants as float32), `dequantize` turns int8 into float32, every other node runs its int8
+ * reference (`quantize` reads float32). The blob matches it bit for bit.
+ */
+export function runMixedAll(graph: Graph, input: Int8Array): Map<string, MixedValue> {
+  return evaluateGraph<TensorData, MixedValue>(graph, input, (_name, data) => data as TensorData, (def, node, inputs, shapes, out) => {
+    if (node.float || node.op === "dequantize") return def.float(node, inputs as Float32Array[], shapes, out);
     if (!def.int8) throw new Error(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 reference`);
     return def.int8(node, inputs, shapes, out);
   });
 }
 
+/** The mixed reference's graph output: Int8Array, or Float32Array when the last layer is kept in float. */
+export function runMixed(graph: Graph, input: Int8Array): MixedValue {
+  return runMixedAll(graph, input).get(graph.outputs[0])!;
+}
+
+/** The int8 reference's values, every tensor (runMixedAll: float32 only where layers are kept in float). */
+export function runInt8All(graph: Graph, input: Int8Array): Map<string, MixedValue> {
+  return runMixedAll(graph, input);
+}
+
+/** The graph output of an int8 graph without layers kept in float (see runMixed otherwise). */
 export function runInt8(graph: Graph, input: Int8Array): Int8Array {
-  return runInt8All(graph, input).get(graph.outputs[0])!;
+  const out = runMixed(graph, input);
+  if (!(out instanceof Int8Array)) throw new Error(`internal: graph ${quoteName(graph.name)} has a float output; use runMixed`);
+  return out;
 }
 
 /** Quantizes uint8 pixels for the graph's input exactly as the runtime does. */

@@ -32,6 +32,8 @@ export interface Node {
   fused?: string[];
   /** Set by the quantizer: the numbers the op's int8 reference and kernel need (zero points, multipliers, tables). */
   int8?: Int8Params;
+  /** Set by the quantizer on a layer kept in float (--keep-float): it computes its float reference on float32 values. */
+  float?: boolean;
 }
 
 /**

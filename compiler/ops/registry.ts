@@ -23,11 +23,14 @@ import { globalMaxPool } from "./global-max-pool.js";
 import { depthwiseConv2d } from "./depthwise-conv2d.js";
 import { add } from "./add.js";
 import { globalAvgPool } from "./global-avg-pool.js";
+import { quantize } from "./quantize.js";
+import { dequantize } from "./dequantize.js";
 import { quoteName } from "../errors.js";
 
 const OPS: OpDef[] = [conv2d, dense, maxPool, avgPool, relu, relu6, sigmoid, tanh, softmax, reshape, identity, batchNorm,
   depthwiseConv2d, add, globalAvgPool,
-  leakyRelu, clamp, pad, crop, concat, multiply, globalMaxPool];
+  leakyRelu, clamp, pad, crop, concat, multiply, globalMaxPool,
+  quantize, dequantize];
 
 const BY_NAME = new Map(OPS.map((d) => [d.op, d]));
 

@@ -4,7 +4,9 @@ import type { CalibrationMethod, Range } from "../quant/calibrate.js";
 import { checkInt8Support, quantizeGraph, type InputMapping } from "../quant/quantize.js";
 import { givenQuantOf } from "../quant/given.js";
 import type { Pass } from "./pipeline.js";
-import type { QuantReport } from "../quant/error-report.js";
+import { layerScore, type QuantReport } from "../quant/error-report.js";
+import { keepFloatProblem } from "../quant/keep-float.js";
+import { KilnError } from "../errors.js";
 
 /** What calibration measured on a graph: each activation tensor's float range, and what it ran on (for the manifest). */
 export interface Calibration {
@@ -24,8 +26,60 @@ export interface QuantizeInput extends InputMapping {
    * received, on images calibration did not use; stored in the int8 graph's meta.quantReport for the manifest.
    */
   report?(float: Graph, quantized: Graph): QuantReport | undefined;
+  /** Layers that stay float32, with quantize/dequantize steps at their edges (--keep-float): see KeepFloat. */
+  keepFloat?: KeepFloat;
   /** Facts worth telling the user (that a pre-quantized model is not calibrated). */
   log?: (line: string) => void;
+}
+
+/**
+ * `--keep-float a,b`: those layers (names after fusion, as `kiln inspect` shows them). `--keep-float auto`: the layers
+ * the error report ranks worst, one at a time, until top-1 agreement with float on the held-out images reaches
+ * `target`, at most `maxLayers` of them.
+ */
+export type KeepFloat = readonly string[] | AutoKeepFloat;
+export interface AutoKeepFloat { auto: true; target: number; maxLayers: number }
+
+/** `--keep-float auto`'s defaults: 99 % agreement, at most 3 layers kept in float. */
+export const AUTO_KEEP_FLOAT: AutoKeepFloat = { auto: true, target: 0.99, maxLayers: 3 };
+
+export function isAutoKeepFloat(keep: KeepFloat | undefined): keep is AutoKeepFloat {
+  return keep !== undefined && !Array.isArray(keep) && (keep as AutoKeepFloat).auto === true;
+}
+
+function quantizeKeeping(graph: Graph, ranges: Map<string, Range>, input: QuantizeInput, keepFloat: readonly string[]): { quantized: Graph; report?: QuantReport } {
+  const quantized = quantizeGraph(graph, ranges, input, keepFloat);
+  return { quantized, report: input.report?.(graph, quantized) };
+}
+
+/**
+ * Quantizes with more layers kept in float until the report's agreement reaches the target: each round keeps the worst
+ * layer (the report's own ranking) that can stay float and is not exact already. Returns the last graph and its report.
+ */
+function quantizeKeepingWorst(graph: Graph, ranges: Map<string, Range>, input: QuantizeInput, auto: AutoKeepFloat): { quantized: Graph; report?: QuantReport } {
+  const kept: string[] = [];
+  let quantized = quantizeGraph(graph, ranges, input, kept);
+  let report = input.report?.(graph, quantized);
+  if (!report || report.images === 0) {
+    throw new KilnError("--keep-float auto measures agreement on held-out calibration images; there are none (give more calibration images or a --holdout)");
+  }
+  while (report.agreement < auto.target && kept.length < auto.maxLayers) {
+    const scores = new Map(report.layers.map((l) => [l.name, layerScore(l)]));
+    const next = report.worst.find((name) => {
+      const node = graph.nodes.find((n) => n.name === name);
+      return node && !kept.includes(name) && Number.isFinite(scores.get(name)) && keepFloatProblem(graph, node) === undefined;
+    });
+    if (!next) break;
+    kept.push(next);
+    quantized = quantizeGraph(graph, ranges, input, kept);
+    report = input.report!(graph, quantized)!;
+  }
+  const percent = (v: number): string => `${(100 * v).toFixed(1)} %`;
+  input.log?.(`--keep-float auto: ${kept.length ? `kept ${kept.join(", ")} in float` : "no layer kept in float"}; top-1 agreement with float ` +
+    `${percent(report.agreement)} on ${report.images} held-out images (target ${percent(auto.target)}` +
+    `${report.agreement < auto.target ? `, not reached with at most ${auto.maxLayers} layers` : ""})`);
+  quantized.meta.keptFloat = kept;
+  return { quantized, report };
 }
 
 export function quantizePass(input: QuantizeInput): Pass {
@@ -33,19 +87,21 @@ export function quantizePass(input: QuantizeInput): Pass {
     name: "quantize",
     run(graph) {
       // Before calibrating: calibration is the slow part.
-      checkInt8Support(graph);
+      const auto = isAutoKeepFloat(input.keepFloat) ? input.keepFloat : undefined;
+      const keepFloat = auto ? [] : (input.keepFloat as readonly string[] | undefined) ?? [];
+      checkInt8Support(graph, keepFloat);
       // A pre-quantized model (ONNX QDQ) carries its own scales and zero points: no calibration, no images.
       const given = givenQuantOf(graph);
       if (given) {
+        if (auto) throw new KilnError(`--keep-float auto: ${given.source} fixes every layer's quantization; keeping layers in float needs a model Kiln calibrates itself`);
         input.log?.(`pre-quantized model: using ${given.source}, no calibration`);
-        const quantized = quantizeGraph(graph, new Map(), input);
+        const quantized = quantizeGraph(graph, new Map(), input, keepFloat);
         quantized.meta.calibration = { images: `none (${given.source})`, method: "qdq" };
         return quantized;
       }
       const { ranges, images, method } = input.calibrate(graph);
-      const quantized = quantizeGraph(graph, ranges, input);
+      const { quantized, report } = auto ? quantizeKeepingWorst(graph, ranges, input, auto) : quantizeKeeping(graph, ranges, input, keepFloat);
       quantized.meta.calibration = { images, method };
-      const report = input.report?.(graph, quantized);
       if (report) quantized.meta.quantReport = report;
       return quantized;
     },

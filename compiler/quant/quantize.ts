@@ -6,6 +6,7 @@ import { affineFromRange, type AffineQuant } from "./arithmetic.js";
 import type { Range } from "./calibrate.js";
 import { quantizeContext } from "./context.js";
 import { givenActivation, givenQuantOf } from "./given.js";
+import { insertPrecisionEdges, keptNodes } from "./keep-float.js";
 
 export interface InputMapping { pixelScale: number; pixelOffset: number }
 
@@ -33,9 +34,14 @@ export function givenInputQuant(mapping: InputMapping, given: AffineQuant): Affi
   return { ...given, exact };
 }
 
-/** Refuses a graph with an op that has no int8 kernel or quantize hook: nothing may silently stay in float. */
-export function checkInt8Support(graph: Graph): void {
+/**
+ * Refuses a graph with an op that has no int8 kernel or quantize hook: nothing may silently stay in float. Layers the
+ * user keeps in float (`keepFloat`, --keep-float) are checked for an exact float kernel instead.
+ */
+export function checkInt8Support(graph: Graph, keepFloat: readonly string[] = []): void {
+  const kept = keptNodes(graph, keepFloat);
   for (const node of graph.nodes) {
+    if (kept.has(node)) continue;
     const def = opDef(node);
     if (!def.int8) {
       throw new KilnError(`node ${quoteName(node.name)} (op ${fileText(node.op)}) has no int8 kernel; compile with --quantize none to keep the model in float`);
@@ -44,16 +50,21 @@ export function checkInt8Support(graph: Graph): void {
   }
 }
 
-/** `ranges` are the calibrated ones; a pre-quantized graph (graph.meta.givenQuant) needs none and uses its own. */
-export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping: InputMapping): Graph {
-  checkInt8Support(input);
+/**
+ * `ranges` are the calibrated ones; a pre-quantized graph (graph.meta.givenQuant) needs none and uses its own.
+ * `keepFloat` names layers that stay float32 (mixed precision): see keep-float.ts.
+ */
+export function quantizeGraph(input: Graph, ranges: Map<string, Range>, mapping: InputMapping, keepFloat: readonly string[] = []): Graph {
+  checkInt8Support(input, keepFloat);
   const graph = cloneGraph(input);
   const given = givenQuantOf(graph);
+  if (given && keepFloat.length > 0) throw new KilnError(`--keep-float: ${given.source} fixes every layer's quantization; keeping layers in float needs a model Kiln calibrates itself`);
+  insertPrecisionEdges(graph, keptNodes(graph, keepFloat));
   const ctx = quantizeContext(graph, ranges, given);
   const inQ = given ? givenInputQuant(mapping, givenActivation(graph, given, graph.inputs[0])) : inputQuant(mapping, ctx.rangeOf(graph.inputs[0]));
   ctx.setQuant(graph.inputs[0], inQ);
   graph.meta.inputExact = inQ.exact;
-  // checkInt8Support found a quantize hook on every node.
-  for (const node of graph.nodes) opDef(node).quantize!(node, ctx);
+  // checkInt8Support found a quantize hook on every node not kept in float (and quantize/dequantize have theirs).
+  for (const node of graph.nodes) if (!node.float) opDef(node).quantize!(node, ctx);
   return graph;
 }
