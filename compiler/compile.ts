@@ -7,10 +7,13 @@ import { loadGraphModel } from "./frontends/graph-model.js";
 import { detectModelFormat } from "./frontends/detect-format.js";
 import { loadOnnxModel } from "./frontends/onnx/index.js";
 import { FLOAT_PIPELINE, INT8_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
-import type { Calibration } from "./passes/quantize.js";
+import type { Calibration, KeepFloat } from "./passes/quantize.js";
+import { codegenOf } from "./codegen/exact-float.js";
 import { layoutGraph, rawConstants } from "./codegen/layout.js";
 import { calibrate, pixelsToInputs, type CalibrationEvaluator, type CalibrationMethod } from "./quant/calibrate.js";
-import { calibrationSet, type CalibrationSource } from "./quant/calibration-data.js";
+import { calibrationSet, heldOutCount, type CalibrationSource } from "./quant/calibration-data.js";
+import { calibrationSetWarnings } from "./quant/calibration-checks.js";
+import { measureQuantError, type QuantReport } from "./quant/error-report.js";
 import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
 import { checkGeneratedSource } from "./codegen/source-guard.js";
@@ -20,7 +23,7 @@ import { kernelLibrary, kernelsCalled } from "./codegen/kernels.js";
 import { buildManifest, type Manifest } from "./codegen/manifest.js";
 import type { BuiltBlob } from "./built-blob.js";
 import { build, startToolchain } from "./toolchain.js";
-import { layerMacs, opDef } from "./ops/registry.js";
+import { layerMacs } from "./ops/registry.js";
 import { tensorOf } from "./ir.js";
 
 export interface CompileOptions {
@@ -33,8 +36,15 @@ export interface CompileOptions {
   calibration?: CalibrationSource;
   calibrationCount?: number;
   calibrationMethod?: CalibrationMethod;
+  /**
+   * Calibration images held out for the quantization error report (compiler/quant/error-report.ts): "auto" is 10 %
+   * (at least 20, at most half the set and 200), a number is that many, 0 (the default here; the CLI's is "auto") none.
+   */
+  holdout?: number | "auto";
   /** The float evaluator calibration runs (default "fast"; both give the same ranges bit for bit). */
   calibrationEvaluator?: CalibrationEvaluator;
+  /** Layers kept in float in an int8 blob (--keep-float): names after fusion, or automatic (passes/quantize.ts). */
+  keepFloat?: KeepFloat;
   /** Progress and facts worth telling the user (calibration set, …). */
   log?: (line: string) => void;
   /** Called as calibration images are processed. */
@@ -97,17 +107,66 @@ function loadTfjsJson(path: string): Graph {
 /** The passes for a compile: the float pipeline, or the int8 one calibrated as the options say. */
 export function pipelineFor(options: CompileOptions): readonly Pass[] {
   if (options.quantize === "none") return FLOAT_PIPELINE;
-  return INT8_PIPELINE({ pixelScale: options.pixelScale, pixelOffset: options.pixelOffset, calibrate: (graph) => calibrationOf(graph, options), log: options.log });
+  const split: CalibrationSplit = { calibrated: 0, heldOut: [], pixels: new Uint8Array(0), warnings: [] };
+  return INT8_PIPELINE({
+    pixelScale: options.pixelScale, pixelOffset: options.pixelOffset, log: options.log, keepFloat: options.keepFloat,
+    calibrate: (graph) => calibrationOf(graph, options, split),
+    report: (float, quantized) => reportOf(float, quantized, options, split),
+  });
 }
 
-/** The quantize pass's calibration: the options' images run through the (fused float) graph it receives. */
-function calibrationOf(graph: Graph, options: CompileOptions): Calibration {
+/** What calibration kept back for the error report, handed from the calibrate callback to the report one. */
+interface CalibrationSplit {
+  calibrated: number;
+  /** The held-out images as the float graph takes them, and their pixels (the int8 input is quantized from these). */
+  heldOut: Float32Array[];
+  pixels: Uint8Array;
+  warnings: string[];
+}
+
+/** The quantize pass's calibration: the options' images (all but the held-out last ones) run through the fused float graph. */
+function calibrationOf(graph: Graph, options: CompileOptions, split: CalibrationSplit): Calibration {
   const set = calibrationSet(graph, options.calibration, options.calibrationCount ?? 500);
   const method = options.calibrationMethod ?? "minmax";
-  options.log?.(`calibrating on ${set.description} (${method})`);
+  const held = heldOutCount(set.count, options.holdout ?? 0);
+  const calibrated = set.count - held;
+  const size = sizeOf(tensorOf(graph, graph.inputs[0]).shape);
+  const images = held > 0 ? `${set.description}: ${calibrated} for the ranges, the last ${held} held out for the error report` : set.description;
+  options.log?.(`calibrating on ${images} (${method})`);
   const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
-  const ranges = calibrate(graph, inputs, method, { evaluator: options.calibrationEvaluator, progress: options.progress });
-  return { ranges, images: set.description, method };
+  const ranges = calibrate(graph, inputs.slice(0, calibrated), method, { evaluator: options.calibrationEvaluator, progress: options.progress });
+  split.calibrated = calibrated;
+  split.heldOut = inputs.slice(calibrated);
+  split.pixels = set.pixels.subarray(calibrated * size, set.count * size);
+  split.warnings = calibrationSetWarnings(set.pixels, set.count, size, calibrated);
+  if (held === 0 && options.holdout !== 0 && options.holdout !== undefined) split.warnings.push(`only ${set.count} calibration image${set.count === 1 ? "" : "s"}: none held out, so no quantization error report`);
+  return { ranges, images, method };
+}
+
+/**
+ * The report runs the JS int8 reference twice per image (end to end, and each layer alone): ~0.5 GMAC/s on this
+ * project's machine for mnist-cnn, ~0.15 for MobileNetV2. A budget of multiply-accumulates bounds its cost (a few
+ * seconds): mnist-cnn and LeNet-5 measure all their held-out images, MobileNetV2-224 (300 M MACs) 5 of them.
+ */
+export const REPORT_MAC_BUDGET = 3e9;
+
+/** How many of `heldOut` images the report measures for a model of `macs` per inference (at least one). */
+export function reportImages(heldOut: number, macs: number): number {
+  return Math.min(heldOut, Math.max(1, Math.floor(REPORT_MAC_BUDGET / (2 * Math.max(1, macs)))));
+}
+
+/** The error report on the held-out images (none without them); the counts and all warnings go to the graph's meta for the manifest. */
+function reportOf(float: Graph, quantized: Graph, options: CompileOptions, split: CalibrationSplit): QuantReport | undefined {
+  const macs = float.nodes.reduce((sum, node) => sum + layerMacs(float, node), 0);
+  const measured = reportImages(split.heldOut.length, macs);
+  const size = sizeOf(tensorOf(float, float.inputs[0]).shape);
+  const report = measured > 0
+    ? measureQuantError(float, quantized, split.heldOut.slice(0, measured),
+      { pixels: split.pixels.subarray(0, measured * size), pixelScale: options.pixelScale, pixelOffset: options.pixelOffset })
+    : undefined;
+  quantized.meta.calibrationCounts = { calibrated: split.calibrated, heldOut: split.heldOut.length };
+  quantized.meta.quantWarnings = [...split.warnings, ...(report?.warnings ?? [])];
+  return report;
 }
 
 export function optimize(graph: Graph, options: CompileOptions): Graph {
@@ -149,7 +208,7 @@ export function generateModel(input: Graph, options: CompileOptions): GeneratedM
   const scratch: BufferRequest[] = [];
   graph.nodes.forEach((node, step) => {
     if (!int8) return;
-    const def = opDef(node);
+    const def = codegenOf(node);
     for (const [name, bytes] of def.packInt8?.(node, graph) ?? []) blobs.set(name, bytes);
     const bytes = def.scratchInt8?.(node, graph) ?? 0;
     if (bytes > 0) scratch.push({ id: `${node.name}#scratch`, size: bytes, firstUse: step, lastUse: step });
@@ -160,7 +219,7 @@ export function generateModel(input: Graph, options: CompileOptions): GeneratedM
   const layout = layoutGraph(graph, blobs, scratch);
   checkMemory(layout);
   const layerCode = graph.nodes.map((node) => {
-    const def = opDef(node);
+    const def = codegenOf(node);
     const ctx = {
       node,
       graph,

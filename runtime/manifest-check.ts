@@ -1,6 +1,6 @@
 // Checks a kiln.manifest value field by field before anything uses it: types, bounded sizes, consistent dtypes.
 import { BlobError } from "./errors.js";
-import { MANIFEST_VERSION, type LayerInfo, type Manifest, type TensorInfo } from "./manifest.js";
+import { MANIFEST_VERSION, type LayerInfo, type Manifest, type QuantLayerReport, type QuantReport, type TensorInfo } from "./manifest.js";
 
 /** Bounds on what a manifest may declare; far above any model Kiln compiles, far below what would exhaust a host. */
 export const MANIFEST_LIMITS = {
@@ -12,6 +12,8 @@ export const MANIFEST_LIMITS = {
   /** Characters of a name, label or other string. */
   string: 1024,
   fused: 16,
+  /** Warnings of the quantization report (one per layer at most, plus a few about the calibration set). */
+  warnings: 10_016,
 } as const;
 
 type Json = Record<string, unknown>;
@@ -81,7 +83,8 @@ class Checker {
 
 function checkTensor(c: Checker, v: unknown, field: string, quantize: Manifest["quantize"]): TensorInfo {
   const t = c.object(v, field);
-  const dtype = c.oneOf(t.dtype, `${field}.dtype`, quantize === "int8" ? ["int8"] : ["float32"]);
+  // An int8 blob whose last layer is kept in float (--keep-float) has a float32 output; its input is always int8.
+  const dtype = c.oneOf(t.dtype, `${field}.dtype`, quantize === "int8" ? (field === "output" ? ["int8", "float32"] : ["int8"]) : ["float32"]);
   const info: TensorInfo = { name: c.string(t.name, `${field}.name`), shape: c.shape(t.shape, `${field}.shape`), dtype };
   if (dtype === "int8") {
     info.scale = c.finite(t.scale, `${field}.scale`);
@@ -108,9 +111,46 @@ function checkLayer(c: Checker, v: unknown, i: number): LayerInfo {
       return name;
     });
   }
+  if (l.precision !== undefined) layer.precision = c.oneOf(l.precision, `${field}.precision`, ["int8", "float"] as const);
   if (l.outputScale !== undefined) layer.outputScale = c.finite(l.outputScale, `${field}.outputScale`);
   if (l.outputZeroPoint !== undefined) layer.outputZeroPoint = c.finite(l.outputZeroPoint, `${field}.outputZeroPoint`);
   return layer;
+}
+
+/** An SQNR in dB: null (exact) or a finite number. */
+function checkDb(c: Checker, v: unknown, field: string): number | null {
+  return v === null ? null : c.finite(v, field);
+}
+
+function checkReportLayer(c: Checker, v: unknown, field: string): QuantLayerReport {
+  const l = c.object(v, field);
+  const maxAbsError = c.finite(l.maxAbsError, `${field}.maxAbsError`);
+  if (maxAbsError < 0) c.fail(`${field}.maxAbsError`, "must not be negative");
+  const scale = l.scale === null ? null : c.finite(l.scale, `${field}.scale`);
+  if (scale !== null && !(scale > 0)) c.fail(`${field}.scale`, "must be positive or null");
+  return {
+    name: c.string(l.name, `${field}.name`), op: c.string(l.op, `${field}.op`), sqnrDb: checkDb(c, l.sqnrDb, `${field}.sqnrDb`),
+    ownSqnrDb: checkDb(c, l.ownSqnrDb, `${field}.ownSqnrDb`), channelSqnrDb: checkDb(c, l.channelSqnrDb, `${field}.channelSqnrDb`), maxAbsError, scale,
+  };
+}
+
+function checkWarnings(c: Checker, v: unknown, field: string): string[] {
+  return c.list(v, field, MANIFEST_LIMITS.warnings).map((w, i) => c.string(w, `${field}[${i}]`));
+}
+
+/** The quantization error report: bounded lists, numbers in their ranges, `worst` naming only the report's layers. */
+function checkReport(c: Checker, v: unknown): QuantReport {
+  const r = c.object(v, "quantization.report");
+  const agreement = c.finite(r.agreement, "quantization.report.agreement");
+  if (agreement < 0 || agreement > 1) c.fail("quantization.report.agreement", "must be within 0…1");
+  const layers = c.list(r.layers, "quantization.report.layers", MANIFEST_LIMITS.layers).map((l, i) => checkReportLayer(c, l, `quantization.report.layers[${i}]`));
+  const names = new Set(layers.map((l) => l.name));
+  const worst = c.list(r.worst, "quantization.report.worst", MANIFEST_LIMITS.layers).map((w, i) => {
+    const name = c.string(w, `quantization.report.worst[${i}]`);
+    if (!names.has(name)) c.fail(`quantization.report.worst[${i}]`, "must name a layer of the report");
+    return name;
+  });
+  return { images: c.count(r.images, "quantization.report.images"), agreement, layers, worst, warnings: checkWarnings(c, r.warnings, "quantization.report.warnings") };
 }
 
 /**
@@ -147,6 +187,10 @@ export function validateManifest(value: unknown, where = "kiln.manifest"): Manif
     const q = c.object(m.quantization, "quantization");
     if (typeof q.inputExact !== "boolean") c.fail("quantization.inputExact", "must be true or false");
     manifest.quantization = { images: c.string(q.images, "quantization.images"), method: c.string(q.method, "quantization.method"), inputExact: q.inputExact as boolean };
+    if (q.calibrated !== undefined) manifest.quantization.calibrated = c.count(q.calibrated, "quantization.calibrated");
+    if (q.heldOut !== undefined) manifest.quantization.heldOut = c.count(q.heldOut, "quantization.heldOut");
+    if (q.warnings !== undefined) manifest.quantization.warnings = checkWarnings(c, q.warnings, "quantization.warnings");
+    if (q.report !== undefined) manifest.quantization.report = checkReport(c, q.report);
   }
   return manifest;
 }

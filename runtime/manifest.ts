@@ -22,6 +22,11 @@ export interface LayerInfo {
   params?: number;
   /** The kernel library functions the layer calls, in order (e.g. ["conv_wino_i8"]): which variant the compiler chose. */
   kernels?: string[];
+  /**
+   * Int8 blobs with layers kept in float (--keep-float) only, on every layer: "float" where the layer's output is
+   * float32 (kept layers, dequantize steps), "int8" elsewhere. Absent: every layer is as the blob's `quantize`.
+   */
+  precision?: "int8" | "float";
   /** Int8 blobs: the layer output's quantization. */
   outputScale?: number;
   outputZeroPoint?: number;
@@ -58,8 +63,8 @@ export interface QuantReport {
   worst: string[];
   /** What deserves a look: low SQNR layers, low agreement, a small or odd calibration set. */
   warnings: string[];
-  /** Seconds the measurement took at compile time. */
-  seconds: number;
+  /** Seconds the measurement took at compile time; never in a manifest (the same compile must give the same bytes). */
+  seconds?: number;
 }
 
 export interface Manifest {
@@ -84,6 +89,8 @@ export interface Manifest {
     images: string; method: string; inputExact: boolean;
     /** Images the ranges came from and images held out for the report (absent in blobs from before the report). */
     calibrated?: number; heldOut?: number;
+    /** Reasons to doubt the int8 model: a small or odd calibration set, low-SQNR layers, low agreement with float. */
+    warnings?: string[];
     report?: QuantReport;
   };
   compiler: string;

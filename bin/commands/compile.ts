@@ -8,6 +8,8 @@ import { defineCommand, parseArgs, requirePositionals } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { progressBar, type Progress } from "../progress.js";
 import { calibrationImages } from "../calibration.js";
+import { reportLines, warningLines } from "../quant-report.js";
+import type { QuantReport } from "../../runtime/manifest.js";
 
 export const compileSpec = defineCommand({
   name: "compile",
@@ -18,6 +20,7 @@ export const compileSpec = defineCommand({
     quantize: { type: "string", choices: ["none", "int8"], description: "int8 (weights per channel, activations per tensor) or none (float32)", default: "int8" },
     calibration: { type: "string", description: "representative images for int8 calibration: idx, .u8, or a folder of PNG/JPEG", defaultText: "MNIST training images for 28×28×1 models" },
     "calibration-count": { type: "number", integer: true, min: 1, max: 1_000_000, description: "how many calibration images to use", default: 500 },
+    holdout: { type: "number", integer: true, min: 0, max: 200, description: "calibration images held out (not used for ranges) for the quantization error report; 0: no report", defaultText: "10 %, at least 20, at most half the set" },
     "calibration-method": { type: "string", choices: ["minmax", "percentile", "mse"], description: "how activation ranges are chosen", default: "minmax" },
     target: { type: "string", choices: ["simd", "scalar"], description: "WebAssembly SIMD128 kernels, or scalar ones for runtimes without SIMD", default: "simd" },
     "pixel-scale": { type: "number", min: -1_000_000, max: 1_000_000, nonZero: true, description: "input value = pixel × scale + offset; a fraction such as 1/127.5 is fine", default: 1 / 255, defaultText: "1/255" },
@@ -45,6 +48,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     labels,
     calibration: calibrationImages(o.calibration),
     calibrationCount: o["calibration-count"],
+    holdout: o.holdout ?? "auto",
     calibrationMethod: o["calibration-method"],
     log: o.json || o.quiet ? undefined : (line) => io.err(line),
     progress: (done, total) => { calibration ??= progressBar("calibrating", total, !o.json && !o.quiet, process.stderr, "images"); calibration.update(done); if (done === total) calibration.done(); },
@@ -56,8 +60,12 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     throw new KilnError(`${out}: cannot write the blob (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const { sizes, manifest } = compiled;
+  // The report as measured (with its seconds, which the manifest leaves out so that a compile's bytes repeat).
+  const report = compiled.graph.meta.quantReport as QuantReport | undefined;
+  if (!o.quiet) warningLines(manifest.quantization).forEach((line) => io.err(line));
   if (o.json) {
-    io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target }));
+    const quantization = manifest.quantization && { ...manifest.quantization, ...(report ? { report } : {}) };
+    io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target, quantization }));
     return;
   }
   if (o.quiet) return;
@@ -67,4 +75,5 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
   io.out(`  manifest  ${formatBytes(sizes.manifest).padStart(10)}`);
   io.out(`  total     ${formatBytes(sizes.total).padStart(10)}`);
   io.out(`  arena     ${formatBytes(manifest.arenaBytes).padStart(10)}  (lower bound ${formatBytes(manifest.arenaLowerBound)})`);
+  if (report) { io.out(""); reportLines(report, manifest.quantization).forEach((line) => io.out(line)); }
 }

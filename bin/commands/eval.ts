@@ -11,6 +11,8 @@ import type { Io } from "../io.js";
 import { escapeControl } from "../terminal.js";
 import { progressBar, type Progress } from "../progress.js";
 import { calibrationImages } from "../calibration.js";
+import { reportLines, warningLines } from "../quant-report.js";
+import type { QuantReport } from "../../runtime/manifest.js";
 
 export const evalSpec = defineCommand({
   name: "eval",
@@ -78,9 +80,11 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
     const model = await openBlob("eval", target, o["time-limit"]);
     const r = await evaluateBlob(model, data, count, progressBar("evaluating", count, !o.json && !o.quiet))
       .catch((e: unknown) => { throw blobRunError("eval", target, e); }).finally(() => model.close());
-    if (o.json) { io.out(JSON.stringify({ accuracy: r.accuracy, count: r.count })); return; }
+    const quantization = model.info.quantization;
+    if (o.json) { io.out(JSON.stringify({ accuracy: r.accuracy, count: r.count, ...(quantization?.report ? { quantReport: quantization.report } : {}) })); return; }
     io.out(`${escapeControl(target)}: accuracy ${(100 * r.accuracy).toFixed(2)} % on ${r.count} images`);
     confusionTable(r.confusion, model.info.labels).forEach((l) => io.out("  " + l));
+    printReport(io, quantization?.report, quantization);
     return;
   }
   const common: Omit<CompileOptions, "quantize"> = {
@@ -88,14 +92,18 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
     calibration: calibrationImages(o.calibration), log: o.json || o.quiet ? undefined : (l) => io.err(l),
   };
   const float = await Model.load((await compileFile(target, { ...common, quantize: "none" })).wasm);
-  const int8 = await Model.load((await compileFile(target, { ...common, quantize: "int8" })).wasm);
+  const compiled = await compileFile(target, { ...common, quantize: "int8", holdout: "auto" });
+  const int8 = await Model.load(compiled.wasm);
+  // As measured, with its seconds (the manifest's copy leaves them out).
+  const report = compiled.graph.meta.quantReport as QuantReport | undefined;
+  if (!o.quiet) warningLines(compiled.manifest.quantization).forEach((line) => io.err(line));
   const show = !o.json && !o.quiet;
   const rf = evaluate(float, data, count, progressBar("float32", count, show));
   const rq = evaluate(int8, data, count, progressBar("int8   ", count, show));
   let agree = 0;
   for (let i = 0; i < count; i++) if (rf.predictions[i] === rq.predictions[i]) agree++;
   if (o.json) {
-    io.out(JSON.stringify({ count, float: { accuracy: rf.accuracy }, int8: { accuracy: rq.accuracy }, agreement: agree / count }));
+    io.out(JSON.stringify({ count, float: { accuracy: rf.accuracy }, int8: { accuracy: rq.accuracy }, agreement: agree / count, ...(report ? { quantReport: report } : {}) }));
     return;
   }
   io.out(`${escapeControl(target)} on ${count} images`);
@@ -105,4 +113,12 @@ export async function evalCommand(argv: string[], io: Io): Promise<void> {
   io.out("");
   io.out("int8 confusion matrix:");
   confusionTable(rq.confusion, int8.info.labels).forEach((l) => io.out("  " + l));
+  printReport(io, report, compiled.manifest.quantization);
+}
+
+/** The compile's quantization error report after the accuracy figures (a blob from before the report has none). */
+function printReport(io: Io, report: QuantReport | undefined, counts: { calibrated?: number; heldOut?: number } | undefined): void {
+  if (!report) return;
+  io.out("");
+  reportLines(report, counts).forEach((line) => io.out(line));
 }

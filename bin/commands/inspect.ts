@@ -7,6 +7,7 @@ import { KilnError } from "../../compiler/errors.js";
 import { defineCommand, parseArgs, requirePositionals } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
 import { modelNotBlob } from "../blob-runs.js";
+import { reportLines, warningLines } from "../quant-report.js";
 
 export const inspectSpec = defineCommand({
   name: "inspect",
@@ -33,10 +34,12 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   io.out(`model ${safe(m.model)}  (${m.quantize === "none" ? "float32" : m.quantize}, target ${m.target}${m.simd ? ", needs SIMD128" : ""})`);
   io.out(`input  ${safe(m.input.name)} [${m.input.shape}] ${m.input.dtype}${q(m.input)}  pixel × ${m.input.pixelScale.toPrecision(6)} + ${m.input.pixelOffset}`);
   io.out(`output ${safe(m.output.name)} [${m.output.shape}] ${m.output.dtype}${q(m.output)}`);
+  const kept = m.layers.filter((l) => l.precision === "float" && l.op !== "dequantize").map((l) => safe(l.name));
+  if (kept.length) io.out(`mixed precision: ${kept.join(", ")} kept in float32 (--keep-float), quantize/dequantize at their edges`);
   io.out("");
   const int8 = m.quantize !== "none";
   const rows = m.layers.map((l, i) => [String(i), safe(l.name), safe(l.fused.join("+")), (l.kernels ?? []).join("+") || "-", `[${l.outputShape.join(",")}]`, (l.params ?? 0).toLocaleString("en-US"),
-    l.macs.toLocaleString("en-US"), formatBytes(l.weightBytes), ...(int8 ? [l.outputScale === undefined ? "" : `${l.outputScale.toPrecision(4)} / ${l.outputZeroPoint}`] : [])]);
+    l.macs.toLocaleString("en-US"), formatBytes(l.weightBytes), ...(int8 ? [l.outputScale === undefined ? (l.precision === "float" ? "float32" : "") : `${l.outputScale.toPrecision(4)} / ${l.outputZeroPoint}`] : [])]);
   const head = ["#", "layer", "ops", "kernel", "output", "params", "MACs", "weights", ...(int8 ? ["out scale / zp"] : [])];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const fmt = (r: string[]): string => r.map((v, c) => (c >= 5 && c <= 7 ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join("  ").trimEnd();
@@ -50,6 +53,8 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   if (m.quantization) {
     const how = m.quantization.method === "qdq" ? `pre-quantized, not calibrated: ${safe(m.quantization.images)}` : `calibrated on ${safe(m.quantization.images)} (${safe(m.quantization.method)})`;
     io.out(`${how}; pixels map to int8 ${m.quantization.inputExact ? "exactly" : "approximately"}`);
+    warningLines(m.quantization).forEach((line) => io.out(line));
   }
   io.out(`labels ${m.labels.map(safe).join(", ")}`);
+  if (m.quantization?.report) { io.out(""); reportLines(m.quantization.report, m.quantization).forEach((line) => io.out(line)); }
 }

@@ -52,3 +52,16 @@ export function pixelCalibration(pixels: Uint8Array, description: string): Calib
     return { pixels: pixels.subarray(0, whole * size), count: whole, description };
   };
 }
+
+/** Held-out images are capped here: the report runs the int8 reference twice per image, slow in JS on big models. */
+export const MAX_HELD_OUT = 200;
+
+/**
+ * How many of `total` calibration images to hold out for the quantization error report (the last ones; never used
+ * for ranges): "auto" is 10 % but at least 20; never more than half the set nor MAX_HELD_OUT, none under 2 images.
+ */
+export function heldOutCount(total: number, holdout: number | "auto"): number {
+  if (total < 2) return 0;
+  const wanted = holdout === "auto" ? Math.max(20, Math.round(total / 10)) : Math.max(0, Math.floor(holdout));
+  return Math.min(wanted, Math.floor(total / 2), MAX_HELD_OUT);
+}
