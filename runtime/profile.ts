@@ -29,6 +29,8 @@ export interface LayerProfile extends TimingStats {
   name: string;
   /** The ops fused into this layer, e.g. "conv2d+relu+max_pool". */
   ops: string;
+  /** Mixed-precision blobs (--keep-float): "float" for a layer kept in float (or a dequantize step), else "int8". */
+  precision?: "int8" | "float";
   /** The kernel functions the layer calls, e.g. "conv_wino_i8" ("" for blobs whose manifest does not say). */
   kernel: string;
   outputShape: number[];
@@ -111,7 +113,7 @@ export function profileModel(model: Model, options: ProfileOptions = {}): Profil
     const layer = info.layers[i];
     return {
       index: i, name: layer?.name ?? `layer ${i}`, ops: (layer?.fused ?? []).join("+"), kernel: (layer?.kernels ?? []).join("+"), outputShape: layer?.outputShape ?? [],
-      macs: layer?.macs ?? 0, weightBytes: layer?.weightBytes ?? 0, ...s,
+      macs: layer?.macs ?? 0, weightBytes: layer?.weightBytes ?? 0, ...(layer?.precision ? { precision: layer.precision } : {}), ...s,
       share: layerSumP50Us > 0 ? s.p50Us / layerSumP50Us : 0,
       gmacPerSecond: s.p50Us > 0 ? (layer?.macs ?? 0) / s.p50Us / 1000 : 0,
     };

@@ -30,7 +30,8 @@ const perMac = (cycles: number, macs: number): string => (macs > 0 ? (cycles / m
 export function profileTable(p: ProfileResult, color: boolean): string[] {
   // Devices with a cycle counter (the board firmware) add cycles and cycles per MAC, the numbers that carry to other clocks.
   const cycles = p.layers.some((l) => l.cycles !== undefined);
-  const rows = p.layers.map((l) => [String(l.index), l.name, l.ops, l.kernel || "-", `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"),
+  // A mixed-precision blob marks the layers kept in float: their kernels are the exact f64 ones, not int8.
+  const rows = p.layers.map((l) => [String(l.index), l.name, l.precision === "float" ? `${l.ops} (float)` : l.ops, l.kernel || "-", `[${l.outputShape.join(",")}]`, l.macs.toLocaleString("en-US"),
     formatBytes(l.weightBytes), us(l.p50Us), us(l.p90Us),
     ...(cycles ? [l.cycles !== undefined ? cyclesText(l.cycles) : "-", l.cycles !== undefined ? perMac(l.cycles, l.macs) : "-"] : []),
     `${(100 * l.share).toFixed(1)}%`, l.gmacPerSecond ? gmac(l.gmacPerSecond) : "-", bar(l.share, 20)]);
@@ -59,9 +60,9 @@ export function profileTable(p: ProfileResult, color: boolean): string[] {
 
 export function profileCsv(p: ProfileResult): string[] {
   const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return ["index,name,ops,kernel,output_shape,macs,weight_bytes,p50_us,p90_us,mean_us,share,gmac_per_s",
+  return ["index,name,ops,kernel,output_shape,macs,weight_bytes,p50_us,p90_us,mean_us,share,gmac_per_s,precision",
     ...p.layers.map((l) => [l.index, quote(l.name), quote(l.ops), quote(l.kernel), quote(l.outputShape.join("x")), l.macs, l.weightBytes,
-      l.p50Us.toFixed(3), l.p90Us.toFixed(3), l.meanUs.toFixed(3), l.share.toFixed(4), l.gmacPerSecond.toFixed(3)].join(","))];
+      l.p50Us.toFixed(3), l.p90Us.toFixed(3), l.meanUs.toFixed(3), l.share.toFixed(4), l.gmacPerSecond.toFixed(3), l.precision ?? (p.quantize === "none" ? "float" : "int8")].join(","))];
 }
 
 export async function profileCommand(argv: string[], io: Io): Promise<void> {

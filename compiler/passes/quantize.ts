@@ -6,7 +6,7 @@ import { givenQuantOf } from "../quant/given.js";
 import type { Pass } from "./pipeline.js";
 import { layerScore, type QuantReport } from "../quant/error-report.js";
 import { keepFloatProblem } from "../quant/keep-float.js";
-import { KilnError } from "../errors.js";
+import { fileText, KilnError, UsageError } from "../errors.js";
 
 /** What calibration measured on a graph: each activation tensor's float range, and what it ran on (for the manifest). */
 export interface Calibration {
@@ -42,6 +42,23 @@ export interface AutoKeepFloat { auto: true; target: number; maxLayers: number }
 
 /** `--keep-float auto`'s defaults: 99 % agreement, at most 3 layers kept in float. */
 export const AUTO_KEEP_FLOAT: AutoKeepFloat = { auto: true, target: 0.99, maxLayers: 3 };
+
+/**
+ * `--keep-float`'s text: "auto", "auto:<target>" (agreement 0…1, e.g. 0.995) or layer names separated by commas.
+ * Names are checked against the graph later (keep-float.ts keptNodes), when the layers after fusion are known.
+ */
+export function parseKeepFloat(text: string): KeepFloat {
+  const auto = /^auto(?::(.*))?$/.exec(text.trim());
+  if (auto) {
+    if (auto[1] === undefined) return AUTO_KEEP_FLOAT;
+    const target = Number(auto[1]);
+    if (!(auto[1].trim() !== "" && target > 0 && target <= 1)) throw new UsageError(`--keep-float auto:${fileText(auto[1])}: the agreement target must be a number in (0, 1], e.g. auto:0.995`);
+    return { ...AUTO_KEEP_FLOAT, target };
+  }
+  const names = text.split(",").map((n) => n.trim());
+  if (names.some((n) => n === "")) throw new UsageError(`--keep-float ${fileText(text)}: expected layer names separated by commas (as kiln inspect shows them), or auto`);
+  return names;
+}
 
 export function isAutoKeepFloat(keep: KeepFloat | undefined): keep is AutoKeepFloat {
   return keep !== undefined && !Array.isArray(keep) && (keep as AutoKeepFloat).auto === true;

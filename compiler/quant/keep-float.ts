@@ -32,7 +32,7 @@ export function keptNodes(graph: Graph, names: readonly string[]): Set<Node> {
   for (const name of names) {
     const node = graph.nodes.find((n) => n.name === name);
     if (!node) {
-      throw new KilnError(`--keep-float: no layer named ${quoteName(name)}${didYouMean(name, layers, quoteName)} (layers: ${fileTextList(layers, 12)})`);
+      throw new KilnError(`--keep-float: no layer named ${quoteName(name)}${didYouMean(name, layers, (n) => quoteName(n))} (layers: ${fileTextList(layers, 12)})`);
     }
     const problem = keepFloatProblem(graph, node);
     if (problem) throw new KilnError(`--keep-float: layer ${quoteName(name)} cannot be kept in float: ${problem}`);
