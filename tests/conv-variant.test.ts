@@ -22,25 +22,28 @@ const maxPool2 = { pool_kind: "max", pool_size: [2, 2], pool_strides: [2, 2], po
 const avgPool2 = { ...maxPool2, pool_kind: "avg" };
 
 const CASES: { label: string; layer: () => { node: Node; graph: Graph }; simd: string; scalar: string }[] = [
-  { label: "dense", layer: () => layer("dense", [1, 20], [20, 7]), simd: "dense_i8", scalar: "dense_i8" },
+  { label: "dense", layer: () => layer("dense", [1, 20], [20, 7]), simd: "dense_i8", scalar: "dense_scalar_i8" },
   { label: "depthwise 3×3 dm 2", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 2]), simd: "depthwise_i8", scalar: "depthwise_i8" },
   { label: "depthwise 3×3 dm 1", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 1]), simd: "depthwise3x3_i8", scalar: "depthwise_i8" },
   { label: "depthwise 3×3/2 dm 1", layer: () => layer("depthwise_conv2d", [1, 9, 9, 5], [3, 3, 5, 1], { strides: [2, 2] }), simd: "depthwise3x3_i8", scalar: "depthwise_i8" },
   { label: "depthwise 3×3 strides 1×2", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 1], { strides: [1, 2] }), simd: "depthwise_i8", scalar: "depthwise_i8" },
   { label: "depthwise 5×5 dm 1", layer: () => layer("depthwise_conv2d", [1, 8, 8, 4], [5, 5, 4, 1]), simd: "depthwise_i8", scalar: "depthwise_i8" },
-  { label: "conv 3×3/1 on 4 channels", layer: () => layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]), simd: "conv_wino_i8", scalar: "conv_i8" },
-  { label: "conv 3×3/1 + max pool 2×2/2", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], maxPool2), simd: "conv_wino_i8", scalar: "conv_i8" },
-  { label: "conv 3×3/1 + avg pool (not one Winograd tile)", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], avgPool2), simd: "conv_i8", scalar: "conv_i8" },
-  { label: "conv 3×3/2", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], { strides: [2, 2] }), simd: "conv_i8", scalar: "conv_i8" },
-  { label: "conv 3×3/2 on 3 channels (a stem)", layer: () => layer("conv2d", [1, 8, 8, 3], [3, 3, 3, 16], { strides: [2, 2], pads: [0, 0, 1, 1] }), simd: "conv_stem_i8", scalar: "conv_i8" },
-  { label: "conv 3×3/2 on 3 channels + max pool", layer: () => layer("conv2d", [1, 8, 8, 3], [3, 3, 3, 16], { strides: [2, 2], ...maxPool2 }), simd: "conv_i8", scalar: "conv_i8" },
-  { label: "conv 3×3/1 on 3 channels", layer: () => layer("conv2d", [1, 8, 8, 3], [3, 3, 3, 16]), simd: "conv_i8", scalar: "conv_i8" },
-  { label: "conv 3×3/1 on 1025 channels (beyond Winograd's exact range)", layer: () => layer("conv2d", [1, 4, 4, 1025], [3, 3, 1025, 4]), simd: "conv_i8", scalar: "conv_i8" },
-  { label: "conv 3×3 on 1 channel (short rows)", layer: () => layer("conv2d", [1, 8, 8, 1], [3, 3, 1, 8]), simd: "conv_small_i8", scalar: "conv_i8" },
-  { label: "conv 1×1 on 8 channels", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16]), simd: "conv_pw_i8", scalar: "conv_i8" },
-  { label: "conv 1×1 on 5 channels (short rows)", layer: () => layer("conv2d", [1, 6, 6, 5], [1, 1, 5, 16]), simd: "conv_small_i8", scalar: "conv_i8" },
-  { label: "conv 1×1 padded", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16], { pads: [1, 1, 1, 1] }), simd: "conv_i8", scalar: "conv_i8" },
-  { label: "conv 1×1 + max pool", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16], maxPool2), simd: "conv_i8", scalar: "conv_i8" },
+  { label: "conv 3×3/1 on 4 channels", layer: () => layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]), simd: "conv_wino_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3/1 + max pool 2×2/2", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], maxPool2), simd: "conv_wino_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3/1 + avg pool (not one Winograd tile)", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], avgPool2), simd: "conv_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3/2", layer: () => layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], { strides: [2, 2] }), simd: "conv_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3/2 on 3 channels (a stem)", layer: () => layer("conv2d", [1, 8, 8, 3], [3, 3, 3, 16], { strides: [2, 2], pads: [0, 0, 1, 1] }), simd: "conv_stem_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3/2 on 3 channels + max pool", layer: () => layer("conv2d", [1, 8, 8, 3], [3, 3, 3, 16], { strides: [2, 2], ...maxPool2 }), simd: "conv_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3/1 on 3 channels", layer: () => layer("conv2d", [1, 8, 8, 3], [3, 3, 3, 16]), simd: "conv_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3/1 on 1025 channels (beyond Winograd's exact range)", layer: () => layer("conv2d", [1, 4, 4, 1025], [3, 3, 1025, 4]), simd: "conv_i8", scalar: "conv_scalar_i8" },
+  // 9 × 14,679 = 132,111 taps: past the 2^31 / (128 × 127) = 132,104 at which conv_scalar_i8's pair sums stay exact.
+  { label: "conv 3×3/1 on 14,679 channels (beyond the pair sums' exact range)", layer: () => layer("conv2d", [1, 4, 4, 14679], [3, 3, 14679, 4]), simd: "conv_i8", scalar: "conv_i8" },
+  { label: "conv 3×3/1 on 14,678 channels (the pair sums' last exact size)", layer: () => layer("conv2d", [1, 4, 4, 14678], [3, 3, 14678, 4]), simd: "conv_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 3×3 on 1 channel (short rows)", layer: () => layer("conv2d", [1, 8, 8, 1], [3, 3, 1, 8]), simd: "conv_small_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 1×1 on 8 channels", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16]), simd: "conv_pw_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 1×1 on 5 channels (short rows)", layer: () => layer("conv2d", [1, 6, 6, 5], [1, 1, 5, 16]), simd: "conv_small_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 1×1 padded", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16], { pads: [1, 1, 1, 1] }), simd: "conv_i8", scalar: "conv_scalar_i8" },
+  { label: "conv 1×1 + max pool", layer: () => layer("conv2d", [1, 6, 6, 8], [1, 1, 8, 16], maxPool2), simd: "conv_i8", scalar: "conv_scalar_i8" },
 ];
 
 describe.each(CASES)("$label", ({ layer: make, simd, scalar }) => {
@@ -53,7 +56,7 @@ describe.each(CASES)("$label", ({ layer: make, simd, scalar }) => {
 describe("the table behind the codegen hooks", () => {
   it("reads the target from graph.meta, as codegen sets it", () => {
     const { node, graph } = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]);
-    expect(selectConvKernel(node, graph).kernel).toBe("conv_i8");
+    expect(selectConvKernel(node, graph).kernel).toBe("conv_scalar_i8");
     graph.meta.target = "simd";
     expect(selectConvKernel(node, graph).kernel).toBe("conv_wino_i8");
   });
@@ -64,10 +67,14 @@ describe("the table behind the codegen hooks", () => {
     expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBeGreaterThan(0);
     wino.graph.meta.target = "scalar";
     expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBe(0);
-    // conv_i8's padded copy: 10 × 10 × 4 bytes, rounded to 16.
-    expect(convLikeInt8Codegen.scratchInt8(wino.node, wino.graph)).toBe(400);
+    // conv_scalar_i8's padded copy (10 × 10 × 4 bytes, rounded to 16), then its i64 pairs of it and one zero pair.
+    expect(convLikeInt8Codegen.scratchInt8(wino.node, wino.graph)).toBe(400 + 8 * (400 + 1));
+    // Without padding: the pairs alone. conv_i8 (what simd builds use for such a layer with avg pool) needs nothing.
     const unpadded = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]);
-    expect(convLikeInt8Codegen.scratchInt8(unpadded.node, unpadded.graph)).toBe(0);
+    expect(convLikeInt8Codegen.scratchInt8(unpadded.node, unpadded.graph)).toBe(8 * (8 * 8 * 4 + 1));
+    const direct = layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], avgPool2);
+    direct.graph.meta.target = "simd";
+    expect(convLikeInt8Codegen.scratchInt8(direct.node, direct.graph)).toBe(0);
   });
 
   it("refuses a layer no kernel computes", () => {

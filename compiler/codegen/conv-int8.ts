@@ -1,4 +1,5 @@
-// Int8 conv2d codegen for the general kernels: conv_i8 (every target) and conv_small_i8 (SIMD, short kernel rows).
+// Int8 conv2d codegen for the general kernels: conv_i8 (every target) and conv_small_i8 (SIMD, short kernel rows),
+// and the shared helpers of conv_scalar_i8's (conv-scalar-int8.ts).
 import { attrInts, attrString, fusedPoolOf, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
 import { quoteName } from "../errors.js";
 import { roundUp, type EmitContext } from "./emit.js";
@@ -17,15 +18,15 @@ const K_BLOCK = 8;
 const SMALL_ROW = 5;
 const SMALL_OC_BLOCK = 8;
 
-interface ConvGeometry { kh: number; kw: number; c: number; oc: number; h: number; w: number; pads: number[]; strides: number[] }
+export interface ConvGeometry { kh: number; kw: number; c: number; oc: number; h: number; w: number; pads: number[]; strides: number[] }
 
-function geometry(node: Node, graph: Graph): ConvGeometry {
+export function geometry(node: Node, graph: Graph): ConvGeometry {
   const x = tensorOf(graph, node.inputs[0]).shape;
   const [kh, kw, c, oc] = tensorOf(graph, node.inputs[1]).shape;
   return { kh, kw, c, oc, h: x[1], w: x[2], pads: attrInts(node, "pads", [0, 0, 0, 0]), strides: attrInts(node, "strides", [1, 1]) };
 }
 
-function int8Weights(node: Node, graph: Graph): Int8Array {
+export function int8Weights(node: Node, graph: Graph): Int8Array {
   const w = tensorOf(graph, node.inputs[1]).data;
   if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
   return w;
@@ -78,15 +79,19 @@ export function packConvWeightsSmall(w: Int8Array, kh: number, kw: number, c: nu
 }
 
 /** Bytes of the input copy with its zero-point border (the conv then runs VALID); 0 without padding. */
-function paddedCopyBytes(g: ConvGeometry): number {
+export function paddedCopyBytes(g: ConvGeometry): number {
   const [t, l, b, r] = g.pads;
   return t + l + b + r === 0 ? 0 : roundUp((g.h + t + b) * (g.w + l + r) * g.c, 16);
 }
 
 const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
 
-/** The pad_i8 copy (if padded) and the call shared by conv_i8 and conv_small_i8, which differ in two arguments. */
-function emitConv({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext, small: boolean): string {
+/**
+ * The pad_i8 copy (if padded) and the call shared by conv_i8, conv_small_i8 and conv_scalar_i8: the last two also
+ * take a scratch buffer after the padded copy (widened inputs), and conv_small_i8 the input zero point.
+ */
+export function emitConv({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext, kernel: "conv_i8" | "conv_small_i8" | "conv_scalar_i8"): string {
+  const small = kernel === "conv_small_i8";
   const [kh, kw, c] = ws;
   const oc = outputShape[outputShape.length - 1];
   const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
@@ -103,9 +108,9 @@ function emitConv({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContex
   const reluFirst = attrString(node, "activation", "linear") === "relu" ? 1 : 0;
   const lines: string[] = [];
   if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
-  // conv_small_i8 widens its (padded) input to i16 in scratch, after the padded copy, and subtracts zp as it does.
-  const widened = small ? `${addr(`${node.name}#scratch`) + (padded ? roundUp(hp * wp * c, 16) : 0)}, ` : "";
-  lines.push(`${small ? "conv_small_i8" : "conv_i8"}(${x}, ${widened}${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
+  // conv_small_i8 (i16, less zp) and conv_scalar_i8 (i64 pairs) widen the (padded) input in scratch, after the padded copy.
+  const widened = kernel !== "conv_i8" ? `${addr(`${node.name}#scratch`) + (padded ? roundUp(hp * wp * c, 16) : 0)}, ` : "";
+  lines.push(`${kernel}(${x}, ${widened}${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
     `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${small ? `${p.inputZp}, ` : ""}${p.outputZp}, ` +
     `${p.clampLo}, ${p.clampHi}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);
   return lines.join("\n  ");
@@ -123,7 +128,7 @@ export const directConvKernel: ConvKernel = {
   },
   scratchBytes: (node, graph) => paddedCopyBytes(geometry(node, graph)),
   persistentBytes: () => 0,
-  emit: (ctx) => emitConv(ctx, false),
+  emit: (ctx) => emitConv(ctx, "conv_i8"),
 };
 
 /** conv2d with kernel rows of at most SMALL_ROW inputs, on SIMD targets. */
@@ -146,5 +151,5 @@ export const smallRowConvKernel: ConvKernel = {
     return paddedCopyBytes(g) + 2 * roundUp((g.h + t + b) * (g.w + l + r) * g.c, 8);
   },
   persistentBytes: () => 0,
-  emit: (ctx) => emitConv(ctx, true),
+  emit: (ctx) => emitConv(ctx, "conv_small_i8"),
 };

@@ -2,13 +2,14 @@
 import type { Graph, Node } from "../ir.js";
 import { quoteName } from "../errors.js";
 import type { EmitContext } from "./emit.js";
-import { denseKernel } from "./dense-int8.js";
+import { denseKernel, denseScalarKernel } from "./dense-int8.js";
 import { depthwiseKernel } from "./depthwise-int8.js";
 import { depthwise3x3Kernel } from "./depthwise3x3-int8.js";
 import { winogradKernel } from "./conv-wino-int8.js";
 import { pointwiseKernel } from "./conv-pw-int8.js";
 import { stemConvKernel } from "./conv-stem-int8.js";
 import { directConvKernel, smallRowConvKernel } from "./conv-int8.js";
+import { scalarConvKernel } from "./conv-scalar-int8.js";
 
 export type Target = "simd" | "scalar";
 
@@ -28,8 +29,12 @@ export interface ConvKernel {
   emit(ctx: EmitContext): string;
 }
 
-/** Tried in order: the specialised SIMD kernels first; each op's general kernel last, applying on every target. */
-const CONV_KERNELS: readonly ConvKernel[] = [denseKernel, depthwise3x3Kernel, depthwiseKernel, winogradKernel, pointwiseKernel, stemConvKernel, smallRowConvKernel, directConvKernel];
+/**
+ * Tried in order: the specialised kernels first (SIMD ones, and the scalar target's conv and dense); each op's general
+ * kernel last, applying on every target.
+ */
+const CONV_KERNELS: readonly ConvKernel[] = [denseScalarKernel, denseKernel, depthwise3x3Kernel, depthwiseKernel, winogradKernel, pointwiseKernel,
+  stemConvKernel, smallRowConvKernel, scalarConvKernel, directConvKernel];
 
 /** The target codegen runs for (graph.meta.target, set by the compiler driver); anything but "simd" is scalar. */
 export function targetOf(graph: Graph): Target {

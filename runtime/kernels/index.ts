@@ -13,5 +13,7 @@ export * from "./conv-wino-i8";
 export * from "./conv-pw-i8";
 export * from "./depthwise3x3-i8";
 export * from "./conv-stem-i8";
+export * from "./conv-scalar-i8";
+export * from "./dense-scalar-i8";
 export * from "./precision";
 export * from "./exact-f64";

@@ -1,0 +1,169 @@
+// Int8 conv kernel (AssemblyScript) for the scalar target: what microcontroller interpreters run, where every
+// executed WebAssembly instruction costs ~10–20 cycles, so it takes two MACs per multiply and few instructions per tap.
+// The (padded) input is first widened once into i64 "pairs": at each position the input, and 32 bits up the input
+// SW·C further on, i.e. the same tap of the output pixel to the right. One i64.mul by a weight then gives both
+// pixels' products and one i64.add accumulates both: the sum is L + R·2^32 (mod 2^64), L and R the two pixels' Σ x·w,
+// and as long as |L| < 2^31 its low word is L and what is left above it is R (mod 2^32, as i32 sums wrap).
+// |L| ≤ taps·128·127, so the compiler picks this kernel up to MAX_PAIR_TAPS taps (conv-scalar-int8.ts).
+// Weights (compiler/codegen/conv-scalar-int8.ts packConvWeightsScalar): per group of 4 output channels, per kernel
+// row, per tap (the row's KW·C taps padded to even with zeros): 4 bytes, one per channel. The input zero point is
+// folded into the bias (as in conv-i8.ts), which is added after the sums are split, exactly as conv_i8 adds it.
+// The window walk is written out for the fused pool, as in every kernel that has one (why: common.ts).
+import { requant } from "./common";
+
+/** The left pixel's sum in a pair accumulator. */
+@inline function leftOf(a: i64): i32 {
+  return <i32>a;
+}
+
+/** The right pixel's sum: what is above the left's sign-extended low word. */
+@inline function rightOf(a: i64): i32 {
+  return <i32>((a - <i64><i32>a) >> 32);
+}
+
+// Channels 1–3 of the last accumulate4 (channel 0 is its result): one accumulation loop, inlined on both paths.
+let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0;
+
+/**
+ * Pair sums of 4 output channels at the pixel pair whose window starts at pair address xr. Each kernel row reads
+ * rowBytes of pairs (two taps per step) and the next row starts rowStep further on.
+ */
+@inline function accumulate4(xr: usize, wg: usize, KH: i32, rowBytes: usize, rowStep: usize): i64 {
+  let a0: i64 = 0, a1: i64 = 0, a2: i64 = 0, a3: i64 = 0;
+  let wp = wg, row = xr;
+  for (let ky = 0; ky < KH; ky++) {
+    let xp = row;
+    const end = row + rowBytes;
+    do {
+      const u = load<i64>(xp), v = load<i64>(xp, 8);
+      a0 += u * i64.load8_s(wp) + v * i64.load8_s(wp, 4);
+      a1 += u * i64.load8_s(wp, 1) + v * i64.load8_s(wp, 5);
+      a2 += u * i64.load8_s(wp, 2) + v * i64.load8_s(wp, 6);
+      a3 += u * i64.load8_s(wp, 3) + v * i64.load8_s(wp, 7);
+      xp += 16;
+      wp += 8;
+    } while (xp < end);
+    row += rowStep;
+  }
+  sum1 = a1;
+  sum2 = a2;
+  sum3 = a3;
+  return a0;
+}
+
+/**
+ * xq[i] = x[i] + x[i + d]·2^32 as i64 for the n inputs (x[i] alone where i + d is past the end), and one zero pair
+ * after them: an odd row's padded last tap reads it at the very end of the image.
+ */
+function widenPairs(x: usize, xq: usize, n: i32, d: i32): void {
+  const end = x + <usize>n, pairedEnd = x + <usize>max(n - d, 0);
+  let p = x, q = xq;
+  while (p < pairedEnd) {
+    store<i64>(q, i64.load8_s(p) + (i64.load8_s(p + <usize>d) << 32));
+    p++;
+    q += 8;
+  }
+  while (p < end) {
+    store<i64>(q, i64.load8_s(p));
+    p++;
+    q += 8;
+  }
+  store<i64>(q, 0);
+}
+
+/** Requantizes channel o of the left pixel (at out) and, if `two`, of the right one (OC bytes further). */
+@inline function storePair(out: usize, o: i32, a: i64, two: bool, bias: usize, mult: usize, OC: i32, zpOut: i32, lo: i32, hi: i32): void {
+  const b = load<i32>(bias + (<usize>o << 2)), m = load<f32>(mult + (<usize>o << 2));
+  const at = out + <usize>o;
+  store<i8>(at, <i8>requant(leftOf(a) + b, m, zpOut, lo, hi));
+  if (two) store<i8>(at + <usize>OC, <i8>requant(rightOf(a) + b, m, zpOut, lo, hi));
+}
+
+/** One (or, if `two`, both) conv sums of a pair folded into a pool window's max or (relu'd) sum. */
+@inline function fold(r: i32, a: i64, two: bool, b: i32, isMax: bool, reluFirst: i32): i32 {
+  const left = leftOf(a) + b;
+  let s = isMax ? max(r, left) : r + (reluFirst ? max(left, 0) : left);
+  if (two) {
+    const right = rightOf(a) + b;
+    s = isMax ? max(s, right) : s + (reluFirst ? max(right, 0) : right);
+  }
+  return s;
+}
+
+/** Requantizes a pool window's result for channel o < OC (an avg window's multiplier divided by its count). */
+@inline function storePooled(out: usize, o: i32, r: i32, count: i32, isMax: bool, mult: usize, OC: i32, zpOut: i32, lo: i32, hi: i32): void {
+  if (o >= OC) return;
+  let m = load<f32>(mult + (<usize>o << 2));
+  if (!isMax) m = m / <f32>count;
+  store<i8>(out + <usize>o, <i8>requant(r, m, zpOut, lo, hi));
+}
+
+/** conv_i8's contract (conv-i8.ts), plus xq: scratch for HP·WP·C + 1 i64 pairs. */
+export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
+  OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32,
+  pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
+  widenPairs(x, xq, HP * WP * C, SW * C);
+  const taps = (KW * C + 1) & ~1;
+  const rowBytes = <usize>taps << 3, rowStep = <usize>(WP * C) << 3;
+  const gBytes = <usize>(KH * taps) << 2;
+  const groups = (OC + 3) >> 2;
+  if (pool == 0) {
+    // No pool: the output pixels themselves go in pairs along each row (the last of an odd row alone).
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox += 2) {
+        const two = ox + 1 < OW;
+        const xr = xq + (<usize>((oy * SH * WP + ox * SW) * C) << 3);
+        const out = y + <usize>((oy * OW + ox) * OC);
+        for (let g = 0; g < groups; g++) {
+          const a0 = accumulate4(xr, w + <usize>g * gBytes, KH, rowBytes, rowStep);
+          const o = g << 2;
+          storePair(out, o, a0, two, bias, mult, OC, zpOut, lo, hi);
+          if (o + 1 < OC) storePair(out, o + 1, sum1, two, bias, mult, OC, zpOut, lo, hi);
+          if (o + 2 < OC) storePair(out, o + 2, sum2, two, bias, mult, OC, zpOut, lo, hi);
+          if (o + 3 < OC) storePair(out, o + 3, sum3, two, bias, mult, OC, zpOut, lo, hi);
+        }
+      }
+    }
+    return;
+  }
+  // A fused pool: adjacent conv positions of each window row go in pairs (a 2×2/2 window row is exactly one pair).
+  const isMax = pool == 1;
+  const init = isMax ? i32.MIN_VALUE : 0;
+  for (let py = 0; py < PH; py++) {
+    for (let px = 0; px < PW; px++) {
+      const out = y + <usize>((py * PW + px) * OC);
+      for (let g = 0; g < groups; g++) {
+        const wg = w + <usize>g * gBytes;
+        const o = g << 2, bo = bias + (<usize>o << 2);
+        const b0 = load<i32>(bo), b1 = load<i32>(bo, 4), b2 = load<i32>(bo, 8), b3 = load<i32>(bo, 12);
+        let r0 = init, r1 = init, r2 = init, r3 = init;
+        let count = 0;
+        for (let wy = 0; wy < PKH; wy++) {
+          const cy = py * PSH + wy - PPT;
+          if (cy < 0 || cy >= OH) continue;
+          let wx = 0;
+          while (wx < PKW) {
+            const cx = px * PSW + wx - PPL;
+            if (cx < 0 || cx >= OW) {
+              wx++;
+              continue;
+            }
+            const two = wx + 1 < PKW && cx + 1 < OW;
+            const a0 = accumulate4(xq + (<usize>((cy * SH * WP + cx * SW) * C) << 3), wg, KH, rowBytes, rowStep);
+            r0 = fold(r0, a0, two, b0, isMax, reluFirst);
+            r1 = fold(r1, sum1, two, b1, isMax, reluFirst);
+            r2 = fold(r2, sum2, two, b2, isMax, reluFirst);
+            r3 = fold(r3, sum3, two, b3, isMax, reluFirst);
+            const step = two ? 2 : 1;
+            count += step;
+            wx += step;
+          }
+        }
+        storePooled(out, o, r0, count, isMax, mult, OC, zpOut, lo, hi);
+        storePooled(out, o + 1, r1, count, isMax, mult, OC, zpOut, lo, hi);
+        storePooled(out, o + 2, r2, count, isMax, mult, OC, zpOut, lo, hi);
+        storePooled(out, o + 3, r3, count, isMax, mult, OC, zpOut, lo, hi);
+      }
+    }
+  }
+}
