@@ -1,7 +1,7 @@
 // The builder behind toolchain.ts (a child process, or a worker thread): loads asc and Binaryen at once, then builds blobs.
 import { parentPort } from "node:worker_threads";
 import { KilnError } from "./errors.js";
-import { buildBlob, loadToolchain, type BlobInput } from "./build.js";
+import { buildBlob, prepareCompile, type BlobInput } from "./build.js";
 
 export interface BuildRequest { id: number; input: BlobInput }
 
@@ -9,9 +9,10 @@ export type BuildReply =
   | { id: number; built: Awaited<ReturnType<typeof buildBlob>> }
   | { id: number; error: { message: string; stack?: string; exitCode?: number } };
 
-// Started now, while the parent is still calibrating: that overlap is the point of this builder. A failure
-// here surfaces, with its message, from the first build.
-loadToolchain().catch(() => undefined);
+// Started now, while the parent is still calibrating: that overlap is the point of this builder. It loads the
+// toolchain and parses asc's standard library (asc-compile.ts); a failure surfaces, with its message, from the
+// first build.
+prepareCompile();
 
 // One build at a time, in order, as they would run in the parent.
 let queue = Promise.resolve();
@@ -24,6 +25,8 @@ function handle({ id, input }: BuildRequest, reply: (r: BuildReply) => void): vo
       const err = e as Error;
       reply({ id, error: { message: err.message, stack: err.stack, exitCode: e instanceof KilnError ? e.exitCode : undefined } });
     }
+    // The next build's standard library, parsed while this process waits for it.
+    prepareCompile();
   });
 }
 

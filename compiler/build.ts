@@ -1,57 +1,17 @@
-// Builds a blob: AssemblyScript → wasm in-process with asc, then Binaryen adds weights and strips extras.
+// Builds a blob: AssemblyScript → wasm in-process with asc (asc-compile.ts), then Binaryen adds weights and strips extras.
 import { KilnError } from "./errors.js";
-import { kernelLibrary } from "./codegen/kernels.js";
 import { addCustomSection } from "./wasm-sections.js";
 import { sealManifest } from "../runtime/content-hash.js";
+import { compileAssemblyScript, loadToolchain } from "./asc-compile.js";
 
 export type { BlobInput, BuiltBlob } from "./built-blob.js";
 import type { BlobInput, BuiltBlob } from "./built-blob.js";
 
-type Asc = typeof import("assemblyscript/asc").default;
-type Binaryen = typeof import("assemblyscript/binaryen").default;
-
-let toolchain: Promise<{ asc: Asc; binaryen: Binaryen }> | undefined;
-
-/**
- * asc and Binaryen, loaded on first use: they take most of a second to load, and only building needs them.
- * Binaryen is AssemblyScript's own copy, which asc loads anyway (another version would be 15 MB more to load).
- */
-export function loadToolchain(): Promise<{ asc: Asc; binaryen: Binaryen }> {
-  toolchain ??= Promise.all([import("assemblyscript/asc"), import("assemblyscript/binaryen")])
-    .then(([asc, binaryen]) => ({ asc: asc.default, binaryen: binaryen.default }));
-  return toolchain;
-}
-
-async function compileAssemblyScript(source: string, memoryBase: number, simd: boolean): Promise<Uint8Array> {
-  const { asc } = await loadToolchain();
-  const kernels = kernelLibrary();
-  let binary: Uint8Array | undefined;
-  let errors = "";
-  const argv = [
-    "model.ts", "--outFile", "model.wasm", "--runtime", "stub", "--noAssert", "--use", "abort=",
-    "--optimizeLevel", "3", "--shrinkLevel", "1", "--memoryBase", String(memoryBase),
-    ...(simd ? ["--enable", "simd"] : []),
-  ];
-  const { error } = await asc.main(argv, {
-    readFile(name: string) {
-      const file = name.replace(/\\/g, "/").replace(/^\.\//, "");
-      if (file === "model.ts") return source;
-      const match = /^kernels\/([\w-]+)\.ts$/.exec(file);
-      return match ? kernels.sources.get(match[1]) ?? null : null;
-    },
-    writeFile(name: string, contents: Uint8Array | string) {
-      if (name.endsWith(".wasm") && typeof contents !== "string") binary = contents;
-    },
-    listFiles: () => [],
-    stdout: { write: () => true } as never,
-    stderr: { write: (s: string | Uint8Array) => { errors += String(s); return true; } } as never,
-  });
-  if (error || !binary) throw new KilnError(`internal: the generated AssemblyScript did not compile:\n${errors || error?.message}`);
-  return binary;
-}
+/** asc and Binaryen, loaded on first use (asc-compile.ts); builders load them as they start. */
+export { loadToolchain, prepareCompile } from "./asc-compile.js";
 
 export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
-  const compiled = await compileAssemblyScript(input.source, input.memoryBase, input.simd);
+  const compiled = await compileAssemblyScript(input);
   const { binaryen } = await loadToolchain();
   const mod = binaryen.readBinary(compiled);
   try {

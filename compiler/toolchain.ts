@@ -12,7 +12,6 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isMainThread, Worker } from "node:worker_threads";
 import { KilnError } from "./errors.js";
-import { buildBlob } from "./build.js";
 import type { BlobInput, BuiltBlob } from "./built-blob.js";
 import type { BuildReply, BuildRequest } from "./build-worker.js";
 
@@ -26,6 +25,12 @@ interface Builder {
   send(request: BuildRequest): void;
   /** Whether the builder keeps this process alive: only while a build is pending. */
   hold(yes: boolean): void;
+}
+
+/** Builds in this process; build.js is loaded only then, so that `kiln compile` reaches its builder's start sooner. */
+async function buildHere(input: BlobInput): Promise<BuiltBlob> {
+  const { buildBlob } = await import("./build.js");
+  return buildBlob(input);
 }
 
 let builder: Builder | undefined;
@@ -57,7 +62,7 @@ function builderLost(b: Builder): void {
   builderFailed = true;
   const jobs = [...pending.values()];
   pending.clear();
-  for (const job of jobs) buildBlob(job.input).then(job.resolve, job.reject);
+  for (const job of jobs) buildHere(job.input).then(job.resolve, job.reject);
 }
 
 function childBuilder(): Builder {
@@ -104,11 +109,11 @@ export function startToolchain(): void {
   builder.hold(false);
 }
 
-/** buildBlob, in the builder when there is one. */
+/** build.ts's buildBlob, in the builder when there is one. */
 export function build(input: BlobInput): Promise<BuiltBlob> {
   startToolchain();
   const b = builder;
-  if (!b) return buildBlob(input);
+  if (!b) return buildHere(input);
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { input, resolve, reject });
