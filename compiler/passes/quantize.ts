@@ -78,7 +78,7 @@ function quantizeKeepingWorst(graph: Graph, ranges: Map<string, Range>, input: Q
   let quantized = quantizeGraph(graph, ranges, input, kept);
   let report = input.report?.(graph, quantized);
   if (!report || report.images === 0) {
-    throw new KilnError("--keep-float auto measures agreement on held-out calibration images; there are none (give more calibration images or a --holdout)");
+    throw new KilnError("--keep-float auto measures top-1 agreement on held-out calibration images, and none are held out (--holdout 0): hold some out");
   }
   while (report.agreement < auto.target && kept.length < auto.maxLayers) {
     const scores = new Map(report.layers.map((l) => [l.name, layerScore(l)]));
