@@ -30,11 +30,12 @@ export function reportLines(report: QuantReport, counts: { calibrated?: number; 
   ];
   const cells = shown.map((name) => {
     const l = byName.get(name)!;
-    return [l.name, l.op, db(l.ownSqnrDb), db(l.channelSqnrDb), db(l.sqnrDb), error(l.maxAbsError)];
+    return [l.name, l.passThrough ? `${l.op} (pass-through)` : l.op, db(l.ownSqnrDb), db(l.channelSqnrDb), db(l.sqnrDb), error(l.maxAbsError)];
   });
   lines.push(...renderTable(columns, cells).map((l) => "  " + l));
   if (shown.length < report.worst.length) lines.push(`  … and ${report.worst.length - shown.length} more layers (--json shows all)`);
   lines.push("  own: the layer alone on float inputs; median ch: its median output channel; SQNR: the int8 model end to end up to it");
+  if (report.layers.some((l) => l.passThrough)) lines.push("  pass-through: adds no error (its int8 output is its float output rounded), so it ranks last");
   return lines;
 }
 

@@ -128,9 +128,11 @@ function checkReportLayer(c: Checker, v: unknown, field: string): QuantLayerRepo
   if (maxAbsError < 0) c.fail(`${field}.maxAbsError`, "must not be negative");
   const scale = l.scale === null ? null : c.finite(l.scale, `${field}.scale`);
   if (scale !== null && !(scale > 0)) c.fail(`${field}.scale`, "must be positive or null");
+  if (l.passThrough !== undefined && l.passThrough !== true) c.fail(`${field}.passThrough`, "must be true when present");
   return {
     name: c.string(l.name, `${field}.name`), op: c.string(l.op, `${field}.op`), sqnrDb: checkDb(c, l.sqnrDb, `${field}.sqnrDb`),
     ownSqnrDb: checkDb(c, l.ownSqnrDb, `${field}.ownSqnrDb`), channelSqnrDb: checkDb(c, l.channelSqnrDb, `${field}.channelSqnrDb`), maxAbsError, scale,
+    ...(l.passThrough === true ? { passThrough: true as const } : {}),
   };
 }
 

@@ -50,6 +50,11 @@ export interface QuantLayerReport {
   maxAbsError: number;
   /** The output's quantization step (null for a layer kept in float). */
   scale: number | null;
+  /**
+   * The layer alone gives exactly its float output quantized (a reshape, a max pool): it adds no error of its own,
+   * its figures are its input's rounding, and it ranks last.
+   */
+  passThrough?: true;
 }
 
 export interface QuantReport {

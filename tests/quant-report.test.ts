@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel, type CompileOptions } from "../compiler/compile.js";
+import { compileFile, DEFAULT_COMPILE_OPTIONS, loadModel, optimize, type CompiledModel, type CompileOptions } from "../compiler/compile.js";
 import { heldOutCount, pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { inspectBlob, Model } from "../runtime/model.js";
 import type { Manifest, QuantReport } from "../runtime/manifest.js";
@@ -75,6 +75,9 @@ describe("the quantization error report", () => {
     const report = compiled.manifest.quantization!.report!;
     expect(report.layers.map((l) => l.name)).toEqual(["conv1", "conv2", "flatten", "logits"]);
     expect(report.worst[0]).toBe("conv1");
+    // A reshape adds no error of its own (its figures are conv2's rounding): it ranks last, the convs do not pass through.
+    expect(report.layers.map((l) => l.passThrough === true)).toEqual([false, false, true, false]);
+    expect(report.worst.at(-1)).toBe("flatten");
     const conv1 = report.layers[0];
     // Its whole tensor is the outlier channel's (well quantized); its other channels are crushed to a few levels.
     expect(conv1.channelSqnrDb!).toBeLessThan(20);
@@ -180,5 +183,17 @@ describe("the quantization error report", () => {
       ["a report that is a list", (q) => { q.report = []; }, /quantization\.report must be an object/],
     ];
     for (const [what, edit, message] of cases) expect(() => validateManifest(broken(edit)), what).toThrow(message);
+  });
+
+  it("compares a layer kept in float directly and leaves the quantize/dequantize steps out (a mixed graph)", () => {
+    const mixed = optimize(loadModel(modelJson), options(pixels, { keepFloat: ["conv1"] }));
+    expect(mixed.nodes.some((n) => n.op === "dequantize" || n.op === "quantize")).toBe(true);
+    const report = mixed.meta.quantReport as QuantReport;
+    expect(report.layers.map((l) => l.name)).toEqual(["conv1", "conv2", "flatten", "logits"]);
+    const conv1 = report.layers[0];
+    // Alone on the float model's input, a float layer computes the float reference itself: no error, no scale.
+    expect(conv1.ownSqnrDb).toBeNull();
+    expect(conv1.scale).toBeNull();
+    expect(report.worst[0]).not.toBe("conv1");
   });
 });

@@ -131,7 +131,7 @@ export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float
   const started = performance.now();
   const nodes = comparedNodes(float, quantized);
   const alias = floatNames(float, quantized);
-  const energy = nodes.map(() => ({ cumulative: new Energy(), own: new Energy(), channels: [] as Energy[] }));
+  const energy = nodes.map(() => ({ cumulative: new Energy(), own: new Energy(), channels: [] as Energy[], passThrough: true }));
   nodes.forEach((node, i) => {
     const shape = tensorOf(quantized, node.outputs[0]).shape;
     energy[i].channels = Array.from({ length: shape[shape.length - 1] ?? 1 }, () => new Energy());
@@ -160,8 +160,9 @@ export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float
       const out = tensorOf(quantized, node.outputs[0]);
       const f = floatOf(node.outputs[0]);
       energy[i].cumulative.add(f, dequantized(ints.get(node.outputs[0])!, out.quant));
-      const alone = dequantized(runAlone(quantized, node, floatOf), out.quant);
-      energy[i].own.add(f, alone, energy[i].channels);
+      const alone = runAlone(quantized, node, floatOf);
+      if (energy[i].passThrough && !(alone instanceof Int8Array && sameValues(alone, quantizeLikeRuntime(f, out.quant!)))) energy[i].passThrough = false;
+      energy[i].own.add(f, dequantized(alone, out.quant), energy[i].channels);
     });
     const outName = quantized.outputs[0];
     if (argmax(floatOf(outName)) === argmax(dequantized(ints.get(outName)!, tensorOf(quantized, outName).quant))) agree++;
@@ -171,6 +172,7 @@ export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float
     return {
       name: node.name, op: (node.fused ?? [node.op]).join("+"), sqnrDb: e.cumulative.db(), ownSqnrDb: e.own.db(),
       channelSqnrDb: medianChannelDb(e.channels), maxAbsError: e.cumulative.max, scale: quant ? quant.scale[0] : null,
+      ...(e.passThrough && heldOut.length > 0 ? { passThrough: true as const } : {}),
     };
   });
   const worst = rankWorst(layers);
@@ -181,9 +183,20 @@ export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float
   return report;
 }
 
-/** What ranks a layer: its own error, whole-tensor or in its median channel, whichever is worse (exact = +∞). */
+/**
+ * What ranks a layer: its own error, whole-tensor or in its median channel, whichever is worse (exact = +∞). A
+ * pass-through layer (reshape, max pool: its int8 output is its float output quantized, exactly) adds no error of its
+ * own; what it shows is its input's rounding, already counted at the layer that made it, so it ranks last (+∞).
+ */
 export function layerScore(layer: QuantLayerReport): number {
+  if (layer.passThrough) return Infinity;
   return Math.min(layer.ownSqnrDb ?? Infinity, layer.channelSqnrDb ?? Infinity);
+}
+
+function sameValues(a: Int8Array, b: Int8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** Layer names, worst first; equal scores keep graph order. */
