@@ -10,7 +10,8 @@ import { mnistPaths, readLabelledImages, type LabelledImages } from "../io/idx.j
 import { quantizePixels, runMixed, type MixedValue } from "../compiler/int8-interpreter.js";
 import { Model } from "../runtime/model.js";
 import { CLI, ROOT } from "./device-helpers.js";
-import { tempDir } from "./helpers.js";
+import { saveToTemp, tempDir, useCpuBackend } from "./helpers.js";
+import * as tf from "@tensorflow/tfjs";
 
 const MODELS = { "mnist-cnn": join(ROOT, "models", "mnist-cnn", "model.json"), lenet5: join(ROOT, "models", "lenet5", "model.json") };
 const IMAGES = 40;
@@ -72,6 +73,40 @@ describe.each(CASES)("%s with %j kept in float", (name, keep) => {
     expect(model.predict(pixelsOf(0)).scores).toBeInstanceOf(Float32Array);
     expect(model.rawOutput()).toBeInstanceOf(last.float ? Float32Array : Int8Array);
   });
+});
+
+/**
+ * A MobileNet-style model with what mnist-cnn lacks: a padded stem with a fused average pool, a depthwise conv (6
+ * channels: a SIMD block and a tail) with ReLU6, a pointwise conv to 13 channels (not a multiple of 8) with a fused max pool.
+ */
+async function mobileStyleModel(): Promise<string> {
+  await useCpuBackend();
+  const init = (seed: number) => tf.initializers.randomNormal({ stddev: 0.4, seed });
+  const m = tf.sequential({ name: "mobile_style", layers: [
+    tf.layers.conv2d({ name: "stem", inputShape: [28, 28, 1], filters: 6, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: init(1), biasInitializer: init(2) }),
+    tf.layers.averagePooling2d({ name: "stem_pool", poolSize: 2 }),
+    tf.layers.depthwiseConv2d({ name: "dw", kernelSize: 3, padding: "same", activation: "relu6", depthwiseInitializer: init(3), biasInitializer: init(4) }),
+    tf.layers.conv2d({ name: "pw", filters: 13, kernelSize: 1, kernelInitializer: init(5), biasInitializer: init(6) }),
+    tf.layers.maxPooling2d({ name: "pw_pool", poolSize: 2 }),
+    tf.layers.flatten({ name: "flatten" }),
+    tf.layers.dense({ name: "head", units: 10, kernelInitializer: init(7) }),
+  ] });
+  return saveToTemp(m);
+}
+
+describe.each([[["stem"]], [["dw"]], [["pw"]], [["dw", "pw"]], [["stem", "dw", "pw", "flatten", "head"]]])("a MobileNet-style model with %j kept in float", (keep) => {
+  it("the SIMD and the scalar blob equal the mixed reference bit for bit", async () => {
+    const path = await mobileStyleModel();
+    const compiled = { simd: await compileFile(path, { ...OPTIONS, keepFloat: keep }), scalar: await compileFile(path, { ...OPTIONS, target: "scalar", keepFloat: keep }) };
+    const graph = compiled.simd.graph;
+    expect(graph.nodes.map((n) => (n.fused ?? [n.op]).join("+"))).toEqual(expect.arrayContaining(["conv2d+relu+avg_pool", "depthwise_conv2d+relu6", "conv2d+max_pool"]));
+    expect(graph.nodes.filter((n) => n.float).map((n) => n.name)).toEqual(keep);
+    const expected = Array.from({ length: IMAGES }, (_v, i) => bits(runMixed(graph, quantizePixels(graph, pixelsOf(i), 1 / 255, 0))));
+    for (const target of ["simd", "scalar"] as const) {
+      const outputs = (await blobOutputs(compiled[target])).map(bits);
+      expect(outputs.filter((o, i) => o.join() !== expected[i].join()).length, `${target}: images whose output differs`).toBe(0);
+    }
+  }, 120_000);
 });
 
 describe("keep-float options", () => {
