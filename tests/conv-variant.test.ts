@@ -67,11 +67,12 @@ describe("the table behind the codegen hooks", () => {
     expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBeGreaterThan(0);
     wino.graph.meta.target = "scalar";
     expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBe(0);
-    // conv_scalar_i8's padded copy (10 × 10 × 4 bytes, rounded to 16), then its i64 pairs of it and one zero pair.
-    expect(convLikeInt8Codegen.scratchInt8(wino.node, wino.graph)).toBe(400 + 8 * (400 + 1));
+    // conv_scalar_i8's padded copy (10 × 10 × 4 bytes, rounded to 16), then its i64 pairs of it, one zero pair and
+    // two pairs of look-ahead.
+    expect(convLikeInt8Codegen.scratchInt8(wino.node, wino.graph)).toBe(400 + 8 * (400 + 3));
     // Without padding: the pairs alone. conv_i8 (what simd builds use for such a layer with avg pool) needs nothing.
     const unpadded = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]);
-    expect(convLikeInt8Codegen.scratchInt8(unpadded.node, unpadded.graph)).toBe(8 * (8 * 8 * 4 + 1));
+    expect(convLikeInt8Codegen.scratchInt8(unpadded.node, unpadded.graph)).toBe(8 * (8 * 8 * 4 + 3));
     const direct = layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], avgPool2);
     direct.graph.meta.target = "simd";
     expect(convLikeInt8Codegen.scratchInt8(direct.node, direct.graph)).toBe(0);

@@ -54,8 +54,8 @@ export const scalarConvKernel: ConvKernel = {
   scratchBytes(node, graph) {
     const g = geometry(node, graph);
     const [t, l, b, r] = g.pads;
-    // The i64 pairs of the padded input, and the one zero pair after them.
-    return paddedCopyBytes(g) + 8 * ((g.h + t + b) * (g.w + l + r) * g.c + 1);
+    // The i64 pairs of the padded input, the zero pair after them, and two pairs the kernel's look-ahead reads.
+    return paddedCopyBytes(g) + 8 * ((g.h + t + b) * (g.w + l + r) * g.c + 3);
   },
   persistentBytes: () => 0,
   emit: (ctx) => emitConv(ctx, "conv_scalar_i8"),

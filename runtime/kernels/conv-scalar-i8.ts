@@ -1,5 +1,7 @@
 // Int8 conv kernel (AssemblyScript) for the scalar target: what microcontroller interpreters run, where every
-// executed WebAssembly instruction costs ~10–20 cycles, so it takes two MACs per multiply and few instructions per tap.
+// executed WebAssembly instruction costs ~10–20 cycles, so it takes two MACs per multiply and few instructions per tap:
+// each step takes 2 taps × 4 output channels × 2 pixel pairs (two rows) = 32 MACs in 16 multiplies, each weight
+// loaded once for both rows.
 // The (padded) input is first widened once into i64 "pairs": at each position the input, and 32 bits up the input
 // SW·C further on, i.e. the same tap of the output pixel to the right. One i64.mul by a weight then gives both
 // pixels' products and one i64.add accumulates both: the sum is L + R·2^32 (mod 2^64), L and R the two pixels' Σ x·w,
@@ -21,39 +23,52 @@ import { requant } from "./common";
   return <i32>((a - <i64><i32>a) >> 32);
 }
 
-// Channels 1–3 of the last accumulate4 (channel 0 is its result): one accumulation loop, inlined on both paths.
-let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0;
+// The rest of the last accumulate8 (channel 0 of the first pair row is its result): sum1–sum3 channels 1–3 of the
+// first pair row, sum4–sum7 channels 0–3 of the second. One accumulation loop, inlined on both paths.
+let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0, sum4: i64 = 0, sum5: i64 = 0, sum6: i64 = 0, sum7: i64 = 0;
 
 /**
- * Pair sums of 4 output channels at the pixel pair whose window starts at pair address xr. Each kernel row reads
- * rowBytes of pairs (two taps per step) and the next row starts rowStep further on.
+ * Pair sums of 4 output channels at two pixel pairs: the one whose window starts at pair address xr and the one
+ * dRow further on (the next output row, or the next conv row of a pool window), so that each weight load serves
+ * both; dRow 0 when there is no second row (it then repeats the first). Each kernel row reads rowBytes of pairs, two
+ * taps per step, and the next kernel row starts rowStep further on.
  */
-@inline function accumulate4(xr: usize, wg: usize, KH: i32, rowBytes: usize, rowStep: usize): i64 {
-  let a0: i64 = 0, a1: i64 = 0, a2: i64 = 0, a3: i64 = 0;
+@inline function accumulate8(xr: usize, dRow: usize, wg: usize, KH: i32, rowBytes: usize, rowStep: usize): i64 {
+  let a0: i64 = 0, a1: i64 = 0, a2: i64 = 0, a3: i64 = 0, b0: i64 = 0, b1: i64 = 0, b2: i64 = 0, b3: i64 = 0;
+  // Every operand is loaded one step ahead, at the end of the step before (why: a value loaded into a local in the
+  // step that uses it comes out of Binaryen as local.tee, one more interpreted instruction; a load into a local that
+  // is read only after the loop's back edge stays local.set, which WAMR's fast interpreter folds into the load).
+  // So the last step of a row reads one step (two pairs, 8 weight bytes) past it: the scratch has room for that.
   let wp = wg, row = xr;
+  let k0 = i64.load8_s(wp), k1 = i64.load8_s(wp, 1), k2 = i64.load8_s(wp, 2), k3 = i64.load8_s(wp, 3);
+  let k4 = i64.load8_s(wp, 4), k5 = i64.load8_s(wp, 5), k6 = i64.load8_s(wp, 6), k7 = i64.load8_s(wp, 7);
   for (let ky = 0; ky < KH; ky++) {
-    let xp = row;
+    let xp = row, xb = row + dRow;
     const end = row + rowBytes;
+    let u = load<i64>(xp), v = load<i64>(xp, 8), s = load<i64>(xb), t = load<i64>(xb, 8);
     do {
-      const u = load<i64>(xp), v = load<i64>(xp, 8);
-      a0 += u * i64.load8_s(wp) + v * i64.load8_s(wp, 4);
-      a1 += u * i64.load8_s(wp, 1) + v * i64.load8_s(wp, 5);
-      a2 += u * i64.load8_s(wp, 2) + v * i64.load8_s(wp, 6);
-      a3 += u * i64.load8_s(wp, 3) + v * i64.load8_s(wp, 7);
+      a0 += u * k0 + v * k4; b0 += s * k0 + t * k4;
+      a1 += u * k1 + v * k5; b1 += s * k1 + t * k5;
+      a2 += u * k2 + v * k6; b2 += s * k2 + t * k6;
+      a3 += u * k3 + v * k7; b3 += s * k3 + t * k7;
       xp += 16;
+      xb += 16;
       wp += 8;
+      u = load<i64>(xp); v = load<i64>(xp, 8); s = load<i64>(xb); t = load<i64>(xb, 8);
+      k0 = i64.load8_s(wp); k1 = i64.load8_s(wp, 1); k2 = i64.load8_s(wp, 2); k3 = i64.load8_s(wp, 3);
+      k4 = i64.load8_s(wp, 4); k5 = i64.load8_s(wp, 5); k6 = i64.load8_s(wp, 6); k7 = i64.load8_s(wp, 7);
     } while (xp < end);
     row += rowStep;
   }
-  sum1 = a1;
-  sum2 = a2;
-  sum3 = a3;
+  sum1 = a1; sum2 = a2; sum3 = a3;
+  sum4 = b0; sum5 = b1; sum6 = b2; sum7 = b3;
   return a0;
 }
 
 /**
  * xq[i] = x[i] + x[i + d]·2^32 as i64 for the n inputs (x[i] alone where i + d is past the end), and one zero pair
- * after them: an odd row's padded last tap reads it at the very end of the image.
+ * after them: an odd row's padded last tap reads it at the very end of the image. (Two more pairs of scratch follow,
+ * unwritten: accumulate8's look-ahead past the last row reads them and never uses what it read.)
  */
 function widenPairs(x: usize, xq: usize, n: i32, d: i32): void {
   const end = x + <usize>n, pairedEnd = x + <usize>max(n - d, 0);
@@ -98,7 +113,7 @@ function widenPairs(x: usize, xq: usize, n: i32, d: i32): void {
   store<i8>(out + <usize>o, <i8>requant(r, m, zpOut, lo, hi));
 }
 
-/** conv_i8's contract (conv-i8.ts), plus xq: scratch for HP·WP·C + 1 i64 pairs. */
+/** conv_i8's contract (conv-i8.ts), plus xq: scratch for HP·WP·C + 3 i64 pairs. */
 export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
   OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32,
   pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
@@ -107,26 +122,41 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
   const rowBytes = <usize>taps << 3, rowStep = <usize>(WP * C) << 3;
   const gBytes = <usize>(KH * taps) << 2;
   const groups = (OC + 3) >> 2;
+  // Pair rows: the next output row, or the next conv row in a pool window, dRows further on in the pairs.
+  const dRows = <usize>(SH * WP * C) << 3;
   if (pool == 0) {
-    // No pool: the output pixels themselves go in pairs along each row (the last of an odd row alone).
-    for (let oy = 0; oy < OH; oy++) {
+    // No pool: the output pixels themselves go in pairs along each row (the last of an odd row alone), two rows at once.
+    for (let oy = 0; oy < OH; oy += 2) {
+      const twoRows = oy + 1 < OH;
+      const dRow = twoRows ? dRows : 0;
       for (let ox = 0; ox < OW; ox += 2) {
         const two = ox + 1 < OW;
         const xr = xq + (<usize>((oy * SH * WP + ox * SW) * C) << 3);
-        const out = y + <usize>((oy * OW + ox) * OC);
+        const out = y + <usize>((oy * OW + ox) * OC), outB = out + <usize>(OW * OC);
         for (let g = 0; g < groups; g++) {
-          const a0 = accumulate4(xr, w + <usize>g * gBytes, KH, rowBytes, rowStep);
+          const a0 = accumulate8(xr, dRow, w + <usize>g * gBytes, KH, rowBytes, rowStep);
           const o = g << 2;
           storePair(out, o, a0, two, bias, mult, OC, zpOut, lo, hi);
-          if (o + 1 < OC) storePair(out, o + 1, sum1, two, bias, mult, OC, zpOut, lo, hi);
-          if (o + 2 < OC) storePair(out, o + 2, sum2, two, bias, mult, OC, zpOut, lo, hi);
-          if (o + 3 < OC) storePair(out, o + 3, sum3, two, bias, mult, OC, zpOut, lo, hi);
+          if (twoRows) storePair(outB, o, sum4, two, bias, mult, OC, zpOut, lo, hi);
+          if (o + 1 < OC) {
+            storePair(out, o + 1, sum1, two, bias, mult, OC, zpOut, lo, hi);
+            if (twoRows) storePair(outB, o + 1, sum5, two, bias, mult, OC, zpOut, lo, hi);
+          }
+          if (o + 2 < OC) {
+            storePair(out, o + 2, sum2, two, bias, mult, OC, zpOut, lo, hi);
+            if (twoRows) storePair(outB, o + 2, sum6, two, bias, mult, OC, zpOut, lo, hi);
+          }
+          if (o + 3 < OC) {
+            storePair(out, o + 3, sum3, two, bias, mult, OC, zpOut, lo, hi);
+            if (twoRows) storePair(outB, o + 3, sum7, two, bias, mult, OC, zpOut, lo, hi);
+          }
         }
       }
     }
     return;
   }
-  // A fused pool: adjacent conv positions of each window row go in pairs (a 2×2/2 window row is exactly one pair).
+  // A fused pool: within a window, adjacent conv positions go in pairs along a row and two rows at once (a 2×2/2
+  // window is exactly one such quad).
   const isMax = pool == 1;
   const init = isMax ? i32.MIN_VALUE : 0;
   for (let py = 0; py < PH; py++) {
@@ -138,9 +168,15 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
         const b0 = load<i32>(bo), b1 = load<i32>(bo, 4), b2 = load<i32>(bo, 8), b3 = load<i32>(bo, 12);
         let r0 = init, r1 = init, r2 = init, r3 = init;
         let count = 0;
-        for (let wy = 0; wy < PKH; wy++) {
+        let wy = 0;
+        while (wy < PKH) {
           const cy = py * PSH + wy - PPT;
-          if (cy < 0 || cy >= OH) continue;
+          if (cy < 0 || cy >= OH) {
+            wy++;
+            continue;
+          }
+          const twoRows = wy + 1 < PKH && cy + 1 < OH;
+          const dRow = twoRows ? dRows : 0;
           let wx = 0;
           while (wx < PKW) {
             const cx = px * PSW + wx - PPL;
@@ -149,15 +185,22 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
               continue;
             }
             const two = wx + 1 < PKW && cx + 1 < OW;
-            const a0 = accumulate4(xq + (<usize>((cy * SH * WP + cx * SW) * C) << 3), wg, KH, rowBytes, rowStep);
+            const a0 = accumulate8(xq + (<usize>((cy * SH * WP + cx * SW) * C) << 3), dRow, wg, KH, rowBytes, rowStep);
             r0 = fold(r0, a0, two, b0, isMax, reluFirst);
             r1 = fold(r1, sum1, two, b1, isMax, reluFirst);
             r2 = fold(r2, sum2, two, b2, isMax, reluFirst);
             r3 = fold(r3, sum3, two, b3, isMax, reluFirst);
+            if (twoRows) {
+              r0 = fold(r0, sum4, two, b0, isMax, reluFirst);
+              r1 = fold(r1, sum5, two, b1, isMax, reluFirst);
+              r2 = fold(r2, sum6, two, b2, isMax, reluFirst);
+              r3 = fold(r3, sum7, two, b3, isMax, reluFirst);
+            }
             const step = two ? 2 : 1;
-            count += step;
+            count += twoRows ? step << 1 : step;
             wx += step;
           }
+          wy += twoRows ? 2 : 1;
         }
         storePooled(out, o, r0, count, isMax, mult, OC, zpOut, lo, hi);
         storePooled(out, o + 1, r1, count, isMax, mult, OC, zpOut, lo, hi);

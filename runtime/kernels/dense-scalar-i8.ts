@@ -12,8 +12,10 @@ import { requant } from "./common";
 }
 
 /**
- * dense_i8's contract (conv-i8.ts) with the scalar layout. The last step reads up to 3 inputs past C, inside the
- * slack every arena buffer has (compiler/codegen/layout.ts OVERREAD_SLACK); their weights are 0.
+ * dense_i8's contract (conv-i8.ts) with the scalar layout. The inputs of each step are loaded at the end of the step
+ * before (why: conv-scalar-i8.ts accumulate8), so the last step reads up to 7 bytes past C, inside the slack every
+ * arena buffer has (compiler/codegen/layout.ts OVERREAD_SLACK); the padded inputs' weights are 0 and the look-ahead's
+ * values go unused.
  */
 export function dense_scalar_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, C: i32, OC: i32,
   zpOut: i32, lo: i32, hi: i32): void {
@@ -22,17 +24,15 @@ export function dense_scalar_i8(x: usize, w: usize, bias: usize, mult: usize, y:
   for (let o = 0; o < OC; o += 4) {
     let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     let xp = x;
+    let v0 = <i32>load<i8>(xp), v1 = <i32>load<i8>(xp, 1), v2 = <i32>load<i8>(xp, 2), v3 = <i32>load<i8>(xp, 3);
     do {
-      let v = <i32>load<i8>(xp);
-      a0 += v * <i32>load<i8>(wp); a1 += v * <i32>load<i8>(wp, 1); a2 += v * <i32>load<i8>(wp, 2); a3 += v * <i32>load<i8>(wp, 3);
-      v = <i32>load<i8>(xp, 1);
-      a0 += v * <i32>load<i8>(wp, 4); a1 += v * <i32>load<i8>(wp, 5); a2 += v * <i32>load<i8>(wp, 6); a3 += v * <i32>load<i8>(wp, 7);
-      v = <i32>load<i8>(xp, 2);
-      a0 += v * <i32>load<i8>(wp, 8); a1 += v * <i32>load<i8>(wp, 9); a2 += v * <i32>load<i8>(wp, 10); a3 += v * <i32>load<i8>(wp, 11);
-      v = <i32>load<i8>(xp, 3);
-      a0 += v * <i32>load<i8>(wp, 12); a1 += v * <i32>load<i8>(wp, 13); a2 += v * <i32>load<i8>(wp, 14); a3 += v * <i32>load<i8>(wp, 15);
+      a0 += v0 * <i32>load<i8>(wp) + v1 * <i32>load<i8>(wp, 4) + v2 * <i32>load<i8>(wp, 8) + v3 * <i32>load<i8>(wp, 12);
+      a1 += v0 * <i32>load<i8>(wp, 1) + v1 * <i32>load<i8>(wp, 5) + v2 * <i32>load<i8>(wp, 9) + v3 * <i32>load<i8>(wp, 13);
+      a2 += v0 * <i32>load<i8>(wp, 2) + v1 * <i32>load<i8>(wp, 6) + v2 * <i32>load<i8>(wp, 10) + v3 * <i32>load<i8>(wp, 14);
+      a3 += v0 * <i32>load<i8>(wp, 3) + v1 * <i32>load<i8>(wp, 7) + v2 * <i32>load<i8>(wp, 11) + v3 * <i32>load<i8>(wp, 15);
       xp += 4;
       wp += 16;
+      v0 = <i32>load<i8>(xp); v1 = <i32>load<i8>(xp, 1); v2 = <i32>load<i8>(xp, 2); v3 = <i32>load<i8>(xp, 3);
     } while (xp < xEnd);
     storeChannel(y, o, a0, bias, mult, zpOut, lo, hi);
     if (o + 1 < OC) storeChannel(y, o + 1, a1, bias, mult, zpOut, lo, hi);
