@@ -109,8 +109,7 @@ export function startToolchain(): void {
   builder.hold(false);
 }
 
-/** build.ts's buildBlob, in the builder when there is one. */
-export function build(input: BlobInput): Promise<BuiltBlob> {
+function buildSomewhere(input: BlobInput): Promise<BuiltBlob> {
   startToolchain();
   const b = builder;
   if (!b) return buildHere(input);
@@ -120,4 +119,21 @@ export function build(input: BlobInput): Promise<BuiltBlob> {
     b.hold(true);
     b.send({ id, input });
   });
+}
+
+/**
+ * With KILN_BUILD_TIMING=1, each build writes one line to stderr: when it was asked for and when its blob came back,
+ * in ms since this process started (the bench's split of `kiln compile` into the compiler's part and the build's).
+ */
+const REPORT_TIMING = process.env.KILN_BUILD_TIMING === "1";
+export const BUILD_TIMING_LINE = /^kiln build timing: requested (\d+) ms, built (\d+) ms$/m;
+
+/** build.ts's buildBlob, in the builder when there is one. */
+export function build(input: BlobInput): Promise<BuiltBlob> {
+  const requested = performance.now();
+  const built = buildSomewhere(input);
+  if (REPORT_TIMING) {
+    built.then(() => process.stderr.write(`kiln build timing: requested ${requested.toFixed(0)} ms, built ${performance.now().toFixed(0)} ms\n`), () => undefined);
+  }
+  return built;
 }

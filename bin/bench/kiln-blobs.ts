@@ -1,4 +1,4 @@
-// Kiln's side of the benchmark: compile the three blobs, time `kiln compile` and instantiation, wrap each as an Engine.
+// Kiln's side of the benchmark: compile the three blobs, time instantiation, wrap each as an Engine (compile-time.ts times `kiln compile`).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -114,21 +114,6 @@ function timeStartup(blob: string, m: BenchModel, workDir: string): { instantiat
   }
   const median = (k: "instantiateMs" | "firstInferenceMs"): number => samples.map((s) => s[k]).sort((a, b) => a - b)[STARTUP_PROCESSES >> 1];
   return { instantiateMs: median("instantiateMs"), firstInferenceMs: median("firstInferenceMs") };
-}
-
-/**
- * `kiln compile` as a user runs it: a fresh Node process, wall-clock time, int8 simd (the default).
- * Returns milliseconds, or throws with the command's stderr.
- */
-export function timeCliCompile(m: BenchModel, workDir: string): number {
-  const cli = join(repoRoot(), "dist", "bin", "kiln.js");
-  const args = [cli, "compile", m.modelJson, "-o", join(workDir, `${m.name}.cli.wasm`), "--quiet"];
-  if (m.calibration) args.push("--calibration", m.calibration);
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, args, { encoding: "utf8" });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`kiln compile failed (exit ${String(r.status)}): ${r.stderr}`);
-  return ms;
 }
 
 /** The largest |a − b| in real units, and whether both outputs pick the same top-1 class. */
