@@ -7,6 +7,12 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, loadModel, optimize, type CompiledModel, type CompileOptions } from "../compiler/compile.js";
 import { heldOutCount, pixelCalibration } from "../compiler/quant/calibration-data.js";
+import { calibrate, pixelsToInputs } from "../compiler/quant/calibrate.js";
+import { quantizeGraph } from "../compiler/quant/quantize.js";
+import { measureQuantError } from "../compiler/quant/error-report.js";
+import { quantizePixels, runInt8 } from "../compiler/int8-interpreter.js";
+import { FLOAT_PIPELINE, runPipeline } from "../compiler/passes/pipeline.js";
+import { fusePool } from "../compiler/passes/fuse-pool.js";
 import { inspectBlob, Model } from "../runtime/model.js";
 import type { Manifest, QuantReport } from "../runtime/manifest.js";
 import { MANIFEST_LIMITS, validateManifest } from "../runtime/manifest-check.js";
@@ -195,5 +201,23 @@ describe("the quantization error report", () => {
     expect(conv1.ownSqnrDb).toBeNull();
     expect(conv1.scale).toBeNull();
     expect(report.worst[0]).not.toBe("conv1");
+  });
+
+  it("warns when top-1 agreement drops below 98 % (ranges calibrated on blank images, measured on real ones)", () => {
+    const fused = runPipeline(loadModel(modelJson), [...FLOAT_PIPELINE, { name: "fuse-pool", run: fusePool }]);
+    const blank = new Uint8Array(20 * SIZE).fill(128);
+    const quantized = quantizeGraph(fused, calibrate(fused, pixelsToInputs(fused, blank, 20, 1 / 255, 0)), { pixelScale: 1 / 255, pixelOffset: 0 });
+    const held = pixels.subarray(0, 50 * SIZE);
+    const report = measureQuantError(fused, quantized, pixelsToInputs(fused, held, 50, 1 / 255, 0), { pixels: held, pixelScale: 1 / 255, pixelOffset: 0 });
+    // Agreement recomputed with TF.js (float) and the int8 reference interpreter, image by image.
+    let agree = 0;
+    for (let i = 0; i < 50; i++) {
+      const p = held.subarray(i * SIZE, (i + 1) * SIZE);
+      const float = (tfModel.predict(tf.tensor(Array.from(p, (v) => v / 255), [1, ...SHAPE])) as tf.Tensor).dataSync();
+      if (argmax(float) === argmax(runInt8(quantized, quantizePixels(quantized, p, 1 / 255, 0)))) agree++;
+    }
+    expect(report.agreement).toBe(agree / 50);
+    expect(report.agreement).toBeLessThan(0.98);
+    expect(report.warnings.filter((w) => /agrees with float on the top-1 class of \d+\.\d % of 50 held-out images \(below 98 %\)/.test(w))).toHaveLength(1);
   });
 });
