@@ -307,7 +307,9 @@ static bool shape_at(const char *s, size_t n, size_t at, uint32_t *elements) {
 static const char *tensor(const char *s, size_t n, size_t at, bool int8, tensor_info *t, const char *which) {
   if (!at || s[at] != '{') return which[0] == 'i' ? "input must be an object" : "output must be an object";
   size_t dt = member(s, n, at, "dtype");
-  if (!is_string_eq(s, n, dt, int8 ? "int8" : "float32")) return which[0] == 'i' ? "input.dtype does not match quantize" : "output.dtype does not match quantize";
+  /* An int8 blob whose last layer is kept in float (--keep-float) has a float32 output; its input is always int8. */
+  if (int8 && which[0] == 'o' && is_string_eq(s, n, dt, "float32")) int8 = false;
+  else if (!is_string_eq(s, n, dt, int8 ? "int8" : "float32")) return which[0] == 'i' ? "input.dtype does not match quantize" : "output.dtype does not match quantize";
   t->dtype = int8 ? DTYPE_INT8 : DTYPE_FLOAT32;
   char name[8];
   size_t nm = member(s, n, at, "name");
