@@ -138,7 +138,7 @@ function calibrationOf(graph: Graph, options: CompileOptions, split: Calibration
   split.calibrated = calibrated;
   split.heldOut = inputs.slice(calibrated);
   split.pixels = set.pixels.subarray(calibrated * size, set.count * size);
-  split.warnings = calibrationSetWarnings(set.pixels, set.count, size, calibrated);
+  split.warnings = [...(set.warnings ?? []), ...calibrationSetWarnings(set.pixels, set.count, size, calibrated)];
   if (held === 0 && options.holdout !== 0 && options.holdout !== undefined) split.warnings.push(`only ${set.count} calibration image${set.count === 1 ? "" : "s"}: none held out, so no quantization error report`);
   return { ranges, images, method };
 }

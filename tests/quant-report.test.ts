@@ -2,7 +2,7 @@
 // scale crushes its other channels; the report must name that layer worst, and its figures must match a comparison
 // computed here from TF.js float outputs and the compiled blob's outputs on the held-out images.
 import * as tf from "@tensorflow/tfjs";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, loadModel, optimize, type CompiledModel, type CompileOptions } from "../compiler/compile.js";
@@ -18,6 +18,8 @@ import type { Manifest, QuantReport } from "../runtime/manifest.js";
 import { MANIFEST_LIMITS, validateManifest } from "../runtime/manifest-check.js";
 import { inspectCommand } from "../bin/commands/inspect.js";
 import { compileCommand } from "../bin/commands/compile.js";
+import { calibrationImages } from "../bin/calibration.js";
+import { encodeGrayPng } from "../io/images.js";
 import { randomPixels } from "./int8-harness.js";
 import { argmax, saveToTemp, seededRandom, tempDir, useCpuBackend } from "./helpers.js";
 
@@ -118,6 +120,11 @@ describe("the quantization error report", () => {
     expect(zeros.manifest.quantization!.warnings!.some((w) => /all 200 calibration images are all zero/.test(w))).toBe(true);
     const narrow = await compileFile(modelJson, options(pixels.map((p) => 100 + (p % 20))));
     expect(narrow.manifest.quantization!.warnings!.some((w) => /use only the values 100–119 of 0–255/.test(w))).toBe(true);
+    const folder = join(tempDir(), "wide");
+    mkdirSync(folder);
+    for (let i = 0; i < 24; i++) writeFileSync(join(folder, `${i}.png`), encodeGrayPng(randomPixels(1, 8 * 16, 40 + i), 8, 16));
+    const wide = await compileFile(modelJson, options(pixels, { calibration: calibrationImages(folder) }));
+    expect(wide.manifest.quantization!.warnings!.some((w) => /24 of 24 calibration images have another aspect ratio than the model's 8×8 and were stretched \(e\.g\. 16×8 grey → 8×8 grey, stretched\)/.test(w))).toBe(true);
     // None of these on the real set.
     expect(compiled.manifest.quantization!.warnings!.some((w) => /zero|values .* of 0–255/.test(w))).toBe(false);
   });

@@ -8,6 +8,8 @@ export interface CalibrationImages {
   count: number;
   /** What was used, for logs and the manifest. */
   description: string;
+  /** What the source noticed that makes the images doubtful as inputs (e.g. photos stretched to the model's size). */
+  warnings?: string[];
 }
 
 /** What a model asks for: its name (for messages), one image's size, and at most `count` images. */
