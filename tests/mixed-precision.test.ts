@@ -143,6 +143,25 @@ describe("a mixed blob's manifest, kiln inspect and kiln profile", () => {
     expect(m.output.scale).toBeUndefined();
   });
 
+  it("kiln compile --keep-float: the kept layers in its summary and --json; bad values are one-line errors", () => {
+    const out = join(tempDir(), "cli.wasm");
+    const human = kiln("compile", MODELS["mnist-cnn"], "-o", out, "--keep-float", "conv2,fc1", "--holdout", "0", "--calibration-count", "100");
+    expect(human.status, human.stderr).toBe(0);
+    expect(human.stdout).toContain("(int8, simd; in float: conv2, fc1)");
+    const json = kiln("compile", MODELS["mnist-cnn"], "-o", out, "--keep-float", "logits", "--holdout", "0", "--calibration-count", "100", "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ keptFloat: ["logits"] });
+    for (const [value, status, message] of [
+      ["conv3", 1, "--keep-float: no layer named 'conv3'; did you mean 'conv1' or 'conv2'? (layers: conv1, conv2, flatten, fc1, logits)"],
+      ["auto:2", 2, "the agreement target must be a number in (0, 1], e.g. auto:0.995"],
+      ["conv1,,fc1", 2, "expected layer names separated by commas (as kiln inspect shows them), or auto"],
+    ] as const) {
+      const r = kiln("compile", MODELS["mnist-cnn"], "-o", out, "--keep-float", value);
+      expect(r.status).toBe(status);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain(message);
+    }
+  });
+
   it("kiln inspect names the float layers", () => {
     const r = kiln("inspect", file);
     expect(r.status, r.stderr).toBe(0);

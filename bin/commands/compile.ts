@@ -2,10 +2,12 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
-import { KilnError } from "../../compiler/errors.js";
+import { parseKeepFloat } from "../../compiler/passes/quantize.js";
+import { KilnError, UsageError } from "../../compiler/errors.js";
 import { describeGraph } from "../../compiler/dump.js";
 import { defineCommand, parseArgs, requirePositionals } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
+import { escapeControl } from "../terminal.js";
 import { progressBar, type Progress } from "../progress.js";
 import { calibrationImages } from "../calibration.js";
 import { reportLines, warningLines } from "../quant-report.js";
@@ -14,7 +16,7 @@ import type { QuantReport } from "../../runtime/manifest.js";
 export const compileSpec = defineCommand({
   name: "compile",
   summary: "compile an ONNX or TF.js model to one WebAssembly blob",
-  usage: "kiln compile <model.onnx|model.json> [-o out.wasm] [--quantize int8|none] [--target simd|scalar] [--calibration <images>]",
+  usage: "kiln compile <model.onnx|model.json> [-o out.wasm] [--quantize int8|none] [--target simd|scalar] [--calibration <images>] [--keep-float <layers>|auto]",
   options: {
     output: { type: "string", short: "o", description: "output file", defaultText: "model.wasm beside the model" },
     quantize: { type: "string", choices: ["none", "int8"], description: "int8 (weights per channel, activations per tensor) or none (float32)", default: "int8" },
@@ -22,6 +24,7 @@ export const compileSpec = defineCommand({
     "calibration-count": { type: "number", integer: true, min: 1, max: 1_000_000, description: "how many calibration images to use", default: 500 },
     holdout: { type: "number", integer: true, min: 0, max: 200, description: "calibration images held out (not used for ranges) and measured for the quantization error report; 0: no report", defaultText: "10 %, at least 20, at most half the set; big models measure only as many as ~7 s of CPU allow" },
     "calibration-method": { type: "string", choices: ["minmax", "percentile", "mse"], description: "how activation ranges are chosen", default: "minmax" },
+    "keep-float": { type: "string", description: "layers kept in float32 in an int8 blob (names as kiln inspect shows them, comma-separated), or auto[:target]: the worst layers, one at a time, until top-1 agreement with float on the held-out images reaches target (default 0.99; at most 3 layers)" },
     target: { type: "string", choices: ["simd", "scalar"], description: "WebAssembly SIMD128 kernels, or scalar ones for runtimes without SIMD", default: "simd" },
     "pixel-scale": { type: "number", min: -1_000_000, max: 1_000_000, nonZero: true, description: "input value = pixel × scale + offset; a fraction such as 1/127.5 is fine", default: 1 / 255, defaultText: "1/255" },
     "pixel-offset": { type: "number", min: -1_000_000, max: 1_000_000, description: "see --pixel-scale", default: 0 },
@@ -39,6 +42,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
   const out = o.output ?? join(dirname(modelPath), "model.wasm");
   const labels = o.labels?.split(",");
   const dumpPass = o["dump-after"];
+  if (o["keep-float"] !== undefined && o.quantize === "none") throw new UsageError("--keep-float keeps layers of an int8 blob in float; with --quantize none every layer is float already");
   let calibration: Progress | undefined;
   const compiled = await compileFile(modelPath, {
     quantize: o.quantize,
@@ -49,6 +53,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
     calibration: calibrationImages(o.calibration),
     calibrationCount: o["calibration-count"],
     holdout: o.holdout ?? "auto",
+    keepFloat: o["keep-float"] === undefined ? undefined : parseKeepFloat(o["keep-float"]),
     calibrationMethod: o["calibration-method"],
     log: o.json || o.quiet ? undefined : (line) => io.err(line),
     progress: (done, total) => { calibration ??= progressBar("calibrating", total, !o.json && !o.quiet, process.stderr, "images"); calibration.update(done); if (done === total) calibration.done(); },
@@ -63,13 +68,15 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
   // The report as measured (with its seconds, which the manifest leaves out so that a compile's bytes repeat).
   const report = compiled.graph.meta.quantReport as QuantReport | undefined;
   if (!o.quiet) warningLines(manifest.quantization).forEach((line) => io.err(line));
+  // Layers kept in float (--keep-float, or what auto chose), as the manifest says.
+  const keptFloat = manifest.layers.filter((l) => l.precision === "float" && l.op !== "dequantize").map((l) => l.name);
   if (o.json) {
     const quantization = manifest.quantization && { ...manifest.quantization, ...(report ? { report } : {}) };
-    io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target, quantization }));
+    io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target, quantization, ...(keptFloat.length ? { keptFloat } : {}) }));
     return;
   }
   if (o.quiet) return;
-  io.out(`compiled ${modelPath} → ${out}  (${manifest.quantize === "none" ? "float32" : "int8"}, ${manifest.target})`);
+  io.out(`compiled ${modelPath} → ${out}  (${manifest.quantize === "none" ? "float32" : "int8"}, ${manifest.target}${keptFloat.length ? `; in float: ${keptFloat.map((n) => escapeControl(n)).join(", ")}` : ""})`);
   io.out(`  weights   ${formatBytes(sizes.weights).padStart(10)}`);
   io.out(`  code      ${formatBytes(sizes.code).padStart(10)}`);
   io.out(`  manifest  ${formatBytes(sizes.manifest).padStart(10)}`);
