@@ -1,7 +1,8 @@
-// The scalar target's conv and dense kernels (conv_scalar_i8: two pixels per i64 multiply; dense_scalar_i8): the
-// scalar blob equals the int8 reference bit for bit (and the simd blob, which never uses them). Odd output widths (the
-// last pixel of a row without a partner), channel counts off 4, odd kernel rows (a padded tap), padding, stride 2,
-// fused max and avg pools with partial, overlapping and 3-wide windows, 1×1 and 5×5 kernels, one-pixel outputs.
+// The scalar target's conv, depthwise and dense kernels (conv_scalar_i8, depthwise_scalar_i8: two pixels per i64
+// multiply; dense_scalar_i8): the scalar blob equals the int8 reference bit for bit (and the simd blob, which never
+// uses them). Odd output widths (the last pixel of a row without a partner), channel counts off 4, odd kernel rows (a padded tap), padding, stride 2,
+// fused max and avg pools with partial, overlapping and 3-wide windows, 1×1 and 5×5 kernels, one-pixel outputs,
+// depthwise with multiplier 1 (and 2, which stays with depthwise_i8).
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_PAIR_TAPS } from "../compiler/codegen/conv-scalar-int8.js";
@@ -12,6 +13,9 @@ type Act = "linear" | "relu" | "relu6";
 const conv = (filters: number, kernelSize: number, strides: number, padding: "same" | "valid", activation: Act, seed: number) =>
   tf.layers.conv2d({ filters, kernelSize, strides, padding, activation, ...seededConvInit(seed) });
 const dense = (units: number, seed: number, activation: Act = "linear") => tf.layers.dense({ units, activation, ...seededConvInit(seed) });
+const dw = (kernelSize: number, strides: number, padding: "same" | "valid", activation: Act, seed: number, depthMultiplier = 1) =>
+  tf.layers.depthwiseConv2d({ kernelSize, strides, padding, activation, depthMultiplier,
+    depthwiseInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.4, seed: seed + 1 }) });
 
 interface ScalarCase {
   label: string;
@@ -20,6 +24,7 @@ interface ScalarCase {
   /** Calls the scalar source must make to each kernel, so a case cannot pass by not using it. */
   convs: number;
   denses: number;
+  depthwises?: number;
 }
 
 const CASES: ScalarCase[] = [
@@ -40,6 +45,17 @@ const CASES: ScalarCase[] = [
       tf.layers.flatten(), dense(7, 13, "relu"), dense(1, 14)],
     convs: 2, denses: 2,
   },
+  { label: "depthwise 3×3 same on 9×11×5 relu6 (odd width, channels off 4)", shape: [9, 11, 5], layers: () => [dw(3, 1, "same", "relu6", 17)], convs: 0, denses: 0, depthwises: 1 },
+  { label: "depthwise 3×3/2 same on 12×13×8 (stride 2, padding bottom/right)", shape: [12, 13, 8], layers: () => [dw(3, 2, "same", "relu", 18)], convs: 0, denses: 0, depthwises: 1 },
+  { label: "depthwise 5×5 valid on 7×9×3, then 3×3/2 valid (one-pixel-wide output)", shape: [7, 9, 3], layers: () => [dw(5, 1, "valid", "linear", 19), dw(3, 2, "valid", "linear", 20)], convs: 0, denses: 0, depthwises: 2 },
+  { label: "depthwise multiplier 2 (left to depthwise_i8)", shape: [6, 7, 3], layers: () => [dw(3, 1, "same", "relu", 21, 2)], convs: 0, denses: 0, depthwises: 0 },
+  {
+    label: "stem, depthwise, pointwise, global average, dense (a MobileNet in small)",
+    shape: [16, 15, 3],
+    layers: () => [conv(8, 3, 2, "same", "relu6", 22), dw(3, 1, "same", "relu6", 23), conv(12, 1, 1, "valid", "relu6", 24),
+      dw(3, 2, "same", "relu6", 25), tf.layers.globalAveragePooling2d({}), dense(5, 26)],
+    convs: 2, denses: 1, depthwises: 2,
+  },
   { label: "dense on 1 input → 5, and 5 → 4", shape: [1, 1, 1], layers: () => [tf.layers.flatten(), dense(5, 15, "relu"), dense(4, 16)], convs: 0, denses: 2 },
 ];
 
@@ -55,7 +71,8 @@ describe.each(CASES)("scalar kernels $label", (c) => {
     const run = await runInt8Everywhere(model, await saveToTemp(model), c.shape, 16, 6);
     expect(calls(run.compiled.scalar.source, "conv_scalar_i8")).toBe(c.convs);
     expect(calls(run.compiled.scalar.source, "dense_scalar_i8")).toBe(c.denses);
-    expect(calls(run.compiled.simd.source, "conv_scalar_i8") + calls(run.compiled.simd.source, "dense_scalar_i8")).toBe(0);
+    expect(calls(run.compiled.scalar.source, "depthwise_scalar_i8")).toBe(c.depthwises ?? 0);
+    for (const k of ["conv_scalar_i8", "dense_scalar_i8", "depthwise_scalar_i8"]) expect(calls(run.compiled.simd.source, k)).toBe(0);
     run.reference.forEach((ref, i) => {
       expect(Array.from(run.scalar[i])).toEqual(Array.from(ref));
       expect(Array.from(run.simd[i])).toEqual(Array.from(ref));

@@ -5,6 +5,7 @@ import type { EmitContext } from "./emit.js";
 import { denseKernel, denseScalarKernel } from "./dense-int8.js";
 import { depthwiseKernel } from "./depthwise-int8.js";
 import { depthwise3x3Kernel } from "./depthwise3x3-int8.js";
+import { depthwiseScalarKernel } from "./depthwise-scalar-int8.js";
 import { winogradKernel } from "./conv-wino-int8.js";
 import { pointwiseKernel } from "./conv-pw-int8.js";
 import { stemConvKernel } from "./conv-stem-int8.js";
@@ -30,10 +31,10 @@ export interface ConvKernel {
 }
 
 /**
- * Tried in order: the specialised kernels first (SIMD ones, and the scalar target's conv and dense); each op's general
+ * Tried in order: the specialised kernels first (SIMD ones, and the scalar target's conv, depthwise and dense); each op's general
  * kernel last, applying on every target.
  */
-const CONV_KERNELS: readonly ConvKernel[] = [denseScalarKernel, denseKernel, depthwise3x3Kernel, depthwiseKernel, winogradKernel, pointwiseKernel,
+const CONV_KERNELS: readonly ConvKernel[] = [denseScalarKernel, denseKernel, depthwise3x3Kernel, depthwiseScalarKernel, depthwiseKernel, winogradKernel, pointwiseKernel,
   stemConvKernel, smallRowConvKernel, scalarConvKernel, directConvKernel];
 
 /** The target codegen runs for (graph.meta.target, set by the compiler driver); anything but "simd" is scalar. */

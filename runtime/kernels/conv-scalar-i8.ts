@@ -70,7 +70,7 @@ let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0, sum4: i64 = 0, sum5: i64 = 0, s
  * after them: an odd row's padded last tap reads it at the very end of the image. (Two more pairs of scratch follow,
  * unwritten: accumulate8's look-ahead past the last row reads them and never uses what it read.)
  */
-function widenPairs(x: usize, xq: usize, n: i32, d: i32): void {
+@inline export function widenPairs(x: usize, xq: usize, n: i32, d: i32): void {
   const end = x + <usize>n, pairedEnd = x + <usize>max(n - d, 0);
   let p = x, q = xq;
   while (p < pairedEnd) {
@@ -87,7 +87,7 @@ function widenPairs(x: usize, xq: usize, n: i32, d: i32): void {
 }
 
 /** Requantizes channel o of the left pixel (at out) and, if `two`, of the right one (OC bytes further). */
-@inline function storePair(out: usize, o: i32, a: i64, two: bool, bias: usize, mult: usize, OC: i32, zpOut: i32, lo: i32, hi: i32): void {
+@inline export function storePair(out: usize, o: i32, a: i64, two: bool, bias: usize, mult: usize, OC: i32, zpOut: i32, lo: i32, hi: i32): void {
   const b = load<i32>(bias + (<usize>o << 2)), m = load<f32>(mult + (<usize>o << 2));
   const at = out + <usize>o;
   store<i8>(at, <i8>requant(leftOf(a) + b, m, zpOut, lo, hi));

@@ -15,5 +15,6 @@ export * from "./depthwise3x3-i8";
 export * from "./conv-stem-i8";
 export * from "./conv-scalar-i8";
 export * from "./dense-scalar-i8";
+export * from "./depthwise-scalar-i8";
 export * from "./precision";
 export * from "./exact-f64";

@@ -1,0 +1,70 @@
+// Int8 depthwise codegen for the scalar target, depth multiplier 1: depthwise_scalar_i8 (runtime/kernels/depthwise-scalar-i8.ts).
+import { attrInts, int8Params, tensorOf } from "../ir.js";
+import { quoteName } from "../errors.js";
+import { roundUp } from "./emit.js";
+import { packBiasAndMultipliers } from "./requant-params.js";
+import { depthwiseGeometry, paddedInputBytes } from "./depthwise-int8.js";
+import { MAX_PAIR_TAPS } from "./conv-scalar-int8.js";
+import type { ConvKernel } from "./conv-variant.js";
+
+/** depthwise_scalar_i8 computes four channels at a time. */
+const C_BLOCK = 4;
+
+/** Weights [kh][kw][c] (depth multiplier 1) → per group of 4 channels, per tap: 4 int8, zero beyond c. */
+export function packDepthwiseWeightsScalar(w: Int8Array, taps: number, c: number): Uint8Array {
+  const groups = roundUp(c, C_BLOCK) / C_BLOCK;
+  const out = new Int8Array(groups * taps * C_BLOCK);
+  let at = 0;
+  for (let g = 0; g < groups; g++) {
+    for (let t = 0; t < taps; t++) {
+      for (let j = 0; j < C_BLOCK; j++) {
+        const ch = g * C_BLOCK + j;
+        out[at++] = ch < c ? w[t * c + ch] : 0;
+      }
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** depthwise_conv2d with depth multiplier 1 on the scalar target (depthwise_i8 takes other multipliers). */
+export const depthwiseScalarKernel: ConvKernel = {
+  kernel: "depthwise_scalar_i8",
+  // Pair sums are exact up to MAX_PAIR_TAPS taps (conv-scalar-int8.ts); a window's kh·kw is far below for real kernels.
+  applies: (node, graph, target) => {
+    if (node.op !== "depthwise_conv2d" || target !== "scalar") return false;
+    const g = depthwiseGeometry(node, graph);
+    return g.dm === 1 && g.kh * g.kw <= MAX_PAIR_TAPS;
+  },
+  pack(node, graph) {
+    const g = depthwiseGeometry(node, graph);
+    const w = tensorOf(graph, node.inputs[1]).data;
+    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    // The kernel multiplies raw inputs: −zp·Σw is folded into the bias.
+    return new Map([[`${node.name}#w`, packDepthwiseWeightsScalar(w, g.kh * g.kw, g.c)],
+      ...packBiasAndMultipliers(node, graph, roundUp(g.c, C_BLOCK), true)]);
+  },
+  scratchBytes(node, graph) {
+    const g = depthwiseGeometry(node, graph);
+    const [t, l, b, r] = g.pads;
+    // The padded copy (if any), then the i64 pairs of the padded input, a zero pair and room for 2 more.
+    return roundUp(paddedInputBytes(node, graph), 16) + 8 * ((g.h + t + b) * (g.w + l + r) * g.c + 3);
+  },
+  persistentBytes: () => 0,
+  emit({ node, inputShapes: [xs, ws], outputShape: [, oh, ow], addr }) {
+    const [kh, kw, c] = ws;
+    const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
+    const [sh, sw] = attrInts(node, "strides", [1, 1]);
+    const [h, w] = [xs[1], xs[2]];
+    const hp = h + pt + pb, wp = w + pl + pr;
+    const p = int8Params(node, "producer");
+    const padded = pt + pl + pb + pr > 0;
+    const scratch = addr(`${node.name}#scratch`);
+    const x = padded ? scratch : addr(node.inputs[0]);
+    const pairs = scratch + (padded ? roundUp(hp * wp * c, 16) : 0);
+    const lines: string[] = [];
+    if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
+    lines.push(`depthwise_scalar_i8(${x}, ${pairs}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
+      `${addr(node.outputs[0])}, ${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${kh}, ${kw}, ${sh}, ${sw}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`);
+    return lines.join("\n  ");
+  },
+};
