@@ -109,3 +109,21 @@ describe("the fast-loading toolchain copy (dist/toolchain)", () => {
     }
   }, 120_000);
 });
+
+describe("kiln compile's builder process", () => {
+  it("hands its build back when it dies: the compile succeeds in-process with the same blob", () => {
+    const out = tempDir("kiln-builder-");
+    // Preloaded into every Node process of the command; only the builder (a forked child) has process.send.
+    const preload = join(out, "builder-dies.mjs");
+    writeFileSync(preload, "if (process.send) process.exit(7);\n");
+    const blobs = [false, true].map((dies) => {
+      const file = join(out, `${dies ? "died" : "normal"}.wasm`);
+      const env = { ...process.env, NODE_OPTIONS: dies ? `--import ${pathToFileURL(preload).href}` : "" };
+      const r = spawnSync(process.execPath, [CLI, "compile", LENET, "-o", file, "-q", "--calibration-count", "50"], { cwd: ROOT, encoding: "utf8", env });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      return readFileSync(file);
+    });
+    expect(blobs[0].equals(blobs[1])).toBe(true);
+  }, 120_000);
+});
