@@ -7,20 +7,19 @@ import { loadGraphModel } from "./frontends/graph-model.js";
 import { detectModelFormat } from "./frontends/detect-format.js";
 import { loadOnnxModel } from "./frontends/onnx/index.js";
 import { FLOAT_PIPELINE, INT8_PIPELINE, runPipeline, passNames, type Pass } from "./passes/pipeline.js";
-import type { Calibration, KeepFloat } from "./passes/quantize.js";
+import type { KeepFloat } from "./passes/quantize.js";
 import { codegenOf } from "./codegen/exact-float.js";
 import { layoutGraph, rawConstants } from "./codegen/layout.js";
-import { calibrate, pixelsToInputs, type CalibrationEvaluator, type CalibrationMethod } from "./quant/calibrate.js";
-import { calibrationSet, heldOutCount, type CalibrationSource } from "./quant/calibration-data.js";
-import { calibrationSetWarnings } from "./quant/calibration-checks.js";
-import { measureQuantError, type QuantReport } from "./quant/error-report.js";
+import type { CalibrationEvaluator, CalibrationMethod } from "./quant/calibrate.js";
+import type { CalibrationSource } from "./quant/calibration-data.js";
+import { calibrationOf, newSplit, reportOf, resealed, type CalibrationSplit } from "./quant/compile-report.js";
 import type { BufferRequest } from "./memory-plan.js";
 import { emitModelSource } from "./codegen/model-source.js";
 import { checkGeneratedSource } from "./codegen/source-guard.js";
 import { MAX_BLOB_MEMORY_BYTES, MAX_MODEL_JSON_BYTES, mib } from "./limits.js";
 import type { Layout } from "./codegen/layout.js";
 import { kernelLibrary, kernelsCalled } from "./codegen/kernels.js";
-import { buildManifest, type Manifest } from "./codegen/manifest.js";
+import { buildManifest, quantizationInfo, type Manifest } from "./codegen/manifest.js";
 import type { BuiltBlob } from "./built-blob.js";
 import { build, startToolchain } from "./toolchain.js";
 import { layerMacs } from "./ops/registry.js";
@@ -104,10 +103,12 @@ function loadTfjsJson(path: string): Graph {
   return model.format === "graph-model" ? loadGraphModel(path, model) : loadLayersModel(path, model);
 }
 
-/** The passes for a compile: the float pipeline, or the int8 one calibrated as the options say. */
-export function pipelineFor(options: CompileOptions): readonly Pass[] {
+/**
+ * The passes for a compile: the float pipeline, or the int8 one calibrated as the options say. `split` holds what
+ * calibration keeps back for the error report (compiler/quant/compile-report.ts).
+ */
+export function pipelineFor(options: CompileOptions, split: CalibrationSplit = newSplit()): readonly Pass[] {
   if (options.quantize === "none") return FLOAT_PIPELINE;
-  const split: CalibrationSplit = { calibrated: 0, heldOut: [], pixels: new Uint8Array(0), warnings: [] };
   return INT8_PIPELINE({
     pixelScale: options.pixelScale, pixelOffset: options.pixelOffset, log: options.log, keepFloat: options.keepFloat,
     calibrate: (graph) => calibrationOf(graph, options, split),
@@ -115,63 +116,8 @@ export function pipelineFor(options: CompileOptions): readonly Pass[] {
   });
 }
 
-/** What calibration kept back for the error report, handed from the calibrate callback to the report one. */
-interface CalibrationSplit {
-  calibrated: number;
-  /** The held-out images as the float graph takes them, and their pixels (the int8 input is quantized from these). */
-  heldOut: Float32Array[];
-  pixels: Uint8Array;
-  warnings: string[];
-}
-
-/** The quantize pass's calibration: the options' images (all but the held-out last ones) run through the fused float graph. */
-function calibrationOf(graph: Graph, options: CompileOptions, split: CalibrationSplit): Calibration {
-  const set = calibrationSet(graph, options.calibration, options.calibrationCount ?? 500);
-  const method = options.calibrationMethod ?? "minmax";
-  const held = heldOutCount(set.count, options.holdout ?? 0);
-  const calibrated = set.count - held;
-  const size = sizeOf(tensorOf(graph, graph.inputs[0]).shape);
-  const images = held > 0 ? `${set.description}: ${calibrated} for the ranges, the last ${held} held out for the error report` : set.description;
-  options.log?.(`calibrating on ${images} (${method})`);
-  const inputs = pixelsToInputs(graph, set.pixels, set.count, options.pixelScale, options.pixelOffset);
-  const ranges = calibrate(graph, inputs.slice(0, calibrated), method, { evaluator: options.calibrationEvaluator, progress: options.progress });
-  split.calibrated = calibrated;
-  split.heldOut = inputs.slice(calibrated);
-  split.pixels = set.pixels.subarray(calibrated * size, set.count * size);
-  split.warnings = [...(set.warnings ?? []), ...calibrationSetWarnings(set.pixels, set.count, size, calibrated)];
-  if (held === 0 && options.holdout !== 0 && options.holdout !== undefined) split.warnings.push(`only ${set.count} calibration image${set.count === 1 ? "" : "s"}: none held out, so no quantization error report`);
-  return { ranges, images, method };
-}
-
-/**
- * The report runs the JS int8 reference twice per image (end to end, and each layer alone), at ~0.15 GMAC/s on this
- * project's machine (mnist-cnn and MobileNetV2 alike). With holdout "auto", a budget of multiply-accumulates bounds its
- * cost to ~7 s of CPU: mnist-cnn (1.2 M MACs) and LeNet-5 measure all 50 held-out images, MobileNetV2-224 (300 M) 1.
- * A number of held-out images given explicitly (--holdout N) is measured whole.
- */
-export const REPORT_MAC_BUDGET = 1e9;
-
-/** How many of `heldOut` images the report measures for a model of `macs` per inference (at least one). */
-export function reportImages(heldOut: number, macs: number): number {
-  return Math.min(heldOut, Math.max(1, Math.floor(REPORT_MAC_BUDGET / (2 * Math.max(1, macs)))));
-}
-
-/** The error report on the held-out images (none without them); the counts and all warnings go to the graph's meta for the manifest. */
-function reportOf(float: Graph, quantized: Graph, options: CompileOptions, split: CalibrationSplit): QuantReport | undefined {
-  const macs = float.nodes.reduce((sum, node) => sum + layerMacs(float, node), 0);
-  const measured = options.holdout === "auto" ? reportImages(split.heldOut.length, macs) : split.heldOut.length;
-  const size = sizeOf(tensorOf(float, float.inputs[0]).shape);
-  const report = measured > 0
-    ? measureQuantError(float, quantized, split.heldOut.slice(0, measured),
-      { pixels: split.pixels.subarray(0, measured * size), pixelScale: options.pixelScale, pixelOffset: options.pixelOffset })
-    : undefined;
-  quantized.meta.calibrationCounts = { calibrated: split.calibrated, heldOut: split.heldOut.length };
-  quantized.meta.quantWarnings = [...split.warnings, ...(report?.warnings ?? [])];
-  return report;
-}
-
-export function optimize(graph: Graph, options: CompileOptions): Graph {
-  const passes = pipelineFor(options);
+export function optimize(graph: Graph, options: CompileOptions, split?: CalibrationSplit): Graph {
+  const passes = pipelineFor(options, split);
   const dump = options.dumpAfter;
   if (dump && !passNames(passes).includes(dump.pass)) {
     throw new KilnError(`--dump-after: no pass named ${quoteName(dump.pass)} (passes: ${passNames(passes).join(", ")})`);
@@ -200,8 +146,8 @@ function checkLabels(graph: Graph, labels: string[] | undefined): void {
 }
 
 /** Everything up to the toolchain: passes, layout, the AssemblyScript source (checked by the source guard), the manifest. */
-export function generateModel(input: Graph, options: CompileOptions): GeneratedModel {
-  const graph = optimize(input, options);
+export function generateModel(input: Graph, options: CompileOptions, split?: CalibrationSplit): GeneratedModel {
+  const graph = optimize(input, options, split);
   checkLabels(graph, options.labels);
   graph.meta.target = options.target;
   const int8 = options.quantize === "int8";
@@ -242,12 +188,24 @@ export function generateModel(input: Graph, options: CompileOptions): GeneratedM
 export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {
   // Before the passes: the toolchain loads on its own thread while they (and calibration) run.
   startToolchain();
-  const { graph, layout, source, manifest } = generateModel(input, options);
-  const built = await build({
+  // The error report changes only the manifest: it is measured while the builder compiles (split.measureLater).
+  const split = newSplit(true);
+  const { graph, layout, source, manifest } = generateModel(input, options, split);
+  const building = build({
     source, weights: layout.weights, weightsBase: layout.weightsBase, memoryBase: layout.end,
     simd: options.target === "simd", manifest: manifest as unknown as Record<string, unknown>,
   });
-  return { ...built, manifest: { ...manifest, contentHash: built.contentHash }, graph, source };
+  if (!split.measureLater) {
+    const built = await building;
+    return { ...built, manifest: { ...manifest, contentHash: built.contentHash }, graph, source };
+  }
+  // Measured first, so a failed build is not left unhandled meanwhile; the build's rejection surfaces at the await.
+  const measuring = split.measureLater();
+  building.catch(() => undefined);
+  await measuring;
+  const reported: Manifest = { ...manifest, quantization: quantizationInfo(graph) };
+  const built = await resealed(await building, reported);
+  return { ...built, manifest: { ...reported, contentHash: built.contentHash }, graph, source };
 }
 
 export async function compileFile(path: string, options: CompileOptions): Promise<CompiledModel> {

@@ -5,7 +5,8 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileFile, DEFAULT_COMPILE_OPTIONS, loadModel, optimize, type CompiledModel, type CompileOptions } from "../compiler/compile.js";
+import { compileFile, DEFAULT_COMPILE_OPTIONS, generateModel, loadModel, optimize, type CompiledModel, type CompileOptions } from "../compiler/compile.js";
+import { build } from "../compiler/toolchain.js";
 import { heldOutCount, pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { calibrate, pixelsToInputs } from "../compiler/quant/calibrate.js";
 import { quantizeGraph } from "../compiler/quant/quantize.js";
@@ -138,6 +139,15 @@ describe("the quantization error report", () => {
     expect(one.manifest.quantization!.warnings!.some((w) => /none held out/.test(w))).toBe(true);
     const again = await compileFile(modelJson, options(pixels));
     expect(Buffer.from(again.wasm).equals(Buffer.from(compiled.wasm))).toBe(true);
+    // compileFile measures the report while the blob builds and seals the manifest again; built in one go, it is the same file.
+    const generated = generateModel(loadModel(modelJson), options(pixels));
+    expect(generated.manifest.quantization!.report).toBeDefined();
+    const direct = await build({
+      source: generated.source, weights: generated.layout.weights, weightsBase: generated.layout.weightsBase, memoryBase: generated.layout.end,
+      simd: true, manifest: generated.manifest as unknown as Record<string, unknown>,
+    });
+    expect(Buffer.from(direct.wasm).equals(Buffer.from(compiled.wasm))).toBe(true);
+    expect(compiled.sizes.total).toBe(compiled.wasm.length);
   });
 
   it("round-trips through the blob's manifest and kiln inspect", async () => {

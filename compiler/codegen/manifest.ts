@@ -21,7 +21,7 @@ function tensorInfo(graph: Graph, name: string): TensorInfo {
 }
 
 /** What the int8 ranges came from, and the error report on the held-out images when the compile made one. */
-function quantizationInfo(graph: Graph): NonNullable<Manifest["quantization"]> {
+export function quantizationInfo(graph: Graph): NonNullable<Manifest["quantization"]> {
   const meta = graph.meta as { calibration: { images: string; method: string }; inputExact?: boolean; calibrationCounts?: { calibrated: number; heldOut: number };
     quantWarnings?: string[]; quantReport?: QuantReport };
   return {

@@ -128,6 +128,28 @@ function runAlone(quantized: Graph, node: Node, floatOf: (name: string) => Float
 
 /** The report over `heldOut` (see the top of this file); warnings name low-SQNR layers and low agreement. */
 export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions = {}): QuantReport {
+  const steps = measureSteps(float, quantized, heldOut, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same report, yielding to the event loop after each image: a compile measures it while its builder process
+ * compiles the blob, and the build request must reach that process meanwhile.
+ */
+export async function measureQuantErrorAsync(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions = {}): Promise<QuantReport> {
+  const steps = measureSteps(float, quantized, heldOut, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The measurement, one held-out image per step. */
+function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions): Generator<void, QuantReport> {
   const started = performance.now();
   const nodes = comparedNodes(float, quantized);
   const alias = floatNames(float, quantized);
@@ -140,7 +162,7 @@ export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float
   const inputTensor = tensorOf(quantized, quantized.inputs[0]);
   const size = sizeOf(inputTensor.shape);
   let agree = 0;
-  heldOut.forEach((x, image) => {
+  for (const [image, x] of heldOut.entries()) {
     const floats = runner ? runner.run(x) : runFloatAll(float, x);
     const floatOf = (name: string): Float32Array => {
       const v = floats.get(alias.get(name) ?? name);
@@ -166,7 +188,8 @@ export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float
     });
     const outName = quantized.outputs[0];
     if (argmax(floatOf(outName)) === argmax(dequantized(ints.get(outName)!, tensorOf(quantized, outName).quant))) agree++;
-  });
+    yield;
+  }
   const layers: QuantLayerReport[] = nodes.map((node, i) => {
     const e = energy[i], quant = tensorOf(quantized, node.outputs[0]).quant;
     return {
