@@ -67,7 +67,7 @@ for (const model of process.argv.slice(2).length ? process.argv.slice(2) : ["len
   const rx = new RegExp(`^rx: ${RX_TEST_BYTES} bytes, 0 out of place `, "m").test(text);
   const monotonic = /^cycles: \d+ reads across 3 wraps, 0 backwards$/m.test(text);
   const afterStop = /^out-after-stop: (.*)$/m.exec(text)?.[1]?.trim();
-  const stopped = /^run limit 500 ms: stopped after \d+ ms: stopped: /m.test(text);
+  const stopped = /^run limit 10 ms: stopped after \d+ ms: stopped: /m.test(text);
   const ok = monotonic && stopped && afterStop === hex && board === hex && byLayer === hex && rx && !/FAIL/.test(text);
   console.log(`node: ${hex}`);
   console.log(`${model}: board ${ok ? "equals" : "DIFFERS FROM"} Node (${((Date.now() - started) / 1000).toFixed(1)} s wall)`);
