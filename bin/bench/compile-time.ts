@@ -12,6 +12,8 @@ export interface CompileTiming {
   parentMs: number;
   /** Median time from the build request to the blob: what the builder (started with the process) still had to do. */
   buildMs: number;
+  /** Median time from the blob to the process's exit (the error report's measurement may outlast the build; writing the file). */
+  afterMs: number;
   runs: number;
 }
 
@@ -24,7 +26,7 @@ function median(values: number[]): number {
 /** Runs `kiln compile <model> <args>` `runs` times (each a fresh process, nothing cached between them). */
 export function timeCompiles(modelJson: string, args: string[], out: string, runs = 5): CompileTiming {
   const cli = join(repoRoot(), "dist", "bin", "kiln.js");
-  const walls: number[] = [], parents: number[] = [], builds: number[] = [];
+  const walls: number[] = [], parents: number[] = [], builds: number[] = [], afters: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const r = spawnSync(process.execPath, [cli, "compile", modelJson, "-o", out, "--quiet", ...args], {
@@ -36,10 +38,12 @@ export function timeCompiles(modelJson: string, args: string[], out: string, run
     if (!timing) throw new Error(`kiln compile printed no build timing line: ${r.stderr}`);
     parents.push(Number(timing[1]));
     builds.push(Number(timing[2]) - Number(timing[1]));
+    afters.push(Math.max(0, walls[i] - Number(timing[2])));
   }
-  return { ms: median(walls), parentMs: median(parents), buildMs: median(builds), runs };
+  return { ms: median(walls), parentMs: median(parents), buildMs: median(builds), afterMs: median(afters), runs };
 }
 
 export function compileTimingText(t: CompileTiming): string {
-  return `${(t.ms / 1000).toFixed(2)} s (compiler ${(t.parentMs / 1000).toFixed(2)} s, then build ${(t.buildMs / 1000).toFixed(2)} s; median of ${t.runs} fresh processes)`;
+  const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  return `${s(t.ms)} (compiler until the build request ${s(t.parentMs)}, build ${s(t.buildMs)}, after the blob ${s(t.afterMs)}; medians of ${t.runs} fresh processes)`;
 }
