@@ -1,7 +1,7 @@
 // A small, strict command-line parser: every option declared with its type and default, parsed into values of those
 // types (a command reads `options.runs` as a number, no casts); unknown options are usage errors with a suggestion.
 import { UsageError } from "../compiler/errors.js";
-import { didYouMean } from "./suggest.js";
+import { didYouMean } from "../compiler/suggest.js";
 
 interface OptionBase {
   description: string;

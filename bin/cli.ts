@@ -4,7 +4,7 @@ import { helpText, type CommandSpec } from "./args.js";
 import { runMain } from "./cli-main.js";
 import { processIo, type Io } from "./io.js";
 import { versionLine } from "./version.js";
-import { didYouMean } from "./suggest.js";
+import { didYouMean } from "../compiler/suggest.js";
 
 interface Command { spec: CommandSpec; run(argv: string[], io: Io): Promise<void> }
 

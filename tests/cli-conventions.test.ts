@@ -6,7 +6,7 @@ import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../compiler/errors.js";
 import { defineCommand, helpText, parseArgs } from "../bin/args.js";
-import { closestNames, didYouMean, editDistance } from "../bin/suggest.js";
+import { closestNames, didYouMean, editDistance } from "../compiler/suggest.js";
 import { inspectBlob } from "../runtime/model.js";
 import { ROOT, CLI } from "./device-helpers.js";
 import { tempDir } from "./helpers.js";

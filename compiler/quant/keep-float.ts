@@ -3,7 +3,7 @@ import { attrString, tensorOf, type Graph, type Node } from "../ir.js";
 import { fileText, fileTextList, KilnError, quoteName } from "../errors.js";
 import { ACTIVATION_CODES } from "../ops/op.js";
 import { allFinite } from "../ops/float-dot.js";
-import { didYouMean } from "../../bin/suggest.js";
+import { didYouMean } from "../suggest.js";
 
 /**
  * Why `node` cannot run in float inside an int8 blob, or undefined if it can. A kept layer must compute exactly its
