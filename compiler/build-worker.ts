@@ -11,7 +11,8 @@ export type BuildReply =
 
 // Started now, while the parent is still calibrating: that overlap is the point of this builder. It loads the
 // toolchain and parses asc's standard library (asc-compile.ts); a failure surfaces, with its message, from the
-// first build.
+// first build. Later builds parse it when they come: by then the parser runs optimized (~0.07 s instead of ~0.3 s),
+// and preparing one that never comes (`kiln compile` builds once) would take CPU from the parent's error report.
 prepareCompile();
 
 // One build at a time, in order, as they would run in the parent.
@@ -25,8 +26,6 @@ function handle({ id, input }: BuildRequest, reply: (r: BuildReply) => void): vo
       const err = e as Error;
       reply({ id, error: { message: err.message, stack: err.stack, exitCode: e instanceof KilnError ? e.exitCode : undefined } });
     }
-    // The next build's standard library, parsed while this process waits for it.
-    prepareCompile();
   });
 }
 
