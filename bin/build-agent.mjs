@@ -10,9 +10,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const outfile = resolve(root, "dist/kiln-agent.mjs");
 const { version } = JSON.parse(readFileSync(resolve(root, "package.json"), "utf8"));
 
-// What the agent must never carry: the compiler (beyond its small error classes), TF.js, ONNX, AssemblyScript,
-// or any npm package at all (the agent uses Node's own modules only).
-const allowed = (input) => !input.startsWith("node_modules/") && (!input.startsWith("compiler/") || input === "compiler/errors.ts");
+// What the agent must never carry: the compiler (beyond its small error classes and the option parser's
+// did-you-mean), TF.js, ONNX, AssemblyScript, or any npm package at all (the agent uses Node's own modules only).
+const COMPILER_FILES_ALLOWED = new Set(["compiler/errors.ts", "compiler/suggest.ts"]);
+const allowed = (input) => !input.startsWith("node_modules/") && (!input.startsWith("compiler/") || COMPILER_FILES_ALLOWED.has(input));
 
 const banner = [
   "#!/usr/bin/env node",
