@@ -15,6 +15,28 @@
   return roundClamp(<f32>acc * m, zp, lo, hi);
 }
 
+/** The f32 bits of 1.5·2^23: adding it to a v with |v| ≤ 2^22 leaves round-half-even(v) in the low bits. */
+const ROUNDING_BITS: i32 = 0x4B400000;
+
+/** requantMagic's bitsLessZp for output zero point zp. */
+@inline export function roundingBitsLessZp(zp: i32): i32 {
+  return ROUNDING_BITS - zp;
+}
+
+/**
+ * `requant` by magic-number rounding (why it is exact: requant-magic.ts): f32(acc)·m clamped in f32 to
+ * [lo − zp, hi − zp] (integers, so clamping commutes with rounding), then v + 1.5·2^23 holds round-half-even(v) in
+ * its low bits. The scalar target's kernels use it: on a microcontroller without an FPU every f32 operation is a
+ * library call, and this one skips nearest, trunc_sat and the integer clamp. acc·m is never NaN (m is finite).
+ * loLessZp, hiLessZp: f32(lo − zp), f32(hi − zp); bitsLessZp: roundingBitsLessZp(zp).
+ */
+@inline export function requantMagic(acc: i32, m: f32, loLessZp: f32, hiLessZp: f32, bitsLessZp: i32): i32 {
+  let v = <f32>acc * m;
+  v = v < loLessZp ? loLessZp : v;
+  v = v > hiLessZp ? hiLessZp : v;
+  return reinterpret<i32>(v + reinterpret<f32>(ROUNDING_BITS)) - bitsLessZp;
+}
+
 /**
  * `requant` four lanes at once (SIMD builds only). Clamping to [lo − zp, hi − zp] before adding zp gives what
  * roundClamp's ±512 limit and [lo, hi] clamp give (lo, hi and zp are int8, far inside ±512), with two f32 constants

@@ -11,7 +11,7 @@
 // row, per tap (the row's KW·C taps padded to even with zeros): 4 bytes, one per channel. The input zero point is
 // folded into the bias (as in conv-i8.ts), which is added after the sums are split, exactly as conv_i8 adds it.
 // The window walk is written out for the fused pool, as in every kernel that has one (why: common.ts).
-import { requant } from "./common";
+import { requantMagic, roundingBitsLessZp } from "./common";
 
 /** The left pixel's sum in a pair accumulator. */
 @inline function leftOf(a: i64): i32 {
@@ -97,12 +97,15 @@ let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0, sum4: i64 = 0, sum5: i64 = 0, s
   store<i64>(q, 0);
 }
 
-/** Requantizes channel o of the left pixel (at out) and, if `two`, of the right one (OC bytes further). */
-@inline export function storePair(out: usize, o: i32, a: i64, two: bool, bias: usize, mult: usize, OC: i32, zpOut: i32, lo: i32, hi: i32): void {
+/**
+ * Requantizes channel o of the left pixel (at out) and, if `two`, of the right one (OC bytes further).
+ * fLo, fHi, bits: requantMagic's loLessZp, hiLessZp, bitsLessZp (common.ts).
+ */
+@inline export function storePair(out: usize, o: i32, a: i64, two: bool, bias: usize, mult: usize, OC: i32, fLo: f32, fHi: f32, bits: i32): void {
   const b = load<i32>(bias + (<usize>o << 2)), m = load<f32>(mult + (<usize>o << 2));
   const at = out + <usize>o;
-  store<i8>(at, <i8>requant(leftOf(a) + b, m, zpOut, lo, hi));
-  if (two) store<i8>(at + <usize>OC, <i8>requant(rightOf(a) + b, m, zpOut, lo, hi));
+  store<i8>(at, <i8>requantMagic(leftOf(a) + b, m, fLo, fHi, bits));
+  if (two) store<i8>(at + <usize>OC, <i8>requantMagic(rightOf(a) + b, m, fLo, fHi, bits));
 }
 
 /** One (or, if `two`, both) conv sums of a pair folded into a pool window's max or (relu'd) sum. */
@@ -117,11 +120,11 @@ let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0, sum4: i64 = 0, sum5: i64 = 0, s
 }
 
 /** Requantizes a pool window's result for channel o < OC (an avg window's multiplier divided by its count). */
-@inline function storePooled(out: usize, o: i32, r: i32, count: i32, isMax: bool, mult: usize, OC: i32, zpOut: i32, lo: i32, hi: i32): void {
+@inline function storePooled(out: usize, o: i32, r: i32, count: i32, isMax: bool, mult: usize, OC: i32, fLo: f32, fHi: f32, bits: i32): void {
   if (o >= OC) return;
   let m = load<f32>(mult + (<usize>o << 2));
   if (!isMax) m = m / <f32>count;
-  store<i8>(out + <usize>o, <i8>requant(r, m, zpOut, lo, hi));
+  store<i8>(out + <usize>o, <i8>requantMagic(r, m, fLo, fHi, bits));
 }
 
 /** conv_i8's contract (conv-i8.ts), plus xq: scratch for HP·WP·C + 3 i64 pairs. */
@@ -129,6 +132,7 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
   OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32,
   pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
   widenPairs(x, xq, HP * WP * C, SW * C);
+  const fLo = <f32>(lo - zpOut), fHi = <f32>(hi - zpOut), bits = roundingBitsLessZp(zpOut);
   const taps = (KW * C + 1) & ~1;
   const rowBytes = <usize>taps << 3, rowStep = <usize>(WP * C) << 3;
   const gBytes = <usize>(KH * taps) << 2;
@@ -147,19 +151,19 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
         for (let g = 0; g < groups; g++) {
           const a0 = accumulate8(xr, dRow, w + <usize>g * gBytes, KH, rowBytes, rowStep);
           const o = g << 2;
-          storePair(out, o, a0, two, bias, mult, OC, zpOut, lo, hi);
-          if (twoRows) storePair(outB, o, sum4, two, bias, mult, OC, zpOut, lo, hi);
+          storePair(out, o, a0, two, bias, mult, OC, fLo, fHi, bits);
+          if (twoRows) storePair(outB, o, sum4, two, bias, mult, OC, fLo, fHi, bits);
           if (o + 1 < OC) {
-            storePair(out, o + 1, sum1, two, bias, mult, OC, zpOut, lo, hi);
-            if (twoRows) storePair(outB, o + 1, sum5, two, bias, mult, OC, zpOut, lo, hi);
+            storePair(out, o + 1, sum1, two, bias, mult, OC, fLo, fHi, bits);
+            if (twoRows) storePair(outB, o + 1, sum5, two, bias, mult, OC, fLo, fHi, bits);
           }
           if (o + 2 < OC) {
-            storePair(out, o + 2, sum2, two, bias, mult, OC, zpOut, lo, hi);
-            if (twoRows) storePair(outB, o + 2, sum6, two, bias, mult, OC, zpOut, lo, hi);
+            storePair(out, o + 2, sum2, two, bias, mult, OC, fLo, fHi, bits);
+            if (twoRows) storePair(outB, o + 2, sum6, two, bias, mult, OC, fLo, fHi, bits);
           }
           if (o + 3 < OC) {
-            storePair(out, o + 3, sum3, two, bias, mult, OC, zpOut, lo, hi);
-            if (twoRows) storePair(outB, o + 3, sum7, two, bias, mult, OC, zpOut, lo, hi);
+            storePair(out, o + 3, sum3, two, bias, mult, OC, fLo, fHi, bits);
+            if (twoRows) storePair(outB, o + 3, sum7, two, bias, mult, OC, fLo, fHi, bits);
           }
         }
       }
@@ -213,10 +217,10 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
           }
           wy += twoRows ? 2 : 1;
         }
-        storePooled(out, o, r0, count, isMax, mult, OC, zpOut, lo, hi);
-        storePooled(out, o + 1, r1, count, isMax, mult, OC, zpOut, lo, hi);
-        storePooled(out, o + 2, r2, count, isMax, mult, OC, zpOut, lo, hi);
-        storePooled(out, o + 3, r3, count, isMax, mult, OC, zpOut, lo, hi);
+        storePooled(out, o, r0, count, isMax, mult, OC, fLo, fHi, bits);
+        storePooled(out, o + 1, r1, count, isMax, mult, OC, fLo, fHi, bits);
+        storePooled(out, o + 2, r2, count, isMax, mult, OC, fLo, fHi, bits);
+        storePooled(out, o + 3, r3, count, isMax, mult, OC, fLo, fHi, bits);
       }
     }
   }

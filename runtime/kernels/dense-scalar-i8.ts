@@ -3,12 +3,12 @@
 // inputs per loop step share the loop's bookkeeping; every weight load uses a constant offset from one pointer.
 // Weights (compiler/codegen/dense-int8.ts packDenseWeightsScalar): per group of 4 output channels, per 4 inputs
 // (C padded to 4 with zero weights): 16 bytes, [input][channel]. The input zero point is folded into the bias.
-import { requant } from "./common";
+import { requantMagic, roundingBitsLessZp } from "./common";
 
-/** Requantizes channel o's sum (plus its bias) into y[o]. */
-@inline function storeChannel(y: usize, o: i32, acc: i32, bias: usize, mult: usize, zpOut: i32, lo: i32, hi: i32): void {
+/** Requantizes channel o's sum (plus its bias) into y[o]; fLo, fHi, bits: requantMagic's (common.ts). */
+@inline function storeChannel(y: usize, o: i32, acc: i32, bias: usize, mult: usize, fLo: f32, fHi: f32, bits: i32): void {
   const at = <usize>o << 2;
-  store<i8>(y + <usize>o, <i8>requant(acc + load<i32>(bias + at), load<f32>(mult + at), zpOut, lo, hi));
+  store<i8>(y + <usize>o, <i8>requantMagic(acc + load<i32>(bias + at), load<f32>(mult + at), fLo, fHi, bits));
 }
 
 /**
@@ -20,6 +20,7 @@ import { requant } from "./common";
 export function dense_scalar_i8(x: usize, w: usize, bias: usize, mult: usize, y: usize, C: i32, OC: i32,
   zpOut: i32, lo: i32, hi: i32): void {
   const xEnd = x + <usize>((C + 3) & ~3);
+  const fLo = <f32>(lo - zpOut), fHi = <f32>(hi - zpOut), bits = roundingBitsLessZp(zpOut);
   let wp = w;
   for (let o = 0; o < OC; o += 4) {
     let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -34,9 +35,9 @@ export function dense_scalar_i8(x: usize, w: usize, bias: usize, mult: usize, y:
       wp += 16;
       v0 = <i32>load<i8>(xp); v1 = <i32>load<i8>(xp, 1); v2 = <i32>load<i8>(xp, 2); v3 = <i32>load<i8>(xp, 3);
     } while (xp < xEnd);
-    storeChannel(y, o, a0, bias, mult, zpOut, lo, hi);
-    if (o + 1 < OC) storeChannel(y, o + 1, a1, bias, mult, zpOut, lo, hi);
-    if (o + 2 < OC) storeChannel(y, o + 2, a2, bias, mult, zpOut, lo, hi);
-    if (o + 3 < OC) storeChannel(y, o + 3, a3, bias, mult, zpOut, lo, hi);
+    storeChannel(y, o, a0, bias, mult, fLo, fHi, bits);
+    if (o + 1 < OC) storeChannel(y, o + 1, a1, bias, mult, fLo, fHi, bits);
+    if (o + 2 < OC) storeChannel(y, o + 2, a2, bias, mult, fLo, fHi, bits);
+    if (o + 3 < OC) storeChannel(y, o + 3, a3, bias, mult, fLo, fHi, bits);
   }
 }

@@ -3,6 +3,7 @@
 // depthwise window has only KH·KW taps). Four channels per pass: at each tap their four input pairs sit side by side
 // (constant offsets from one pointer), as do their four weights. Weights (compiler/codegen/depthwise-scalar-int8.ts):
 // per group of 4 channels, per tap (ky, kx): 4 int8, zero beyond C. The input zero point is folded into the bias.
+import { roundingBitsLessZp } from "./common";
 import { storePair, widenPairs } from "./conv-scalar-i8";
 
 /**
@@ -12,6 +13,7 @@ import { storePair, widenPairs } from "./conv-scalar-i8";
 export function depthwise_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
   OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32): void {
   widenPairs(x, xq, HP * WP * C, SW * C);
+  const fLo = <f32>(lo - zpOut), fHi = <f32>(hi - zpOut), bits = roundingBitsLessZp(zpOut);
   const groups = (C + 3) >> 2;
   const tapStep = <usize>C << 3, rowStep = <usize>(WP * C) << 3, rowBytes = <usize>KW * tapStep;
   const gBytes = <usize>(KH * KW) << 2;
@@ -37,10 +39,10 @@ export function depthwise_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, 
           row += rowStep;
         }
         const o = g << 2;
-        storePair(out, o, a0, two, bias, mult, C, zpOut, lo, hi);
-        if (o + 1 < C) storePair(out, o + 1, a1, two, bias, mult, C, zpOut, lo, hi);
-        if (o + 2 < C) storePair(out, o + 2, a2, two, bias, mult, C, zpOut, lo, hi);
-        if (o + 3 < C) storePair(out, o + 3, a3, two, bias, mult, C, zpOut, lo, hi);
+        storePair(out, o, a0, two, bias, mult, C, fLo, fHi, bits);
+        if (o + 1 < C) storePair(out, o + 1, a1, two, bias, mult, C, fLo, fHi, bits);
+        if (o + 2 < C) storePair(out, o + 2, a2, two, bias, mult, C, fLo, fHi, bits);
+        if (o + 3 < C) storePair(out, o + 3, a3, two, bias, mult, C, fLo, fHi, bits);
       }
     }
   }
