@@ -76,14 +76,17 @@ function cell(before: number | undefined, after: number | undefined, macs: numbe
 
 function table(name: string, after: BlobCost, before: BlobCost | undefined): string[] {
   const b = before !== undefined;
+  // A measure neither side has (--no-interp, --no-board, a tool missing) gets no column.
+  const showInstr = after.instructions !== undefined || before?.instructions !== undefined;
+  const showCycles = after.cycles !== undefined || before?.cycles !== undefined;
   const cols = [{ header: "layer" }, { header: "kernels" }, { header: "MACs", align: "right" as const },
-    { header: `wasm instr/MAC${b ? " before → after" : ""}`, align: "right" as const },
-    { header: `board cycles/MAC${b ? " before → after" : ""}`, align: "right" as const }];
-  const rows = after.layers.map((l, i) => {
-    const o = before?.layers[i];
-    return [l.name, l.kernels.join("+") || "-", l.macs.toLocaleString("en-US"), cell(o?.instructions, l.instructions, l.macs, b), cell(o?.cycles, l.cycles, l.macs, b)];
-  });
-  rows.push(["whole run()", "", after.macs.toLocaleString("en-US"), cell(before?.instructions, after.instructions, after.macs, b), cell(before?.cycles, after.cycles, after.macs, b)]);
+    ...(showInstr ? [{ header: `wasm instr/MAC${b ? " before → after" : ""}`, align: "right" as const }] : []),
+    ...(showCycles ? [{ header: `board cycles/MAC${b ? " before → after" : ""}`, align: "right" as const }] : [])];
+  const row = (label: string, kernels: string, macs: number, o: { instructions?: number; cycles?: number } | undefined,
+    n: { instructions?: number; cycles?: number }): string[] => [label, kernels, macs.toLocaleString("en-US"),
+    ...(showInstr ? [cell(o?.instructions, n.instructions, macs, b)] : []), ...(showCycles ? [cell(o?.cycles, n.cycles, macs, b)] : [])];
+  const rows = after.layers.map((l, i) => row(l.name, l.kernels.join("+") || "-", l.macs, before?.layers[i], l));
+  rows.push(row("whole run()", "", after.macs, before, after));
   const size = b ? `blob ${before.blobBytes.toLocaleString("en-US")} → ${after.blobBytes.toLocaleString("en-US")} bytes` : `blob ${after.blobBytes.toLocaleString("en-US")} bytes`;
   const totals = after.cycles !== undefined ? `; run() ${(after.cycles / 1e6).toFixed(1)} M cycles${b && before.cycles !== undefined ? ` (before ${(before.cycles / 1e6).toFixed(1)} M)` : ""}` : "";
   const equal = [before, after].filter((c) => c?.boardEqualsNode !== undefined).every((c) => c?.boardEqualsNode) ? "" : "; BOARD OUTPUT DIFFERS FROM NODE";
