@@ -188,7 +188,7 @@ export function generateModel(input: Graph, options: CompileOptions, split?: Cal
 export async function compileGraph(input: Graph, options: CompileOptions): Promise<CompiledModel> {
   // Before the passes: the toolchain loads on its own thread while they (and calibration) run.
   startToolchain();
-  // The error report changes only the manifest: it is measured while the builder compiles (split.measureLater).
+  // The error report changes only the manifest: it is measured on the blob, then sealed in (split.measureLater).
   const split = newSplit(true);
   const { graph, layout, source, manifest } = generateModel(input, options, split);
   const building = build({
@@ -199,8 +199,8 @@ export async function compileGraph(input: Graph, options: CompileOptions): Promi
     const built = await building;
     return { ...built, manifest: { ...manifest, contentHash: built.contentHash }, graph, source };
   }
-  // Measured first, so a failed build is not left unhandled meanwhile; the build's rejection surfaces at the await.
-  const measuring = split.measureLater();
+  // Measured on the blob (its float side while it builds); a failed build's rejection surfaces at the await.
+  const measuring = split.measureLater(building, layout);
   building.catch(() => undefined);
   await measuring;
   const reported: Manifest = { ...manifest, quantization: quantizationInfo(graph) };

@@ -6,14 +6,15 @@
 //              nodes that exist only here (quantize/dequantize steps of a mixed graph) are skipped in the layer list
 //   heldOut    float inputs exactly as the float graph takes them (pixelsToInputs of images NOT used for calibration)
 //   options    pixels: the same images as uint8, so the int8 input is quantized exactly as the runtime quantizes
-//              pixels (without them, each float is quantized as the runtime quantizes a float input)
-// Cost: one float run, one int8 reference run and one more int8 reference run of every layer alone, per image.
+//              pixels (without them, each float is quantized as the runtime quantizes a float input); int8: where the
+//              int8 values come from (int8-values.ts: the JS reference by default, or the built blob, bit for bit equal)
+// Cost per image: one float run, one int8 run end to end and one more int8 run of every layer alone.
 import { sizeOf, tensorOf, type Graph, type Node, type QuantParams, type TensorData } from "../ir.js";
 import { runFloatAll } from "../interpreter.js";
-import { quantizePixels, runInt8All } from "../int8-interpreter.js";
-import { opDef } from "../ops/registry.js";
+import { quantizePixels } from "../int8-interpreter.js";
 import { quoteName } from "../errors.js";
 import { float64Runner } from "./float64-runner.js";
+import { referenceValues, type Int8Values } from "./int8-values.js";
 import type { QuantLayerReport, QuantReport } from "../../runtime/manifest.js";
 
 export type { QuantLayerReport, QuantReport };
@@ -36,6 +37,8 @@ export interface MeasureOptions {
   pixelOffset?: number;
   /** Own-SQNR warning threshold in dB (default LOW_SQNR_DB). */
   lowSqnrDb?: number;
+  /** Where the int8 values come from (default: the JS reference interpreter). */
+  int8?: Int8Values;
 }
 
 /** Signal and noise energy of one comparison, summed over images (f64 sums of f64 squares). */
@@ -111,24 +114,25 @@ function comparedNodes(float: Graph, quantized: Graph): Node[] {
   return quantized.nodes.filter((n) => floatByName.get(n.name)?.outputs[0] === n.outputs[0]);
 }
 
-/** Runs `node` alone in the quantized graph on the float graph's values of its inputs (quantized where it takes int8). */
-function runAlone(quantized: Graph, node: Node, floatOf: (name: string) => Float32Array): TensorData {
-  const def = opDef(node);
-  const shapes = node.inputs.map((n) => tensorOf(quantized, n).shape);
-  const out = tensorOf(quantized, node.outputs[0]);
-  const inputs = node.inputs.map((name): TensorData => {
-    const t = tensorOf(quantized, name);
-    if (t.data) return t.data;
-    return t.dtype === "int8" ? quantizeLikeRuntime(floatOf(name), t.quant!) : floatOf(name);
-  });
-  if (out.dtype === "float32") return def.float(node, inputs as Float32Array[], shapes, out.shape);
-  if (!def.int8) throw new Error(`internal: node ${quoteName(node.name)} has no int8 reference`);
-  return def.int8(node, inputs, shapes, out.shape);
+/** The float values the report reads: every compared node's output and non-constant inputs (as floatNames maps them). */
+function floatsRead(quantized: Graph, nodes: Node[], alias: Map<string, string>): string[] {
+  const names = new Set<string>();
+  for (const node of nodes) {
+    for (const name of [node.outputs[0], ...node.inputs]) if (!tensorOf(quantized, name).data) names.add(alias.get(name) ?? name);
+  }
+  return [...names];
+}
+
+/** The float graph's values on one input at a time (views the next run overwrites): the fast f64 kernels where they run. */
+function floatRun(float: Graph): (x: Float32Array) => Map<string, Float32Array> {
+  const runner = float64Runner(float);
+  return runner ? (x) => runner.run(x) : (x) => runFloatAll(float, x);
 }
 
 /** The report over `heldOut` (see the top of this file); warnings name low-SQNR layers and low agreement. */
 export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions = {}): QuantReport {
-  const steps = measureSteps(float, quantized, heldOut, options);
+  const run = floatRun(float);
+  const steps = measureSteps(float, quantized, heldOut, options, options.int8 ?? referenceValues(quantized), (_i, x) => run(x));
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
@@ -136,20 +140,48 @@ export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float
 }
 
 /**
- * The same report, yielding to the event loop after each image: a compile measures it while its builder process
- * compiles the blob, and the build request must reach that process meanwhile.
+ * Float values of held-out images computed while the int8 values are not ready yet (a compile's blob is building), at
+ * most this many bytes of them: all of a small model's images (mnist-cnn: 29 KB each), a few of a big one's
+ * (MobileNetV2-224: 28 MB each).
  */
-export async function measureQuantErrorAsync(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions = {}): Promise<QuantReport> {
-  const steps = measureSteps(float, quantized, heldOut, options);
+export const EARLY_FLOAT_BYTES = 128 << 20;
+
+/**
+ * The same report with int8 values that come later (`int8`: the blob being built). Meanwhile it computes the float side
+ * of the first images, yielding to the event loop after each (the build request must reach the builder); its
+ * `seconds` count the time spent measuring, not waiting.
+ */
+export async function measureQuantErrorAsync(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions, int8: Promise<Int8Values>): Promise<QuantReport> {
+  let ready = false;
+  int8.then(() => { ready = true; }, () => { ready = true; });
+  const started = performance.now();
+  const run = floatRun(float);
+  const wanted = floatsRead(quantized, comparedNodes(float, quantized), floatNames(float, quantized));
+  const early: Map<string, Float32Array>[] = [];
+  let bytes = 0;
+  while (!ready && early.length < heldOut.length && bytes < EARLY_FLOAT_BYTES) {
+    const values = run(heldOut[early.length]);
+    early.push(new Map(wanted.map((name) => [name, values.get(name)!.slice()])));
+    bytes += wanted.reduce((sum, name) => sum + early.at(-1)!.get(name)!.byteLength, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const busy = performance.now() - started;
+  const values = await int8;
+  const steps = measureSteps(float, quantized, heldOut, options, values, (i, x) => {
+    const known = early[i];
+    if (!known) return run(x);
+    delete early[i];
+    return known;
+  });
   for (;;) {
     const step = steps.next();
-    if (step.done) return step.value;
-    await new Promise((resolve) => setImmediate(resolve));
+    if (step.done) return { ...step.value, seconds: step.value.seconds! + busy / 1000 };
   }
 }
 
-/** The measurement, one held-out image per step. */
-function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions): Generator<void, QuantReport> {
+/** The measurement, one held-out image per step; `floatsOf(i, x)` gives the float graph's values on image i (input x). */
+function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions, int8: Int8Values,
+  floatsOf: (image: number, x: Float32Array) => Map<string, Float32Array>): Generator<void, QuantReport> {
   const started = performance.now();
   const nodes = comparedNodes(float, quantized);
   const alias = floatNames(float, quantized);
@@ -158,12 +190,13 @@ function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], 
     const shape = tensorOf(quantized, node.outputs[0]).shape;
     energy[i].channels = Array.from({ length: shape[shape.length - 1] ?? 1 }, () => new Energy());
   });
-  const runner = float64Runner(float);
   const inputTensor = tensorOf(quantized, quantized.inputs[0]);
   const size = sizeOf(inputTensor.shape);
+  const outName = quantized.outputs[0];
+  const compared = [...new Set([...nodes.map((node) => node.outputs[0]), outName])];
   let agree = 0;
   for (const [image, x] of heldOut.entries()) {
-    const floats = runner ? runner.run(x) : runFloatAll(float, x);
+    const floats = floatsOf(image, x);
     const floatOf = (name: string): Float32Array => {
       const v = floats.get(alias.get(name) ?? name);
       if (!v) throw new Error(`internal: no float value for tensor ${quoteName(name)}`);
@@ -176,17 +209,20 @@ function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], 
         ? quantizePixels(quantized, pixels.subarray(image * size, (image + 1) * size), pixelScale, pixelOffset)
         : quantizeLikeRuntime(x, inputTensor.quant!);
     }
-    // A mixed graph's interpreter returns float values for layers kept in float: both kinds are TensorData.
-    const ints = runInt8All(quantized, input as Int8Array) as Map<string, TensorData>;
+    const ints = int8.endToEnd(input, compared);
+    // Alone, a layer takes the float model's values at its inputs, quantized where it takes int8.
+    const inputOf = (name: string): TensorData => {
+      const t = tensorOf(quantized, name);
+      return t.dtype === "int8" ? quantizeLikeRuntime(floatOf(name), t.quant!) : floatOf(name);
+    };
     nodes.forEach((node, i) => {
       const out = tensorOf(quantized, node.outputs[0]);
       const f = floatOf(node.outputs[0]);
       energy[i].cumulative.add(f, dequantized(ints.get(node.outputs[0])!, out.quant));
-      const alone = runAlone(quantized, node, floatOf);
+      const alone = int8.alone(node, inputOf);
       if (energy[i].passThrough && !(alone instanceof Int8Array && sameValues(alone, quantizeLikeRuntime(f, out.quant!)))) energy[i].passThrough = false;
       energy[i].own.add(f, dequantized(alone, out.quant), energy[i].channels);
     });
-    const outName = quantized.outputs[0];
     if (argmax(floatOf(outName)) === argmax(dequantized(ints.get(outName)!, tensorOf(quantized, outName).quant))) agree++;
     yield;
   }
