@@ -41,19 +41,32 @@ export interface MeasureOptions {
   int8?: Int8Values;
 }
 
-/** Signal and noise energy of one comparison, summed over images (f64 sums of f64 squares). */
+/** Signal and noise energy of one comparison, summed over images (f64 sums of f64 squares), optionally per channel. */
 class Energy {
   signal = 0;
   noise = 0;
   max = 0;
-  add(f: ArrayLike<number>, dq: ArrayLike<number>, channels?: Energy[]): void {
-    const c = channels?.length ?? 0;
-    for (let k = 0; k < f.length; k++) {
-      const e = f[k] - dq[k], s = f[k] * f[k], n = e * e;
-      this.signal += s; this.noise += n;
-      if (Math.abs(e) > this.max) this.max = Math.abs(e);
-      if (c > 0) { const ch = channels![k % c]; ch.signal += s; ch.noise += n; }
+  /** Per output channel (the tensor's last axis), when asked for. */
+  readonly channelSignal: Float64Array;
+  readonly channelNoise: Float64Array;
+  constructor(channels = 0) {
+    this.channelSignal = new Float64Array(channels);
+    this.channelNoise = new Float64Array(channels);
+  }
+  /** Float values `f` against `q`: int8 values dequantized, (q − zp)·scale, or float values (a layer kept in float) as they are. */
+  add(f: Float32Array, q: TensorData, quant: QuantParams | undefined): void {
+    const int8 = q instanceof Int8Array;
+    if (int8 && !quant) throw new Error("internal: an int8 tensor without quantization");
+    const scale = int8 ? quant!.scale[0] : 1, zp = int8 ? quant!.zeroPoint[0] : 0;
+    const c = this.channelSignal.length, cs = this.channelSignal, cn = this.channelNoise;
+    let signal = this.signal, noise = this.noise, max = this.max;
+    for (let k = 0, ch = 0; k < f.length; k++) {
+      const e = f[k] - (int8 ? (q[k] - zp) * scale : q[k]), s = f[k] * f[k], n = e * e;
+      signal += s; noise += n;
+      if (Math.abs(e) > max) max = Math.abs(e);
+      if (c > 0) { cs[ch] += s; cn[ch] += n; if (++ch === c) ch = 0; }
     }
+    this.signal = signal; this.noise = noise; this.max = max;
   }
   db(): number | null {
     return sqnrDb(this.signal, this.noise);
@@ -68,8 +81,10 @@ export function sqnrDb(signal: number, noise: number): number | null {
 }
 
 /** The median channel's SQNR, over channels whose float signal is not all zero (dead channels have none to lose). */
-function medianChannelDb(channels: Energy[]): number | null {
-  const live = channels.filter((ch) => ch.signal > 0).map((ch) => ch.db() ?? Infinity).sort((a, b) => a - b);
+function medianChannelDb(energy: Energy): number | null {
+  const live: number[] = [];
+  energy.channelSignal.forEach((signal, ch) => { if (signal > 0) live.push(sqnrDb(signal, energy.channelNoise[ch]) ?? Infinity); });
+  live.sort((a, b) => a - b);
   if (live.length === 0) return null;
   const m = live.length % 2 ? live[(live.length - 1) / 2] : (live[live.length / 2 - 1] + live[live.length / 2]) / 2;
   return Number.isFinite(m) ? m : null;
@@ -80,13 +95,20 @@ function dequantized(values: TensorData, quant: QuantParams | undefined): ArrayL
   if (!(values instanceof Int8Array)) return values as Float32Array;
   if (!quant) throw new Error("internal: an int8 tensor without quantization");
   const scale = quant.scale[0], zp = quant.zeroPoint[0];
-  return Float64Array.from(values, (q) => (q - zp) * scale);
+  const out = new Float64Array(values.length);
+  for (let k = 0; k < values.length; k++) out[k] = (values[k] - zp) * scale;
+  return out;
 }
 
 /** Floats to int8 exactly as the runtime quantizes a float input (runtime/model.ts setInput). */
 function quantizeLikeRuntime(values: Float32Array, quant: QuantParams): Int8Array {
   const scale = quant.scale[0], zp = quant.zeroPoint[0];
-  return Int8Array.from(values, (v) => { const q = Math.round(v / scale) + zp; return q < -128 ? -128 : q > 127 ? 127 : q; });
+  const out = new Int8Array(values.length);
+  for (let k = 0; k < values.length; k++) {
+    const q = Math.round(values[k] / scale) + zp;
+    out[k] = q < -128 ? -128 : q > 127 ? 127 : q;
+  }
+  return out;
 }
 
 /** Index of the first largest value (the runtime's predict picks the first of equals too). */
@@ -185,10 +207,9 @@ function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], 
   const started = performance.now();
   const nodes = comparedNodes(float, quantized);
   const alias = floatNames(float, quantized);
-  const energy = nodes.map(() => ({ cumulative: new Energy(), own: new Energy(), channels: [] as Energy[], passThrough: true }));
-  nodes.forEach((node, i) => {
+  const energy = nodes.map((node) => {
     const shape = tensorOf(quantized, node.outputs[0]).shape;
-    energy[i].channels = Array.from({ length: shape[shape.length - 1] ?? 1 }, () => new Energy());
+    return { cumulative: new Energy(), own: new Energy(shape[shape.length - 1] ?? 1), passThrough: true };
   });
   const inputTensor = tensorOf(quantized, quantized.inputs[0]);
   const size = sizeOf(inputTensor.shape);
@@ -218,10 +239,10 @@ function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], 
     nodes.forEach((node, i) => {
       const out = tensorOf(quantized, node.outputs[0]);
       const f = floatOf(node.outputs[0]);
-      energy[i].cumulative.add(f, dequantized(ints.get(node.outputs[0])!, out.quant));
+      energy[i].cumulative.add(f, ints.get(node.outputs[0])!, out.quant);
       const alone = int8.alone(node, inputOf);
       if (energy[i].passThrough && !(alone instanceof Int8Array && sameValues(alone, quantizeLikeRuntime(f, out.quant!)))) energy[i].passThrough = false;
-      energy[i].own.add(f, dequantized(alone, out.quant), energy[i].channels);
+      energy[i].own.add(f, alone, out.quant);
     });
     if (argmax(floatOf(outName)) === argmax(dequantized(ints.get(outName)!, tensorOf(quantized, outName).quant))) agree++;
     yield;
@@ -230,7 +251,7 @@ function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], 
     const e = energy[i], quant = tensorOf(quantized, node.outputs[0]).quant;
     return {
       name: node.name, op: (node.fused ?? [node.op]).join("+"), sqnrDb: e.cumulative.db(), ownSqnrDb: e.own.db(),
-      channelSqnrDb: medianChannelDb(e.channels), maxAbsError: e.cumulative.max, scale: quant ? quant.scale[0] : null,
+      channelSqnrDb: medianChannelDb(e.own), maxAbsError: e.cumulative.max, scale: quant ? quant.scale[0] : null,
       ...(e.passThrough && heldOut.length > 0 ? { passThrough: true as const } : {}),
     };
   });
