@@ -55,12 +55,13 @@ export function calibrationOf(graph: Graph, options: CompileOptions, split: Cali
 
 /**
  * Per held-out image, the report runs the float graph once and the int8 graph twice (end to end, and each layer alone).
- * Measured on the compile's own blob (the usual case), the float side dominates: the f64 kernels at ~2.5 GMAC/s plus
- * the comparisons, ~0.2 s per MobileNetV2-224 image on this project's machine. With holdout "auto", this budget of
- * multiply-accumulates bounds that to ~6 s of CPU: all held-out images of mnist-cnn (1.2 M MACs) and LeNet-5, 20 of
- * MobileNetV2-224 (300 M). A number of held-out images given explicitly (--holdout N) is measured whole.
+ * On the compile's own blob (the usual case) the int8 runs are cheap; the float side (f64 kernels, ~5 GMAC/s) and the
+ * comparisons in JS cost ~0.3 s per MobileNetV2-224 image (300 M MACs, 7 M activations) on this project's 2-vCPU machine.
+ * With holdout "auto", this budget of multiply-accumulates bounds that to ~6 s: all held-out images of mnist-cnn
+ * (1.2 M MACs) and LeNet-5, 21 of MobileNetV2-224. A number of held-out images given explicitly (--holdout N) is
+ * measured whole.
  */
-export const REPORT_MAC_BUDGET = 6e9;
+export const REPORT_MAC_BUDGET = 6.5e9;
 /**
  * Without a blob (--keep-float auto measures inside the quantize pass), the JS int8 reference runs instead, at ~0.15
  * GMAC/s: a budget for ~7 s of CPU there (mnist-cnn and LeNet-5 all 50 images, MobileNetV2-224 1).
