@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { compileFile, DEFAULT_COMPILE_OPTIONS, generateModel, loadModel, type CompileOptions } from "../compiler/compile.js";
 import { pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { pixelsToInputs } from "../compiler/quant/calibrate.js";
-import { measureQuantError, type QuantReport } from "../compiler/quant/error-report.js";
+import { measureQuantError, measureQuantErrorAsync, type QuantReport } from "../compiler/quant/error-report.js";
 import { referenceValues } from "../compiler/quant/int8-values.js";
 import { probeValues } from "../compiler/quant/blob-probe.js";
 import { quantizePixels, runMixedAll } from "../compiler/int8-interpreter.js";
@@ -81,6 +81,23 @@ describe.each(CASES)("the report measured on the blob: %s", (_name, model, extra
     expect(figures(report)).toEqual(figures(referenceReport(path, compiled.graph)));
     // And the manifest sealed into the blob carries those figures.
     expect((await Model.load(compiled.wasm)).info.quantization!.report).toEqual(JSON.parse(JSON.stringify({ ...report, seconds: undefined })));
+  }, 60_000);
+});
+
+describe("measuring while the blob builds", () => {
+  it("gives the same report whether the float side of an image was computed before the int8 values came or after", async () => {
+    const compiled = await compileFile(MODELS.lenet5, options({ holdout: 0 }));
+    const fused = runPipeline(loadModel(MODELS.lenet5), [...FLOAT_PIPELINE, { name: "fuse-pool", run: fusePool }]);
+    const held = pixels.subarray(0, 6 * SIZE);
+    const inputs = pixelsToInputs(fused, held, 6, 1 / 255, 0);
+    const measure = { pixels: held, pixelScale: 1 / 255, pixelOffset: 0 };
+    const expected = figures(measureQuantError(fused, compiled.graph, inputs, measure));
+    const values = referenceValues(compiled.graph);
+    // Ready at once: the first image's floats are computed early, the rest later; ready after a while: all early.
+    const later = new Promise<typeof values>((resolve) => setTimeout(() => resolve(values), 300));
+    for (const int8 of [Promise.resolve(values), later]) {
+      expect(figures(await measureQuantErrorAsync(fused, compiled.graph, inputs, measure, int8))).toEqual(expected);
+    }
   }, 60_000);
 });
 
