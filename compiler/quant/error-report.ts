@@ -154,11 +154,7 @@ function floatRun(float: Graph): (x: Float32Array) => Map<string, Float32Array> 
 /** The report over `heldOut` (see the top of this file); warnings name low-SQNR layers and low agreement. */
 export function measureQuantError(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions = {}): QuantReport {
   const run = floatRun(float);
-  const steps = measureSteps(float, quantized, heldOut, options, options.int8 ?? referenceValues(quantized), (_i, x) => run(x));
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return measure(float, quantized, heldOut, options, options.int8 ?? referenceValues(quantized), (_i, x) => run(x));
 }
 
 /**
@@ -189,21 +185,18 @@ export async function measureQuantErrorAsync(float: Graph, quantized: Graph, hel
   }
   const busy = performance.now() - started;
   const values = await int8;
-  const steps = measureSteps(float, quantized, heldOut, options, values, (i, x) => {
+  const report = measure(float, quantized, heldOut, options, values, (i, x) => {
     const known = early[i];
     if (!known) return run(x);
     delete early[i];
     return known;
   });
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return { ...step.value, seconds: step.value.seconds! + busy / 1000 };
-  }
+  return { ...report, seconds: report.seconds! + busy / 1000 };
 }
 
-/** The measurement, one held-out image per step; `floatsOf(i, x)` gives the float graph's values on image i (input x). */
-function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions, int8: Int8Values,
-  floatsOf: (image: number, x: Float32Array) => Map<string, Float32Array>): Generator<void, QuantReport> {
+/** The measurement; `floatsOf(i, x)` gives the float graph's values on held-out image i (input x). */
+function measure(float: Graph, quantized: Graph, heldOut: Float32Array[], options: MeasureOptions, int8: Int8Values,
+  floatsOf: (image: number, x: Float32Array) => Map<string, Float32Array>): QuantReport {
   const started = performance.now();
   const nodes = comparedNodes(float, quantized);
   const alias = floatNames(float, quantized);
@@ -245,7 +238,6 @@ function* measureSteps(float: Graph, quantized: Graph, heldOut: Float32Array[], 
       energy[i].own.add(f, alone, out.quant);
     });
     if (argmax(floatOf(outName)) === argmax(dequantized(ints.get(outName)!, tensorOf(quantized, outName).quant))) agree++;
-    yield;
   }
   const layers: QuantLayerReport[] = nodes.map((node, i) => {
     const e = energy[i], quant = tensorOf(quantized, node.outputs[0]).quant;
