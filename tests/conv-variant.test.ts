@@ -61,18 +61,32 @@ describe("the table behind the codegen hooks", () => {
     expect(selectConvKernel(node, graph).kernel).toBe("conv_wino_i8");
   });
 
-  it("reserves a persistent buffer for Winograd layers only, and scratch for padded copies", () => {
+  it("reserves a persistent buffer for Winograd layers only, and scratch for padded copies and pair bands", () => {
     const wino = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8], { pads: [1, 1, 1, 1] });
     wino.graph.meta.target = "simd";
     expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBeGreaterThan(0);
     wino.graph.meta.target = "scalar";
     expect(convLikeInt8Codegen.persistentInt8(wino.node, wino.graph)).toBe(0);
-    // conv_scalar_i8's padded copy (10 × 10 × 4 bytes, rounded to 16), then its i64 pairs of it, one zero pair and
-    // two pairs of look-ahead.
-    expect(convLikeInt8Codegen.scratchInt8(wino.node, wino.graph)).toBe(400 + 8 * (400 + 3));
-    // Without padding: the pairs alone. conv_i8 (what simd builds use for such a layer with avg pool) needs nothing.
+    // conv_scalar_i8 pads as it widens: a row buffer (a padded row of 10 × 4 inputs, 4 partners' zeros past it and 3
+    // bytes of overshoot: 47, rounded to 16), then a band of 3 + 1 pair rows (two output rows, stride 1) and 4 spare pairs.
+    expect(convLikeInt8Codegen.scratchInt8(wino.node, wino.graph)).toBe(48 + 8 * (4 * 40 + 4));
+    // Without padding: the same for rows of 8 × 4 inputs.
     const unpadded = layer("conv2d", [1, 8, 8, 4], [3, 3, 4, 8]);
-    expect(convLikeInt8Codegen.scratchInt8(unpadded.node, unpadded.graph)).toBe(8 * (8 * 8 * 4 + 3));
+    expect(convLikeInt8Codegen.scratchInt8(unpadded.node, unpadded.graph)).toBe(48 + 8 * (4 * 32 + 4));
+    // Not the whole image: a 64-row input needs the same band as an 8-row one.
+    const tall = layer("conv2d", [1, 64, 8, 4], [3, 3, 4, 8]);
+    expect(convLikeInt8Codegen.scratchInt8(tall.node, tall.graph)).toBe(48 + 8 * (4 * 32 + 4));
+    // A fused 3×3/2 pool over a 3×3/2 conv: a window's 3 conv rows read (3 − 1) × 2 + 3 = 7 input rows of 16 × 8.
+    const pool3 = { pool_kind: "max", pool_size: [3, 3], pool_strides: [2, 2], pool_pads: [0, 0, 0, 0] };
+    const pooled = layer("conv2d", [1, 16, 16, 8], [3, 3, 8, 8], { strides: [2, 2], ...pool3 });
+    expect(convLikeInt8Codegen.scratchInt8(pooled.node, pooled.graph)).toBe(160 + 8 * (7 * 128 + 4));
+    // A one-row output (3 input rows): the band is the 3 rows of its window.
+    const oneRow = layer("conv2d", [1, 3, 9, 2], [3, 3, 2, 8]);
+    expect(convLikeInt8Codegen.scratchInt8(oneRow.node, oneRow.graph)).toBe(32 + 8 * (3 * 18 + 4));
+    // depthwise_scalar_i8: one output row at a time, so a band of 3 rows (of 10 × 4 padded inputs).
+    const dw = layer("depthwise_conv2d", [1, 8, 8, 4], [3, 3, 4, 1], { pads: [1, 1, 1, 1] });
+    expect(convLikeInt8Codegen.scratchInt8(dw.node, dw.graph)).toBe(48 + 8 * (3 * 40 + 4));
+    // conv_i8 (what simd builds use for such a layer with avg pool) needs nothing.
     const direct = layer("conv2d", [1, 8, 8, 8], [3, 3, 8, 8], avgPool2);
     direct.graph.meta.target = "simd";
     expect(convLikeInt8Codegen.scratchInt8(direct.node, direct.graph)).toBe(0);

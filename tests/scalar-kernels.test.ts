@@ -56,6 +56,24 @@ const CASES: ScalarCase[] = [
       dw(3, 2, "same", "relu6", 25), tf.layers.globalAveragePooling2d({}), dense(5, 26)],
     convs: 2, denses: 1, depthwises: 2,
   },
+  // The pair band (runtime/kernels/pair-band.ts): passes of two output rows, or a row of pool windows, hold only the
+  // padded input rows they read; rows are kept, moved to the band's front, or dropped as the passes advance.
+  { label: "band: 11×6×3 5×5 same →5 (odd output height: a last pass of one row; two padding rows top and bottom)", shape: [11, 6, 3], layers: () => [conv(5, 5, 1, "same", "relu", 30)], convs: 1, denses: 0 },
+  { label: "band: 14×7×2 3×3/2 valid →4 (stride 2: one row kept per pass)", shape: [14, 7, 2], layers: () => [conv(4, 3, 2, "valid", "linear", 31)], convs: 1, denses: 0 },
+  { label: "band: 9×9×3 1×1/2 →5 (stride above the kernel: nothing kept, rows skipped)", shape: [9, 9, 3], layers: () => [conv(5, 1, 2, "valid", "relu", 32)], convs: 1, denses: 0 },
+  { label: "band: 3×9×2 3×3 valid →6 (a one-row output)", shape: [3, 9, 2], layers: () => [conv(6, 3, 1, "valid", "linear", 33)], convs: 1, denses: 0 },
+  {
+    label: "band: 7×8×2 1×3 same →4, 3×1 same →3 (padding only left/right, then only top/bottom)",
+    shape: [7, 8, 2],
+    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: [1, 3], padding: "same", activation: "relu", ...seededConvInit(34) }),
+      tf.layers.conv2d({ filters: 3, kernelSize: [3, 1], padding: "same", ...seededConvInit(35) })],
+    convs: 2, denses: 0,
+  },
+  { label: "band: 13×9×3 3×3/2 same →6 + avg pool 3×3/1 same (pool windows overlap by two conv rows, clipped at both edges)", shape: [13, 9, 3], layers: () => [conv(6, 3, 2, "same", "relu", 36), tf.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: "same" })], convs: 1, denses: 0 },
+  { label: "band: 11×10×2 3×3 valid →5 + max pool 3×3/3 same (windows end to end; a last partial window row)", shape: [11, 10, 2], layers: () => [conv(5, 3, 1, "valid", "linear", 37), tf.layers.maxPooling2d({ poolSize: 3, strides: 3, padding: "same" })], convs: 1, denses: 0 },
+  { label: "band: 4×9×3 3×3 valid →4 + max pool 2×2 same (a one-row conv output, one window row)", shape: [4, 9, 3], layers: () => [conv(4, 3, 1, "valid", "relu", 38), tf.layers.maxPooling2d({ poolSize: 2, padding: "same" })], convs: 1, denses: 0 },
+  { label: "band: depthwise 5×5 same on 9×6×6, 3×3/2 same, 1×1/2 valid (odd heights, stride 2, stride above the kernel)", shape: [9, 6, 6], layers: () => [dw(5, 1, "same", "relu", 39), dw(3, 2, "same", "linear", 40), dw(1, 2, "valid", "linear", 41)], convs: 0, denses: 0, depthwises: 3 },
+  { label: "band: depthwise 3×3 valid on 3×10×4 (a one-row output)", shape: [3, 10, 4], layers: () => [dw(3, 1, "valid", "relu6", 42)], convs: 0, denses: 0, depthwises: 1 },
   { label: "dense on 1 input → 5, and 5 → 4", shape: [1, 1, 1], layers: () => [tf.layers.flatten(), dense(5, 15, "relu"), dense(4, 16)], convs: 0, denses: 2 },
 ];
 

@@ -87,10 +87,10 @@ export function paddedCopyBytes(g: ConvGeometry): number {
 const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
 
 /**
- * The pad_i8 copy (if padded) and the call shared by conv_i8, conv_small_i8 and conv_scalar_i8: the last two also
- * take a scratch buffer after the padded copy (widened inputs), and conv_small_i8 the input zero point.
+ * The pad_i8 copy (if padded) and the call shared by conv_i8 and conv_small_i8: the latter also takes a scratch
+ * buffer after the padded copy (widened inputs) and the input zero point. (conv_scalar_i8 pads as it widens: its own call.)
  */
-export function emitConv({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext, kernel: "conv_i8" | "conv_small_i8" | "conv_scalar_i8"): string {
+export function emitConv({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext, kernel: "conv_i8" | "conv_small_i8"): string {
   const small = kernel === "conv_small_i8";
   const [kh, kw, c] = ws;
   const oc = outputShape[outputShape.length - 1];
@@ -108,8 +108,8 @@ export function emitConv({ node, inputShapes: [xs, ws], outputShape, addr }: Emi
   const reluFirst = attrString(node, "activation", "linear") === "relu" ? 1 : 0;
   const lines: string[] = [];
   if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
-  // conv_small_i8 (i16, less zp) and conv_scalar_i8 (i64 pairs) widen the (padded) input in scratch, after the padded copy.
-  const widened = kernel !== "conv_i8" ? `${addr(`${node.name}#scratch`) + (padded ? roundUp(hp * wp * c, 16) : 0)}, ` : "";
+  // conv_small_i8 widens the (padded) input to i16 less zp in scratch, after the padded copy.
+  const widened = small ? `${addr(`${node.name}#scratch`) + (padded ? roundUp(hp * wp * c, 16) : 0)}, ` : "";
   lines.push(`${kernel}(${x}, ${widened}${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ` +
     `${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ${sh}, ${sw}, ${small ? `${p.inputZp}, ` : ""}${p.outputZp}, ` +
     `${p.clampLo}, ${p.clampHi}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ${pk.join(", ")}, ${reluFirst});`);

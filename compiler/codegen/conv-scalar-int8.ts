@@ -1,8 +1,8 @@
 // Int8 conv2d codegen for the scalar target: conv_scalar_i8 (runtime/kernels/conv-scalar-i8.ts), two MACs per multiply.
-import { type Graph, type Node } from "../ir.js";
-import { roundUp } from "./emit.js";
+import { attrInts, attrString, fusedPoolOf, int8Params, type Graph, type Node } from "../ir.js";
+import { roundUp, type EmitContext } from "./emit.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
-import { emitConv, geometry, int8Weights, paddedCopyBytes } from "./conv-int8.js";
+import { geometry, int8Weights } from "./conv-int8.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** conv_scalar_i8 computes output channels four at a time, and takes a kernel row's taps two at a time. */
@@ -36,6 +36,25 @@ export function packConvWeightsScalar(w: Int8Array, kh: number, kw: number, c: n
   return new Uint8Array(out.buffer);
 }
 
+/**
+ * The scratch of a pair band (runtime/kernels/pair-band.ts) for padded rows of wp·c inputs, partners d apart, and at
+ * most `rows` rows at once: the row buffer (rowBufBytes there), then the rows' i64 pairs and 4 spare pairs.
+ */
+export function pairBandBytes(rows: number, wp: number, c: number, d: number): { rowBuf: number; total: number } {
+  const rowBuf = roundUp(wp * c + d + 3, 16);
+  return { rowBuf, total: rowBuf + 8 * (rows * wp * c + 4) };
+}
+
+/** The padded input rows one pass of conv_scalar_i8 reads at most: two output rows, or a pool window's conv rows. */
+function bandRowsOf(node: Node, graph: Graph): number {
+  const g = geometry(node, graph);
+  const [t, , b] = g.pads;
+  const sh = g.strides[0];
+  const oh = Math.floor((g.h + t + b - g.kh) / sh) + 1;
+  const passRows = fusedPoolOf(node)?.window.kernel[0] ?? 2;
+  return (Math.min(passRows, oh) - 1) * sh + g.kh;
+}
+
 function taps(node: Node, graph: Graph): number {
   const g = geometry(node, graph);
   return g.kh * g.kw * g.c;
@@ -53,10 +72,33 @@ export const scalarConvKernel: ConvKernel = {
   },
   scratchBytes(node, graph) {
     const g = geometry(node, graph);
-    const [t, l, b, r] = g.pads;
-    // The i64 pairs of the padded input, the zero pair after them, and two pairs the kernel's look-ahead reads.
-    return paddedCopyBytes(g) + 8 * ((g.h + t + b) * (g.w + l + r) * g.c + 3);
+    const [, l, , r] = g.pads;
+    return pairBandBytes(bandRowsOf(node, graph), g.w + l + r, g.c, g.strides[1] * g.c).total;
   },
   persistentBytes: () => 0,
-  emit: (ctx) => emitConv(ctx, "conv_scalar_i8"),
+  emit: emitScalarConv,
 };
+
+const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
+
+/** The conv_scalar_i8 call: the kernel pads the input itself as it widens it, in the layer's scratch. */
+function emitScalarConv({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext): string {
+  const [kh, kw, c] = ws;
+  const oc = outputShape[outputShape.length - 1];
+  const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
+  const [sh, sw] = attrInts(node, "strides", [1, 1]);
+  const [h, w] = [xs[1], xs[2]];
+  const hp = h + pt + pb, wp = w + pl + pr;
+  const oh = Math.floor((hp - kh) / sh) + 1, ow = Math.floor((wp - kw) / sw) + 1;
+  const p = int8Params(node, "producer");
+  const pool = fusedPoolOf(node);
+  const [ph, pw] = [outputShape[1], outputShape[2]];
+  const pk = pool ? [...pool.window.kernel, ...pool.window.strides, pool.window.pads[0], pool.window.pads[1]] : [1, 1, 1, 1, 0, 0];
+  const reluFirst = attrString(node, "activation", "linear") === "relu" ? 1 : 0;
+  const scratch = addr(`${node.name}#scratch`);
+  const pairs = scratch + pairBandBytes(0, wp, c, sw * c).rowBuf;
+  return `conv_scalar_i8(${addr(node.inputs[0])}, ${scratch}, ${pairs}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ` +
+    `${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${wp}, ${oh}, ${ow}, ${oc}, ${kh}, ${kw}, ` +
+    `${sh}, ${sw}, ${p.inputZp}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi}, ${POOL_CODES[pool?.kind ?? "none"]}, ${ph}, ${pw}, ` +
+    `${pk.join(", ")}, ${reluFirst});`;
+}

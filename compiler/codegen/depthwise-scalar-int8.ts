@@ -3,8 +3,8 @@ import { attrInts, int8Params, tensorOf } from "../ir.js";
 import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
 import { packBiasAndMultipliers } from "./requant-params.js";
-import { depthwiseGeometry, paddedInputBytes } from "./depthwise-int8.js";
-import { MAX_PAIR_TAPS } from "./conv-scalar-int8.js";
+import { depthwiseGeometry } from "./depthwise-int8.js";
+import { MAX_PAIR_TAPS, pairBandBytes } from "./conv-scalar-int8.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** depthwise_scalar_i8 computes four channels at a time. */
@@ -45,26 +45,23 @@ export const depthwiseScalarKernel: ConvKernel = {
   },
   scratchBytes(node, graph) {
     const g = depthwiseGeometry(node, graph);
-    const [t, l, b, r] = g.pads;
-    // The padded copy (if any), then the i64 pairs of the padded input, a zero pair and room for 2 more.
-    return roundUp(paddedInputBytes(node, graph), 16) + 8 * ((g.h + t + b) * (g.w + l + r) * g.c + 3);
+    const [, l, , r] = g.pads;
+    const [, sw] = attrInts(node, "strides", [1, 1]);
+    // A band of kh widened rows (one output row's window), the kernel padding the input as it widens it.
+    return pairBandBytes(g.kh, g.w + l + r, g.c, sw * g.c).total;
   },
   persistentBytes: () => 0,
   emit({ node, inputShapes: [xs, ws], outputShape: [, oh, ow], addr }) {
     const [kh, kw, c] = ws;
-    const [pt, pl, pb, pr] = attrInts(node, "pads", [0, 0, 0, 0]);
+    const [pt, pl, , pr] = attrInts(node, "pads", [0, 0, 0, 0]);
     const [sh, sw] = attrInts(node, "strides", [1, 1]);
     const [h, w] = [xs[1], xs[2]];
-    const hp = h + pt + pb, wp = w + pl + pr;
+    const wp = w + pl + pr;
     const p = int8Params(node, "producer");
-    const padded = pt + pl + pb + pr > 0;
     const scratch = addr(`${node.name}#scratch`);
-    const x = padded ? scratch : addr(node.inputs[0]);
-    const pairs = scratch + (padded ? roundUp(hp * wp * c, 16) : 0);
-    const lines: string[] = [];
-    if (padded) lines.push(`pad_i8(${addr(node.inputs[0])}, ${x}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${pb}, ${pr}, ${p.inputZp});`);
-    lines.push(`depthwise_scalar_i8(${x}, ${pairs}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ${addr(`${node.name}#m`)}, ` +
-      `${addr(node.outputs[0])}, ${hp}, ${wp}, ${c}, ${oh}, ${ow}, ${kh}, ${kw}, ${sh}, ${sw}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`);
-    return lines.join("\n  ");
+    const pairs = scratch + pairBandBytes(0, wp, c, sw * c).rowBuf;
+    return `depthwise_scalar_i8(${addr(node.inputs[0])}, ${scratch}, ${pairs}, ${addr(`${node.name}#w`)}, ${addr(`${node.name}#b`)}, ` +
+      `${addr(`${node.name}#m`)}, ${addr(node.outputs[0])}, ${h}, ${w}, ${c}, ${pt}, ${pl}, ${wp}, ${oh}, ${ow}, ${kh}, ${kw}, ${sh}, ${sw}, ` +
+      `${p.inputZp}, ${p.outputZp}, ${p.clampLo}, ${p.clampHi});`;
   },
 };

@@ -2,16 +2,18 @@
 // executed WebAssembly instruction costs ~10–20 cycles, so it takes two MACs per multiply and few instructions per tap:
 // each step takes 2 taps × 4 output channels × 2 pixel pairs (two rows) = 32 MACs in 16 multiplies, each weight
 // loaded once for both rows.
-// The (padded) input is first widened once into i64 "pairs": at each position the input, and 32 bits up the input
-// SW·C further on, i.e. the same tap of the output pixel to the right. One i64.mul by a weight then gives both
-// pixels' products and one i64.add accumulates both: the sum is L + R·2^32 (mod 2^64), L and R the two pixels' Σ x·w,
-// and as long as |L| < 2^31 its low word is L and what is left above it is R (mod 2^32, as i32 sums wrap).
+// The padded input is widened into i64 "pairs", a band of rows at a time (pair-band.ts): at each position the input,
+// and 32 bits up the input SW·C further on, i.e. the same tap of the output pixel to the right. One i64.mul by a
+// weight then gives both pixels' products and one i64.add accumulates both: the sum is L + R·2^32 (mod 2^64), L and
+// R the two pixels' Σ x·w, and as long as |L| < 2^31 its low word is L and what is left above it is R (mod 2^32, as
+// i32 sums wrap).
 // |L| ≤ taps·128·127, so the compiler picks this kernel up to MAX_PAIR_TAPS taps (conv-scalar-int8.ts).
 // Weights (compiler/codegen/conv-scalar-int8.ts packConvWeightsScalar): per group of 4 output channels, per kernel
 // row, per tap (the row's KW·C taps padded to even with zeros): 4 bytes, one per channel. The input zero point is
 // folded into the bias (as in conv-i8.ts), which is added after the sums are split, exactly as conv_i8 adds it.
 // The window walk is written out for the fused pool, as in every kernel that has one (why: common.ts).
 import { requantMagic, roundingBitsLessZp } from "./common";
+import { bandBegin, bandRows } from "./pair-band";
 
 /** The left pixel's sum in a pair accumulator. */
 @inline function leftOf(a: i64): i32 {
@@ -66,38 +68,6 @@ let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0, sum4: i64 = 0, sum5: i64 = 0, s
 }
 
 /**
- * xq[i] = x[i] + x[i + d]·2^32 as i64 for the n inputs (x[i] alone where i + d is past the end), and one zero pair
- * after them: an odd row's padded last tap reads it at the very end of the image. (Two more pairs of scratch follow,
- * unwritten: accumulate8's look-ahead past the last row reads them and never uses what it read.)
- */
-@inline export function widenPairs(x: usize, xq: usize, n: i32, d: i32): void {
-  const end = x + <usize>n, pairedEnd = x + <usize>max(n - d, 0);
-  let p = x, q = xq, r = x + <usize>d;
-  // Four at a time where four are left (constant offsets: fewer interpreted pointer updates), then one at a time.
-  while (p + 4 <= pairedEnd) {
-    store<i64>(q, i64.load8_s(p) + (i64.load8_s(r) << 32));
-    store<i64>(q, i64.load8_s(p, 1) + (i64.load8_s(r, 1) << 32), 8);
-    store<i64>(q, i64.load8_s(p, 2) + (i64.load8_s(r, 2) << 32), 16);
-    store<i64>(q, i64.load8_s(p, 3) + (i64.load8_s(r, 3) << 32), 24);
-    p += 4;
-    r += 4;
-    q += 32;
-  }
-  while (p < pairedEnd) {
-    store<i64>(q, i64.load8_s(p) + (i64.load8_s(r) << 32));
-    p++;
-    r++;
-    q += 8;
-  }
-  while (p < end) {
-    store<i64>(q, i64.load8_s(p));
-    p++;
-    q += 8;
-  }
-  store<i64>(q, 0);
-}
-
-/**
  * Requantizes channel o of the left pixel (at out) and, if `two`, of the right one (OC bytes further).
  * fLo, fHi, bits: requantMagic's loLessZp, hiLessZp, bitsLessZp (common.ts).
  */
@@ -127,11 +97,15 @@ let sum1: i64 = 0, sum2: i64 = 0, sum3: i64 = 0, sum4: i64 = 0, sum5: i64 = 0, s
   store<i8>(out + <usize>o, <i8>requantMagic(r, m, fLo, fHi, bits));
 }
 
-/** conv_i8's contract (conv-i8.ts), plus xq: scratch for HP·WP·C + 3 i64 pairs. */
-export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
-  OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32,
+/**
+ * conv_i8's contract (conv-i8.ts), except that x is the unpadded H×W×C input, padded (PT rows on top, PL columns on
+ * the left, with zpIn) to rows of WP pixels as it is widened: buf, rowBufBytes(WP·C, SW·C) bytes for a padded row;
+ * xq, the band of pair rows (conv-scalar-int8.ts sizes it: the most rows one pass reads, then 4 spare pairs).
+ */
+export function conv_scalar_i8(x: usize, buf: usize, xq: usize, w: usize, bias: usize, mult: usize, y: usize, H: i32, W: i32, C: i32,
+  PT: i32, PL: i32, WP: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32,
   pool: i32, PH: i32, PW: i32, PKH: i32, PKW: i32, PSH: i32, PSW: i32, PPT: i32, PPL: i32, reluFirst: i32): void {
-  widenPairs(x, xq, HP * WP * C, SW * C);
+  bandBegin(x, buf, xq, H, W, C, PT, PL, WP, SW * C, zpIn);
   const fLo = <f32>(lo - zpOut), fHi = <f32>(hi - zpOut), bits = roundingBitsLessZp(zpOut);
   const taps = (KW * C + 1) & ~1;
   const rowBytes = <usize>taps << 3, rowStep = <usize>(WP * C) << 3;
@@ -144,9 +118,10 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
     for (let oy = 0; oy < OH; oy += 2) {
       const twoRows = oy + 1 < OH;
       const dRow = twoRows ? dRows : 0;
+      const band = bandRows(oy * SH, oy * SH + KH + (twoRows ? SH : 0));
       for (let ox = 0; ox < OW; ox += 2) {
         const two = ox + 1 < OW;
-        const xr = xq + (<usize>((oy * SH * WP + ox * SW) * C) << 3);
+        const xr = band + (<usize>(ox * SW * C) << 3);
         const out = y + <usize>((oy * OW + ox) * OC), outB = out + <usize>(OW * OC);
         for (let g = 0; g < groups; g++) {
           const a0 = accumulate8(xr, dRow, w + <usize>g * gBytes, KH, rowBytes, rowStep);
@@ -175,6 +150,9 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
   const isMax = pool == 1;
   const init = isMax ? i32.MIN_VALUE : 0;
   for (let py = 0; py < PH; py++) {
+    // The conv rows this row of windows reads (none if its windows lie in the pool's padding) and their input rows.
+    const cyLo = max(py * PSH - PPT, 0), cyHi = min(py * PSH - PPT + PKH, OH);
+    const band = cyLo < cyHi ? bandRows(cyLo * SH, (cyHi - 1) * SH + KH) : 0;
     for (let px = 0; px < PW; px++) {
       const out = y + <usize>((py * PW + px) * OC);
       for (let g = 0; g < groups; g++) {
@@ -200,7 +178,7 @@ export function conv_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult:
               continue;
             }
             const two = wx + 1 < PKW && cx + 1 < OW;
-            const a0 = accumulate8(xq + (<usize>((cy * SH * WP + cx * SW) * C) << 3), dRow, wg, KH, rowBytes, rowStep);
+            const a0 = accumulate8(band + (<usize>(((cy - cyLo) * SH * WP + cx * SW) * C) << 3), dRow, wg, KH, rowBytes, rowStep);
             r0 = fold(r0, a0, two, b0, isMax, reluFirst);
             r1 = fold(r1, sum1, two, b1, isMax, reluFirst);
             r2 = fold(r2, sum2, two, b2, isMax, reluFirst);

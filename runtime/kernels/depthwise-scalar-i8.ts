@@ -4,23 +4,27 @@
 // (constant offsets from one pointer), as do their four weights. Weights (compiler/codegen/depthwise-scalar-int8.ts):
 // per group of 4 channels, per tap (ky, kx): 4 int8, zero beyond C. The input zero point is folded into the bias.
 import { roundingBitsLessZp } from "./common";
-import { storePair, widenPairs } from "./conv-scalar-i8";
+import { storePair } from "./conv-scalar-i8";
+import { bandBegin, bandRows } from "./pair-band";
 
 /**
- * One depthwise layer (depth multiplier 1) on a VALID-padded input (HP×WP×C), output OH×OW×C; xq: scratch for
- * HP·WP·C + 3 i64 pairs (the last group's channels past C read up to 3 pairs past the image; their weights are 0).
+ * One depthwise layer (depth multiplier 1) on the H×W×C input x, padded (PT rows on top, PL columns on the left,
+ * with zpIn) to rows of WP pixels as it is widened (pair-band.ts); output OH×OW×C. buf: rowBufBytes(WP·C, SW·C)
+ * bytes; xq: KH pair rows and 4 spare pairs (the last group's channels past C read up to 3 pairs past the last row;
+ * their weights are 0).
  */
-export function depthwise_scalar_i8(x: usize, xq: usize, w: usize, bias: usize, mult: usize, y: usize, HP: i32, WP: i32, C: i32,
-  OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpOut: i32, lo: i32, hi: i32): void {
-  widenPairs(x, xq, HP * WP * C, SW * C);
+export function depthwise_scalar_i8(x: usize, buf: usize, xq: usize, w: usize, bias: usize, mult: usize, y: usize, H: i32, W: i32, C: i32,
+  PT: i32, PL: i32, WP: i32, OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32, zpIn: i32, zpOut: i32, lo: i32, hi: i32): void {
+  bandBegin(x, buf, xq, H, W, C, PT, PL, WP, SW * C, zpIn);
   const fLo = <f32>(lo - zpOut), fHi = <f32>(hi - zpOut), bits = roundingBitsLessZp(zpOut);
   const groups = (C + 3) >> 2;
   const tapStep = <usize>C << 3, rowStep = <usize>(WP * C) << 3, rowBytes = <usize>KW * tapStep;
   const gBytes = <usize>(KH * KW) << 2;
   for (let oy = 0; oy < OH; oy++) {
+    const band = bandRows(oy * SH, oy * SH + KH);
     for (let ox = 0; ox < OW; ox += 2) {
       const two = ox + 1 < OW;
-      const xr = xq + (<usize>((oy * SH * WP + ox * SW) * C) << 3);
+      const xr = band + (<usize>(ox * SW * C) << 3);
       const out = y + <usize>((oy * OW + ox) * C);
       for (let g = 0; g < groups; g++) {
         let a0: i64 = 0, a1: i64 = 0, a2: i64 = 0, a3: i64 = 0;
