@@ -20,14 +20,10 @@ import { mnistPaths } from "../io/idx.js";
 import { Relay, waitFor } from "./device-relay.js";
 import { blobFromFile, hostRaw, kiln, ROOT, samplePixels, socatPair, tinyBlob, type Blob, type Spawned } from "./device-helpers.js";
 import { tempDir } from "./helpers.js";
-import { requireCommand, requirePath } from "./require-tool.js";
+import { requireCommand, requireFirmwareTools } from "./require-tool.js";
 
 const tools = [
-  requireCommand("qemu-system-arm", "apt-get install qemu-system-arm"),
-  requireCommand("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-  requirePath("newlib for arm-none-eabi", "/usr/lib/arm-none-eabi/newlib", "apt-get install libnewlib-arm-none-eabi"),
-  requireCommand("cmake", "apt-get install cmake"),
-  requireCommand("make", "apt-get install make"),
+  ...requireFirmwareTools(),
   requireCommand("socat", "apt-get install socat", ["-V"]),
 ];
 const ready = tools.every((t) => t.ok);

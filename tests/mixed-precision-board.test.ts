@@ -7,15 +7,9 @@ import { mnistPaths } from "../io/idx.js";
 import { waitFor } from "./device-relay.js";
 import { kiln, ROOT, spawnProcess, type Spawned } from "./device-helpers.js";
 import { tempDir } from "./helpers.js";
-import { requireCommand, requirePath } from "./require-tool.js";
+import { requireFirmwareTools } from "./require-tool.js";
 
-const tools = [
-  requireCommand("qemu-system-arm", "apt-get install qemu-system-arm"),
-  requireCommand("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-  requirePath("newlib for arm-none-eabi", "/usr/lib/arm-none-eabi/newlib", "apt-get install libnewlib-arm-none-eabi"),
-  requireCommand("cmake", "apt-get install cmake"),
-  requireCommand("make", "apt-get install make"),
-];
+const tools = requireFirmwareTools();
 const ready = tools.every((t) => t.ok);
 const IMAGES = 20;
 

@@ -38,3 +38,14 @@ export function requireCommand(command: string, install: string, probe?: string[
 export function requirePath(what: string, path: string | undefined, install: string): Requirement {
   return requireTool(what, path !== undefined && existsSync(path), install);
 }
+
+/** What building the board firmware and booting it in QEMU needs (tests that run firmware on the emulated board). */
+export function requireFirmwareTools(): Requirement[] {
+  return [
+    requireCommand("qemu-system-arm", "apt-get install qemu-system-arm"),
+    requireCommand("arm-none-eabi-gcc", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+    requirePath("newlib for arm-none-eabi", "/usr/lib/arm-none-eabi/newlib", "apt-get install libnewlib-arm-none-eabi"),
+    requireCommand("cmake", "apt-get install cmake"),
+    requireCommand("make", "apt-get install make"),
+  ];
+}
