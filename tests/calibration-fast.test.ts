@@ -1,5 +1,4 @@
 // Calibration's fast float evaluator (quant/float64-runner.ts) against the float reference: same values bit for bit, same ranges, same blobs.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../compiler/ir.js";
@@ -7,7 +6,7 @@ import { runFloatAll } from "../compiler/interpreter.js";
 import { calibrate, pixelsToInputs, type CalibrationMethod, type Range } from "../compiler/quant/calibrate.js";
 import { float64Runner } from "../compiler/quant/float64-runner.js";
 import { FLOAT64_KERNELS_WASM_BASE64 } from "../compiler/quant/float64-kernels-wasm.js";
-import { compileFloat64Kernels, FLOAT64_KERNELS_SOURCE } from "../compiler/quant/build-float64-kernels.js";
+import { compileFloat64Kernels, readFloat64KernelSources } from "../compiler/quant/build-float64-kernels.js";
 import { compileGraph, DEFAULT_COMPILE_OPTIONS, loadModel } from "../compiler/compile.js";
 import { pixelCalibration } from "../compiler/quant/calibration-data.js";
 import { FLOAT_PIPELINE, runPipeline } from "../compiler/passes/pipeline.js";
@@ -89,7 +88,7 @@ function expectSameRanges(actual: Map<string, Range>, expected: Map<string, Rang
 
 describe("the fast float evaluator", () => {
   it("is built from runtime/kernels/exact-f64.ts as it is now", async () => {
-    const fresh = await compileFloat64Kernels(readFileSync(join(root, FLOAT64_KERNELS_SOURCE), "utf8"));
+    const fresh = await compileFloat64Kernels(readFloat64KernelSources(root));
     expect(Buffer.from(FLOAT64_KERNELS_WASM_BASE64, "base64").equals(Buffer.from(fresh)),
       "run `node dist/compiler/quant/build-float64-kernels.js` after editing runtime/kernels/exact-f64.ts").toBe(true);
   }, 60_000);

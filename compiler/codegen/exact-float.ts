@@ -1,8 +1,11 @@
-// Codegen of layers kept in float inside an int8 blob (--keep-float): the exact f64 kernels (runtime/kernels/exact-f64.ts).
-import { attrString, fusedPoolOf, tensorOf, type Graph, type Node } from "../ir.js";
+// Codegen of layers kept in float inside an int8 blob (--keep-float): the exact f64 kernels (runtime/kernels/exact-f64*.ts)
+// or, where quant/keep-float.ts shows it exact (F32_KERNEL_EXACT_OPS), the op's own float kernel.
+import { attrNumber, attrString, fusedPoolOf, sizeOf, tensorOf, type Graph, type Node } from "../ir.js";
 import { ACTIVATION_CODES, type OpDef } from "../ops/op.js";
 import { convGrid, convWindow } from "../ops/conv2d.js";
 import { opDef } from "../ops/registry.js";
+import { emitPoolArgs } from "../ops/pool-window.js";
+import { F32_KERNEL_EXACT_OPS } from "../quant/keep-float.js";
 import { bytesOf } from "./layout.js";
 import { roundUp, type EmitContext } from "./emit.js";
 
@@ -54,6 +57,31 @@ function scratchParts(graph: Graph, node: Node): { rows: number; grid: number } 
   return { rows: roundUp(Math.min(P, EXACT_CONV_CHUNK) * K * 8, 16), grid: (pooled ? P : Math.min(P, EXACT_CONV_CHUNK)) * OCP * 8 };
 }
 
+/**
+ * The attributes an exact element-wise kernel reads as f64 (the reference computes with the attribute's JS number, which
+ * f32 may not hold): stored in the blob's constants, since generated calls pass only integer and f32 literals.
+ */
+function f64Attributes(node: Node): Float64Array | undefined {
+  if (node.op === "clamp") return Float64Array.of(attrNumber(node, "min"), attrNumber(node, "max"));
+  if (node.op === "leaky_relu") return Float64Array.of(attrNumber(node, "alpha"));
+  return undefined;
+}
+
+/** The call of the exact kernel of a kept op that has no constants (pools, element-wise). */
+function emitUnweighted(ctx: EmitContext): string {
+  const { node, inputShapes: [xs], outputShape, addr } = ctx;
+  const x = addr(node.inputs[0]), y = addr(node.outputs[0]);
+  switch (node.op) {
+    case "avg_pool": return `avg_pool_exact_f32(${emitPoolArgs(node, xs, outputShape, addr)});`;
+    case "global_avg_pool": return `mean_exact_f32(${x}, ${y}, ${xs[1] * xs[2]}, ${xs[3]});`;
+    case "clamp": return `clamp_exact_f32(${x}, ${y}, ${sizeOf(outputShape)}, ${addr(`${node.name}#f64`)});`;
+    case "leaky_relu": return `leaky_relu_exact_f32(${x}, ${y}, ${sizeOf(outputShape)}, ${addr(`${node.name}#f64`)});`;
+    default: throw new Error(`internal: node ${node.name} (${node.op}) has no exact float kernel`);
+  }
+}
+
+const WEIGHTED = new Set(["conv2d", "dense", "depthwise_conv2d"]);
+
 /** What generateModel asks of a node's codegen. */
 export type NodeCodegen = Pick<OpDef, "packInt8" | "scratchInt8" | "persistentInt8" | "emitInt8" | "emitFloat">;
 
@@ -68,7 +96,10 @@ export function codegenOf(node: Node): NodeCodegen {
  */
 export const exactFloatCodegen: NodeCodegen = {
   packInt8(node, graph) {
-    if (node.op === "reshape") return new Map();
+    if (!WEIGHTED.has(node.op)) {
+      const attributes = f64Attributes(node);
+      return attributes ? new Map([[`${node.name}#f64`, new Uint8Array(attributes.buffer)]]) : new Map();
+    }
     const w = floatConstant(graph, node.inputs[1]);
     const bias = node.inputs[2] ? floatConstant(graph, node.inputs[2]) : undefined;
     if (node.op === "depthwise_conv2d") {
@@ -90,7 +121,8 @@ export const exactFloatCodegen: NodeCodegen = {
   },
   emitInt8(ctx: EmitContext) {
     const { node, graph, inputShapes: [xs, ws], outputShape, addr } = ctx;
-    if (node.op === "reshape") return opDef(node).emitFloat(ctx);
+    if (F32_KERNEL_EXACT_OPS.has(node.op)) return opDef(node).emitFloat(ctx);
+    if (!WEIGHTED.has(node.op)) return emitUnweighted(ctx);
     const act = ACTIVATION_CODES[attrString(node, "activation", "linear")];
     const x = addr(node.inputs[0]), y = addr(node.outputs[0]);
     const hasBias = node.inputs[2] !== undefined;

@@ -1,14 +1,17 @@
-// The float reference's conv, depthwise and dense arithmetic, exactly (AssemblyScript): calibration builds this file
-// alone into compiler/quant/float64-kernels-wasm.ts (build-float64-kernels.ts), and blobs with layers kept in float
-// (--keep-float) call conv_exact_f64 / dense_exact_f64 / depthwise_f64. SIMD where enabled; every v128 path has a
-// scalar twin doing the same operations per output in the same order (boards' interpreters reject v128).
-// Self-contained on purpose (no imports): calibration compiles it without the rest of the library.
+// The float reference's conv, depthwise and dense arithmetic, exactly (AssemblyScript): calibration builds the exact
+// kernels (this file, exact-f64-pool.ts, exact-f64-elementwise.ts) into compiler/quant/float64-kernels-wasm.ts
+// (build-float64-kernels.ts), and blobs with layers kept in float (--keep-float) call conv_exact_f64 / dense_exact_f64 /
+// depthwise_f64. SIMD where enabled; every v128 path has a scalar twin doing the same operations per output in the
+// same order (boards' interpreters reject v128). The three files import only each other: calibration compiles them
+// without the rest of the library.
 //
 // Why f64: the float reference (compiler/ops) sums f32 products in f64 (a JS number) and rounds to f32 once per
 // output. Calibration must see exactly its values, so these kernels do the same operations: each product of two
 // f32 values is exact in f64, each output's sum starts where the reference's does and adds the same products in
 // the same order, and f64x2 lanes are independent outputs. WebAssembly has no fused multiply-add outside relaxed
 // SIMD, so every mul and add rounds as JavaScript's do. Only the loop order differs, never an output's sum order.
+import { pool_f64 } from "./exact-f64-pool";
+
 
 // Activation codes as in compiler/ops/op.ts ACTIVATION_CODES: 0 linear, 1 relu, 2 relu6.
 // applyActivation: v < 0 ? 0 : v (relu), v < 0 ? 0 : v > 6 ? 6 : v (relu6); NaN and −0 pass through unchanged.
@@ -159,33 +162,6 @@ export function activate_f64(grid: usize, P: i32, OC: i32, OCP: i32, bias: usize
   }
 }
 
-/**
- * The fused pool over the f64 grid [OH][OW][OCP], as the reference's poolFloat: per window, the max (f64.max is
- * Math.max: NaN wins, +0 above −0) or the sum from +0 divided by the count, of the in-bounds positions in
- * row-major order, rounded once to f32 into y [PH][PW][OC].
- */
-export function pool_f64(grid: usize, OH: i32, OW: i32, OC: i32, OCP: i32, PH: i32, PW: i32, KH: i32, KW: i32,
-  SH: i32, SW: i32, PT: i32, PL: i32, isMax: bool, y: usize): void {
-  for (let py = 0; py < PH; py++) {
-    const y0 = max(0, py * SH - PT), y1 = min(OH, py * SH - PT + KH);
-    for (let px = 0; px < PW; px++) {
-      const x0 = max(0, px * SW - PL), x1 = min(OW, px * SW - PL + KW);
-      const count = <f64>((y1 - y0) * (x1 - x0));
-      const out = y + ((<usize>(py * PW + px) * OC) << 2);
-      for (let o = 0; o < OC; o++) {
-        let acc: f64 = isMax ? -Infinity : 0;
-        for (let cy = y0; cy < y1; cy++) {
-          for (let cx = x0; cx < x1; cx++) {
-            const g = load<f64>(grid + ((<usize>(cy * OW + cx) * OCP + o) << 3));
-            acc = isMax ? max(acc, g) : acc + g;
-          }
-        }
-        store<f32>(out + (<usize>o << 2), <f32>(isMax ? acc : acc / count));
-      }
-    }
-  }
-}
-
 /** out[i] = f64(x[i]) for n values: gemm's rows, converted once instead of once per block of 8 outputs. */
 export function widen_f32(x: usize, n: i32, out: usize): void {
   for (let i = 0; i < n; i++) store<f64>(out + (<usize>i << 3), <f64>load<f32>(x + (<usize>i << 2)));
@@ -260,36 +236,6 @@ export function depthwise_f64(x: usize, H: i32, W: i32, C: i32, w: usize, bias: 
         acc = acc + (bias ? load<f64>(bias + (<usize>c << 3)) : 0);
         store<f32>(out + (<usize>c << 2), <f32>activate1(acc, act));
       }
-    }
-  }
-}
-
-/**
- * Per lane, the first value of lane i's subsequence (x[4j + i], j = 0 … n/4 − 1) that is < (min) or > (max) every
- * value before it, NaN never: min lanes at out, max lanes at out + 16. The caller combines lanes and the tail, and
- * settles which zero came first when the extreme is ±0 (only then can equal-comparing values differ).
- */
-export function minmax_f32(x: usize, n: i32, out: usize): void {
-  if (ASC_FEATURE_SIMD) {
-    let mn = f32x4.splat(Infinity), mx = f32x4.splat(-Infinity);
-    const end = x + ((<usize>(n >> 2)) << 4);
-    for (let p = x; p < end; p += 16) {
-      const v = v128.load(p);
-      mn = v128.bitselect(v, mn, f32x4.lt(v, mn));
-      mx = v128.bitselect(v, mx, f32x4.gt(v, mx));
-    }
-    v128.store(out, mn);
-    v128.store(out, mx, 16);
-  } else {
-    for (let i = 0; i < 4; i++) {
-      let mn: f32 = Infinity, mx: f32 = -Infinity;
-      for (let j = 0; j < (n >> 2); j++) {
-        const v = load<f32>(x + ((<usize>(j * 4 + i)) << 2));
-        if (v < mn) mn = v;
-        if (v > mx) mx = v;
-      }
-      store<f32>(out + (<usize>i << 2), mn);
-      store<f32>(out + (<usize>i << 2), mx, 16);
     }
   }
 }

@@ -18,3 +18,5 @@ export * from "./dense-scalar-i8";
 export * from "./depthwise-scalar-i8";
 export * from "./precision";
 export * from "./exact-f64";
+export * from "./exact-f64-pool";
+export * from "./exact-f64-elementwise";
