@@ -8,6 +8,7 @@ import { calibrationImages } from "../bin/calibration.js";
 import { mnistPaths, readLabelledImages, type LabelledImages } from "../io/idx.js";
 import { quantizePixels, runMixed, type MixedValue } from "../compiler/int8-interpreter.js";
 import { keepFloatProblem } from "../compiler/quant/keep-float.js";
+import { layerScore } from "../compiler/quant/error-report.js";
 import { Model } from "../runtime/model.js";
 import { saveToTemp, useCpuBackend } from "./helpers.js";
 
@@ -104,5 +105,21 @@ describe.each(CASES)("the %s model with %j kept in float", (name, keep) => {
       const outputs = Array.from({ length: IMAGES }, (_v, i) => { model.predict(pixelsOf(i)); return bits(model.rawOutput()); });
       expect(outputs.filter((o, i) => o.join() !== bits(expected[i]).join()).length, `${target}: images whose output differs`).toBe(0);
     }
+  }, 120_000);
+});
+
+describe("--keep-float auto", () => {
+  it("takes the report's worst layer whatever its op, now that every op of the model can be kept", async () => {
+    const path = await pathOf("pools");
+    const options: CompileOptions = { ...OPTIONS, holdout: "auto" };
+    const plain = await compileFile(path, options);
+    const report = plain.manifest.quantization!.report!;
+    const scores = new Map(report.layers.map((l) => [l.name, layerScore(l)]));
+    const worst = report.worst.find((n) => Number.isFinite(scores.get(n)))!;
+    const auto = await compileFile(path, { ...options, keepFloat: { auto: true, target: 1.01, maxLayers: 1 } });
+    expect(auto.graph.meta.keptFloat).toEqual([worst]);
+    expect(auto.graph.nodes.filter((n) => n.float).map((n) => `${n.name}:${n.op}`)).toEqual([`${worst}:${auto.graph.nodes.find((n) => n.name === worst)!.op}`]);
+    // Here it is the mul (its −0s and products of two rounded factors), which auto used to pass over.
+    expect(["conv2d", "dense", "depthwise_conv2d", "reshape"]).not.toContain(auto.graph.nodes.find((n) => n.name === worst)!.op);
   }, 120_000);
 });
