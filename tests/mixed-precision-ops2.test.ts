@@ -2,31 +2,19 @@
 // leaky_relu kept in float. Their kernels against the ops' float references on synthetic edge cases (both targets), and
 // graphs with each kept (in the middle, int8 on both sides, and last) bit for bit against the mixed reference on MNIST.
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
-import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompileOptions } from "../compiler/compile.js";
-import { calibrationImages } from "../bin/calibration.js";
-import { mnistPaths, readLabelledImages, type LabelledImages } from "../io/idx.js";
-import { quantizePixels, runMixed, type MixedValue } from "../compiler/int8-interpreter.js";
+import { describe, expect, it } from "vitest";
+import { compileFile, type CompileOptions } from "../compiler/compile.js";
+import { bits, MIXED_OPTIONS, useMnistDigits } from "./mixed-harness.js";
+import { quantizePixels, runMixed } from "../compiler/int8-interpreter.js";
 import { keepFloatProblem } from "../compiler/quant/keep-float.js";
 import { layerScore } from "../compiler/quant/error-report.js";
 import { Model } from "../runtime/model.js";
 import { saveToTemp, useCpuBackend } from "./helpers.js";
 
 const IMAGES = 30;
-const OPTIONS: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, calibration: calibrationImages(), calibrationCount: 100, holdout: 0 };
+const OPTIONS = MIXED_OPTIONS;
 
-let test: LabelledImages;
-beforeAll(() => {
-  const paths = mnistPaths();
-  test = readLabelledImages(paths.testImages, paths.testLabels);
-});
-
-const pixelsOf = (i: number): Uint8Array => test.pixels.subarray(i * 784, (i + 1) * 784);
-
-/** The raw bits of an output: int8 values, or float32 values as their bit patterns (−0 and NaN payloads count). */
-function bits(v: MixedValue): number[] {
-  return v instanceof Float32Array ? Array.from(new Uint32Array(v.buffer, v.byteOffset, v.length)) : Array.from(v);
-}
+const { pixelsOf } = useMnistDigits();
 
 const init = (seed: number) => tf.initializers.randomNormal({ stddev: 0.5, seed });
 

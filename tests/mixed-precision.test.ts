@@ -4,9 +4,8 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileFile, DEFAULT_COMPILE_OPTIONS, type CompiledModel, type CompileOptions } from "../compiler/compile.js";
-import { calibrationImages } from "../bin/calibration.js";
-import { mnistPaths, readLabelledImages, type LabelledImages } from "../io/idx.js";
+import { compileFile, type CompiledModel } from "../compiler/compile.js";
+import { bits, MIXED_OPTIONS, useMnistDigits } from "./mixed-harness.js";
 import { quantizePixels, runMixed, type MixedValue } from "../compiler/int8-interpreter.js";
 import { Model } from "../runtime/model.js";
 import { CLI, ROOT } from "./device-helpers.js";
@@ -15,7 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 
 const MODELS = { "mnist-cnn": join(ROOT, "models", "mnist-cnn", "model.json"), lenet5: join(ROOT, "models", "lenet5", "model.json") };
 const IMAGES = 40;
-const OPTIONS: CompileOptions = { ...DEFAULT_COMPILE_OPTIONS, calibration: calibrationImages(), calibrationCount: 100, holdout: 0 };
+const OPTIONS = MIXED_OPTIONS;
 
 /** Kept sets: the first layer, a middle conv with its fused pool, the last dense (a float output), two neighbours. */
 const CASES: [keyof typeof MODELS, string[]][] = [
@@ -23,18 +22,7 @@ const CASES: [keyof typeof MODELS, string[]][] = [
   ["mnist-cnn", ["flatten", "fc1"]], ["lenet5", ["conv1"]], ["lenet5", ["conv2"]], ["lenet5", ["fc1", "fc2"]], ["lenet5", ["logits"]],
 ];
 
-let test: LabelledImages;
-beforeAll(() => {
-  const paths = mnistPaths();
-  test = readLabelledImages(paths.testImages, paths.testLabels);
-});
-
-const pixelsOf = (i: number): Uint8Array => test.pixels.subarray(i * 784, (i + 1) * 784);
-
-/** The raw bits of an output: int8 values, or float32 values as their bit patterns (−0 and NaN payloads count). */
-function bits(v: MixedValue): number[] {
-  return v instanceof Float32Array ? Array.from(new Uint32Array(v.buffer, v.byteOffset, v.length)) : Array.from(v);
-}
+const { pixelsOf } = useMnistDigits();
 
 async function blobOutputs(compiled: CompiledModel): Promise<MixedValue[]> {
   const model = await Model.load(compiled.wasm);
