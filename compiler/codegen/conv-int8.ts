@@ -1,9 +1,8 @@
 // Int8 conv2d codegen for the general kernels: conv_i8 (every target) and conv_small_i8 (SIMD, short kernel rows),
 // and the shared helpers of conv_scalar_i8's (conv-scalar-int8.ts).
 import { attrInts, attrString, fusedPoolOf, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
-import { quoteName } from "../errors.js";
 import { roundUp, type EmitContext } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** conv_i8 computes output channels four at a time and the reduction eight at a time (one i16x8 dot). */
@@ -24,12 +23,6 @@ export function geometry(node: Node, graph: Graph): ConvGeometry {
   const x = tensorOf(graph, node.inputs[0]).shape;
   const [kh, kw, c, oc] = tensorOf(graph, node.inputs[1]).shape;
   return { kh, kw, c, oc, h: x[1], w: x[2], pads: attrInts(node, "pads", [0, 0, 0, 0]), strides: attrInts(node, "strides", [1, 1]) };
-}
-
-export function int8Weights(node: Node, graph: Graph): Int8Array {
-  const w = tensorOf(graph, node.inputs[1]).data;
-  if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
-  return w;
 }
 
 /**
@@ -84,7 +77,7 @@ export function paddedCopyBytes(g: ConvGeometry): number {
   return t + l + b + r === 0 ? 0 : roundUp((g.h + t + b) * (g.w + l + r) * g.c, 16);
 }
 
-const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
+export const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
 
 /**
  * The pad_i8 copy (if padded) and the call shared by conv_i8 and conv_small_i8: the latter also takes a scratch

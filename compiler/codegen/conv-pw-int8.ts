@@ -1,9 +1,8 @@
 // Int8 codegen for pointwise convs (1×1, stride 1, no padding, no fused pool) on SIMD targets: when
 // runtime/kernels/conv-pw-i8.ts applies, its weight layout, and the conv_pw_i8 call.
 import { attrInts, fusedPoolOf, int8Params, tensorOf } from "../ir.js";
-import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 const OC_BLOCK = 16;
@@ -36,8 +35,7 @@ export const pointwiseKernel: ConvKernel = {
   },
   /** Weights, the bias with −zp·Σw folded in (the kernel multiplies raw inputs), multipliers; both padded to 16. */
   pack(node, graph) {
-    const w = tensorOf(graph, node.inputs[1]).data;
-    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const w = int8Weights(node, graph);
     const [, , c, oc] = tensorOf(graph, node.inputs[1]).shape;
     return new Map([[`${node.name}#w`, packPointwiseWeights(w, c, oc)], ...packBiasAndMultipliers(node, graph, roundUp(oc, OC_BLOCK), true)]);
   },

@@ -1,8 +1,8 @@
 // Int8 conv2d codegen for the scalar target: conv_scalar_i8 (runtime/kernels/conv-scalar-i8.ts), two MACs per multiply.
 import { attrInts, attrString, fusedPoolOf, int8Params, type Graph, type Node } from "../ir.js";
 import { roundUp, type EmitContext } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
-import { geometry, int8Weights } from "./conv-int8.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
+import { geometry, POOL_CODES } from "./conv-int8.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** conv_scalar_i8 computes output channels four at a time, and takes a kernel row's taps two at a time. */
@@ -78,8 +78,6 @@ export const scalarConvKernel: ConvKernel = {
   persistentBytes: () => 0,
   emit: emitScalarConv,
 };
-
-const POOL_CODES = { none: 0, max: 1, avg: 2 } as const;
 
 /** The conv_scalar_i8 call: the kernel pads the input itself as it widens it, in the layer's scratch. */
 function emitScalarConv({ node, inputShapes: [xs, ws], outputShape, addr }: EmitContext): string {

@@ -1,9 +1,8 @@
 // Int8 codegen for the 3-channel stride-2 3×3 conv (MobileNet's stem) on SIMD targets: when
 // runtime/kernels/conv-stem-i8.ts applies, its weight layout (input pairs of each 9-byte window row), and its call.
 import { attrInts, fusedPoolOf, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
-import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 const OC_BLOCK = 16;
@@ -56,8 +55,7 @@ export const stemConvKernel: ConvKernel = {
   },
   /** Weights, the bias with −zp·Σw folded in (the kernel multiplies raw inputs, padding holds zp), multipliers. */
   pack(node, graph) {
-    const w = tensorOf(graph, node.inputs[1]).data;
-    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const w = int8Weights(node, graph);
     const oc = tensorOf(graph, node.inputs[1]).shape[3];
     return new Map([[`${node.name}#w`, packStemWeights(w, oc)], ...packBiasAndMultipliers(node, graph, roundUp(oc, OC_BLOCK), true)]);
   },

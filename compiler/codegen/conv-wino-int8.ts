@@ -1,9 +1,8 @@
 // Int8 codegen for 3×3 stride-1 convs by exact Winograd F(2×2, 3×3) (runtime/kernels/conv-wino-i8.ts): when it
 // applies, the buffers it needs, and the conv_wino_i8 call.
 import { attrInts, fusedPoolOf, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
-import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /**
@@ -56,8 +55,7 @@ export const winogradKernel: ConvKernel = {
    * has −zp·Σw folded in; bias and multipliers padded to 16 channels.
    */
   pack(node, graph) {
-    const w = tensorOf(graph, node.inputs[1]).data;
-    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const w = int8Weights(node, graph);
     return new Map([
       [`${node.name}#w`, new Uint8Array(w.buffer, w.byteOffset, w.byteLength)],
       ...packBiasAndMultipliers(node, graph, roundUp(geometryOf(node, graph).oc, 16), true),

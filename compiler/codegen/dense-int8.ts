@@ -1,9 +1,8 @@
 // Int8 dense codegen: dense_i8 (one zero-padded weight row per output channel; every target) and, on the scalar
 // target, dense_scalar_i8 (runtime/kernels/dense-scalar-i8.ts: weights interleaved over 4 channels).
 import { int8Params, tensorOf, type Graph, type Node } from "../ir.js";
-import { quoteName } from "../errors.js";
 import { roundUp, type EmitContext } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** dense_i8 reads its rows eight bytes at a time and its bias and multipliers four channels at a time. */
@@ -36,9 +35,8 @@ export function packDenseWeightsScalar(w: Int8Array, c: number, oc: number): Uin
 }
 
 function int8DenseWeights(node: Node, graph: Graph): { data: Int8Array; c: number; oc: number } {
-  const w = tensorOf(graph, node.inputs[1]);
-  if (!(w.data instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
-  return { data: w.data, c: w.shape[0], oc: w.shape[1] };
+  const [c, oc] = tensorOf(graph, node.inputs[1]).shape;
+  return { data: int8Weights(node, graph), c, oc };
 }
 
 /** The call both dense kernels share. */

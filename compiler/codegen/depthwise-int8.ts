@@ -1,8 +1,7 @@
 // Int8 depthwise codegen: packs weights, bias, multipliers and gather masks for depthwise_i8 and emits its call.
 import { attrInts, int8Params, tensorOf, type Graph, type Node } from "../ir.js";
-import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** The SIMD kernel computes eight output channels at a time (one i16x8 multiply per tap). */
@@ -17,17 +16,18 @@ export function depthwiseGeometry(node: Node, graph: Graph): DepthwiseGeometry {
 }
 
 /**
- * Weights [kh][kw][c·dm] → for each block of 8 output channels, each tap (ky, kx): 8 int8, zero beyond the
- * last channel. One block's taps are contiguous, so the kernel's inner loop walks the weights linearly.
+ * Weights [kh][kw][c·dm] → for each block of `block` output channels (8 here; the scalar kernel's 4), each tap
+ * (ky, kx): `block` int8, zero beyond the last channel. One block's taps are contiguous, so the kernel's inner loop
+ * walks the weights linearly.
  */
-export function packDepthwiseWeights(w: Int8Array, taps: number, oc: number): Uint8Array {
-  const blocks = roundUp(oc, DW_BLOCK) / DW_BLOCK;
-  const out = new Int8Array(blocks * taps * DW_BLOCK);
+export function packDepthwiseWeights(w: Int8Array, taps: number, oc: number, block = DW_BLOCK): Uint8Array {
+  const blocks = roundUp(oc, block) / block;
+  const out = new Int8Array(blocks * taps * block);
   let at = 0;
   for (let b = 0; b < blocks; b++) {
     for (let t = 0; t < taps; t++) {
-      for (let j = 0; j < DW_BLOCK; j++) {
-        const o = b * DW_BLOCK + j;
+      for (let j = 0; j < block; j++) {
+        const o = b * block + j;
         out[at++] = o < oc ? w[t * oc + o] : 0;
       }
     }
@@ -63,8 +63,7 @@ export const depthwiseKernel: ConvKernel = {
   applies: (node) => node.op === "depthwise_conv2d",
   pack(node, graph) {
     const g = depthwiseGeometry(node, graph);
-    const w = tensorOf(graph, node.inputs[1]).data;
-    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const w = int8Weights(node, graph);
     const oc = g.c * g.dm, ocPadded = roundUp(oc, DW_BLOCK);
     // Bias and multipliers are padded so the SIMD path can load two full vectors per block; the kernel multiplies
     // raw inputs (weights are [taps][c·dm], so the fold sums each output channel's taps).

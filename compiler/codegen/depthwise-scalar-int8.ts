@@ -1,30 +1,13 @@
 // Int8 depthwise codegen for the scalar target, depth multiplier 1: depthwise_scalar_i8 (runtime/kernels/depthwise-scalar-i8.ts).
-import { attrInts, int8Params, tensorOf } from "../ir.js";
-import { quoteName } from "../errors.js";
+import { attrInts, int8Params } from "../ir.js";
 import { roundUp } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
-import { depthwiseGeometry } from "./depthwise-int8.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
+import { depthwiseGeometry, packDepthwiseWeights } from "./depthwise-int8.js";
 import { MAX_PAIR_TAPS, pairBandBytes } from "./conv-scalar-int8.js";
 import type { ConvKernel } from "./conv-variant.js";
 
 /** depthwise_scalar_i8 computes four channels at a time. */
 const C_BLOCK = 4;
-
-/** Weights [kh][kw][c] (depth multiplier 1) → per group of 4 channels, per tap: 4 int8, zero beyond c. */
-export function packDepthwiseWeightsScalar(w: Int8Array, taps: number, c: number): Uint8Array {
-  const groups = roundUp(c, C_BLOCK) / C_BLOCK;
-  const out = new Int8Array(groups * taps * C_BLOCK);
-  let at = 0;
-  for (let g = 0; g < groups; g++) {
-    for (let t = 0; t < taps; t++) {
-      for (let j = 0; j < C_BLOCK; j++) {
-        const ch = g * C_BLOCK + j;
-        out[at++] = ch < c ? w[t * c + ch] : 0;
-      }
-    }
-  }
-  return new Uint8Array(out.buffer);
-}
 
 /** depthwise_conv2d with depth multiplier 1 on the scalar target (depthwise_i8 takes other multipliers). */
 export const depthwiseScalarKernel: ConvKernel = {
@@ -37,10 +20,9 @@ export const depthwiseScalarKernel: ConvKernel = {
   },
   pack(node, graph) {
     const g = depthwiseGeometry(node, graph);
-    const w = tensorOf(graph, node.inputs[1]).data;
-    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const w = int8Weights(node, graph);
     // The kernel multiplies raw inputs: −zp·Σw is folded into the bias.
-    return new Map([[`${node.name}#w`, packDepthwiseWeightsScalar(w, g.kh * g.kw, g.c)],
+    return new Map([[`${node.name}#w`, packDepthwiseWeights(w, g.kh * g.kw, g.c, C_BLOCK)],
       ...packBiasAndMultipliers(node, graph, roundUp(g.c, C_BLOCK), true)]);
   },
   scratchBytes(node, graph) {

@@ -1,9 +1,8 @@
 // Int8 codegen for depthwise 3×3 layers (stride 1 or 2 each way, depth multiplier 1) on SIMD targets: when
 // runtime/kernels/depthwise3x3-i8.ts applies, its weight layout (taps paired for i32x4.dot_i16x8_s), and its call.
 import { attrInts, int8Params, tensorOf } from "../ir.js";
-import { quoteName } from "../errors.js";
 import { roundUp } from "./emit.js";
-import { packBiasAndMultipliers } from "./requant-params.js";
+import { int8Weights, packBiasAndMultipliers } from "./requant-params.js";
 import { depthwiseGeometry } from "./depthwise-int8.js";
 import type { ConvKernel } from "./conv-variant.js";
 
@@ -42,8 +41,7 @@ export const depthwise3x3Kernel: ConvKernel = {
   },
   pack(node, graph) {
     const g = depthwiseGeometry(node, graph);
-    const w = tensorOf(graph, node.inputs[1]).data;
-    if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+    const w = int8Weights(node, graph);
     // Bias (−zp·Σw folded in: the kernel multiplies raw inputs) and multipliers padded to whole blocks.
     return new Map([[`${node.name}#w`, packDepthwise3x3Weights(w, g.c)], ...packBiasAndMultipliers(node, graph, roundUp(g.c, BLOCK), true)]);
   },

@@ -1,5 +1,14 @@
-// The bias and requantization multipliers every int8 conv-like kernel reads, packed once for all of them.
+// What every int8 conv-like kernel's packing reads: its int8 weights, and the bias and requantization multipliers,
+// packed once for all of them.
 import { int8Params, tensorOf, type Graph, type Node } from "../ir.js";
+import { quoteName } from "../errors.js";
+
+/** The node's int8 weights (its second input), as the quantizer left them. */
+export function int8Weights(node: Node, graph: Graph): Int8Array {
+  const w = tensorOf(graph, node.inputs[1]).data;
+  if (!(w instanceof Int8Array)) throw new Error(`internal: node ${quoteName(node.name)} weights are not int8`);
+  return w;
+}
 
 /**
  * `${node.name}#b` (i32 bias) and `${node.name}#m` (f32 multipliers), zero-padded to `padded` channels so kernels

@@ -16,11 +16,11 @@
 }
 
 /** The f32 bits of 1.5·2^23: adding it to a v with |v| ≤ 2^22 leaves round-half-even(v) in the low bits. */
-const ROUNDING_BITS: i32 = 0x4B400000;
+export const MAGIC_BITS: i32 = 0x4B400000;
 
 /** requantMagic's bitsLessZp for output zero point zp. */
 @inline export function roundingBitsLessZp(zp: i32): i32 {
-  return ROUNDING_BITS - zp;
+  return MAGIC_BITS - zp;
 }
 
 /**
@@ -34,7 +34,7 @@ const ROUNDING_BITS: i32 = 0x4B400000;
   let v = <f32>acc * m;
   v = v < loLessZp ? loLessZp : v;
   v = v > hiLessZp ? hiLessZp : v;
-  return reinterpret<i32>(v + reinterpret<f32>(ROUNDING_BITS)) - bitsLessZp;
+  return reinterpret<i32>(v + reinterpret<f32>(MAGIC_BITS)) - bitsLessZp;
 }
 
 /**

@@ -7,7 +7,8 @@
 // pair is one 32-bit splat load and a weight vector one plain load — no sign-extending shuffles there, which made
 // the mobilenet-96 pointwise layers 1.3–1.4× faster. The input zero point is folded into the bias at compile time,
 // as for conv_i8, so the integer sums are conv_i8's and the reference's. Requantization: requant-magic.ts.
-import { MAGIC_BITS, requantStore16 } from "./requant-magic";
+import { MAGIC_BITS } from "./common";
+import { requantStore16 } from "./requant-magic";
 
 /** Widens the int8 weights to i16 into `wide` after its 16-byte "done" flag, on the first call only. */
 function widenWeights(w8: usize, wide: usize, bytes: i32): void {

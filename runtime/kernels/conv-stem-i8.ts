@@ -10,7 +10,8 @@
 // inner loop an input pair is one 32-bit splat load and a weight vector one plain load (no sign-extending
 // shuffles: 1.3× faster than widening in the loop, as in conv-pw-i8.ts). The compiler folded
 // −zp·Σw into the bias, so the integer sums are conv_i8's and the reference's. Requantization: requant-magic.ts.
-import { MAGIC_BITS, requantStore16 } from "./requant-magic";
+import { MAGIC_BITS } from "./common";
+import { requantStore16 } from "./requant-magic";
 
 /** Widens the int8 weights to i16 into `wide` after its 16-byte "done" flag, on the first call only. */
 function widenWeights(w8: usize, wide: usize, bytes: i32): void {

@@ -14,8 +14,8 @@
 // the output columns whose window crosses the left or right edge take the zero point for the missing column.
 // The compiler folded −zp·Σw into the bias, so padding adds nothing and the integer sums are the reference's
 // (compiler/ops/depthwise-conv2d.ts `int8`).
-import { storeFirstBytes } from "./common";
-import { MAGIC_BITS, requantMagic4 } from "./requant-magic";
+import { MAGIC_BITS, storeFirstBytes } from "./common";
+import { requantMagic4 } from "./requant-magic";
 
 /** (a0, b0, a1, b1, a2, b2, a3, b3): the pairs of channels 0–3 of two widened taps. */
 @inline function pairsLow(a: v128, b: v128): v128 {

@@ -6,10 +6,7 @@
 // rounds v half to even (the default mode) and the bit pattern is 0x4B400000 + round(v). acc·m is never NaN
 // (m is a finite f32), so f32x4.pmin/pmax (one minps/maxps) stand in for min/max.
 
-import { storeFirstBytes } from "./common";
-
-/** The f32 bit pattern of 1.5·2^23, whose spacing-1 binade does the rounding. */
-export const MAGIC_BITS: i32 = 0x4B400000;
+import { MAGIC_BITS, storeFirstBytes } from "./common";
 
 /** clamp(roundHalfEven(f32(acc)·m) + zp, lo, hi) in four i32 lanes; loLessZp, hiLessZp: splat(f32(lo − zp)),
  * splat(f32(hi − zp)); magic: f32x4.splat(12582912); bitsLessZp: i32x4.splat(MAGIC_BITS − zp). */
