@@ -1,6 +1,7 @@
 // Output helpers shared by the commands: stdout/stderr sinks and human-friendly numbers.
 import { useColor } from "./table.js";
 import { terminalSafe } from "./terminal.js";
+export { formatBytes } from "./web/format-bytes.js";
 
 export interface Io {
   out(line: string): void;
@@ -16,8 +17,3 @@ export const processIo: Io = {
   err: (line) => process.stderr.write(terminalSafe(line, useColor(process.stderr)) + "\n"),
 };
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}

@@ -7,6 +7,7 @@ import { blobRunError, openBlob, timeLimitOption } from "../blob-runs.js";
 import type { Io } from "../io.js";
 import { renderTable } from "../table.js";
 import { escapeControl } from "../terminal.js";
+import { endsInSoftmax, softmax } from "../web/probabilities.js";
 
 export const runSpec = defineCommand({
   name: "run",
@@ -35,21 +36,6 @@ export function loadInputs(model: { info: Manifest }, paths: string[]): ImageBat
       throw new KilnError((e as Error).message);
     }
   });
-}
-
-/** Whether the model's last layer is a softmax: then its outputs are probabilities already. */
-export function endsInSoftmax(info: Manifest): boolean {
-  const last = info.layers[info.layers.length - 1];
-  return Boolean(last && (last.op === "softmax" || last.fused.includes("softmax")));
-}
-
-/** Softmax of the scores, in float64 and shifted by the maximum so that large logits do not overflow. */
-export function softmax(scores: ArrayLike<number>): number[] {
-  const values = Array.from(scores);
-  const max = Math.max(...values);
-  const exps = values.map((v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
 }
 
 export interface Ranked { label: string; score: number; probability: number }

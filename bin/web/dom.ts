@@ -13,13 +13,6 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return node as T;
 }
 
-/** Bytes as `kiln inspect` shows them. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
-
 export const formatCount = (n: number): string => n.toLocaleString("en-US");
 
 export function formatUs(us: number): string {

@@ -3,7 +3,9 @@ import type { Manifest } from "../../runtime/manifest.js";
 import type { ProfileResult } from "../../runtime/profile.js";
 import { BlobHost } from "./blob-host.js";
 import { prepareDigit, toChannels } from "./digit.js";
-import { byId, el, formatBytes } from "./dom.js";
+import { byId, el } from "./dom.js";
+import { formatBytes } from "./format-bytes.js";
+import { probabilitiesOf } from "./probabilities.js";
 import { DrawPad, showPrepared } from "./draw-pad.js";
 import { renderManifest } from "./manifest-view.js";
 import { hasWasmSimd } from "./messages.js";
@@ -39,16 +41,8 @@ function drawableSide(info: Manifest): number | undefined {
   return info.input.shape.length === 4 && n === 1 && h === w && (c === 1 || c === 3) ? h : undefined;
 }
 
-function probabilities(info: Manifest, scores: Float32Array): number[] {
-  if (info.layers.at(-1)?.fused.includes("softmax")) return Array.from(scores);
-  const top = Math.max(...scores);
-  const e = Array.from(scores, (s) => Math.exp(s - top));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
-}
-
 function showPrediction(info: Manifest, scores: Float32Array): void {
-  const p = probabilities(info, scores);
+  const p = probabilitiesOf(info, scores);
   const order = p.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 3);
   byId("prediction").textContent = info.labels[order[0][1]] ?? String(order[0][1]);
   byId("top3").replaceChildren(...order.map(([v, i]) => {
