@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { BUILD_TIMING_LINE } from "../../compiler/toolchain.js";
 import { repoRoot } from "./models.js";
+import { median } from "./timing.js";
 
 export interface CompileTiming {
   /** Median wall time of the whole command, spawn to exit. */
@@ -15,12 +16,6 @@ export interface CompileTiming {
   /** Median time from the blob to the process's exit (the error report's measurement may outlast the build; writing the file). */
   afterMs: number;
   runs: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Runs `kiln compile <model> <args>` `runs` times (each a fresh process, nothing cached between them). */

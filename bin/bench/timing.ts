@@ -27,6 +27,11 @@ function quantile(sorted: number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
+/** The median of unsorted values (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
 export function summarize(name: string, samplesUs: number[]): EngineTiming {
   const sorted = [...samplesUs].sort((a, b) => a - b);
   return {
