@@ -31,7 +31,7 @@ export function loadToolchain(): Promise<Toolchain> {
   toolchain ??= (async () => {
     const modules = toolchainModules();
     // A copy that does not load (moved away from the node_modules it points into) is only a lost speed-up.
-    return modules.derived ? load(modules).catch(() => load(PACKAGE_TOOLCHAIN)) : load(modules);
+    return modules !== PACKAGE_TOOLCHAIN ? load(modules).catch(() => load(PACKAGE_TOOLCHAIN)) : load(modules);
   })();
   return toolchain;
 }

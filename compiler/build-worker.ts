@@ -1,7 +1,9 @@
 // The builder behind toolchain.ts (a child process, or a worker thread): loads asc and Binaryen at once, then builds blobs.
 import { parentPort } from "node:worker_threads";
 import { KilnError } from "./errors.js";
-import { buildBlob, prepareCompile, type BlobInput } from "./build.js";
+import { buildBlob } from "./build.js";
+import { prepareCompile } from "./asc-compile.js";
+import type { BlobInput } from "./built-blob.js";
 
 export interface BuildRequest { id: number; input: BlobInput }
 

@@ -4,11 +4,7 @@ import { addCustomSection } from "./wasm-sections.js";
 import { sealManifest } from "../runtime/content-hash.js";
 import { compileAssemblyScript, loadToolchain } from "./asc-compile.js";
 
-export type { BlobInput, BuiltBlob } from "./built-blob.js";
 import type { BlobInput, BuiltBlob } from "./built-blob.js";
-
-/** asc and Binaryen, loaded on first use (asc-compile.ts); builders load them as they start. */
-export { loadToolchain, prepareCompile } from "./asc-compile.js";
 
 export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
   const compiled = await compileAssemblyScript(input);

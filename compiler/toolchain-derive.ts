@@ -7,12 +7,12 @@
 // would load Node's whole fetch implementation, ~60 ms) decodes the same base64 with Buffer instead. Nothing else
 // changes: the same code runs on the same wasm, so the blobs are the same bytes (tests/toolchain.test.ts checks).
 // Where a step finds the package not as expected (another version), it writes nothing: builds use the package.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { packageRoot } from "../runtime/package-root.js";
-import { DERIVED_TOOLCHAIN_DIR, toolchainVersions, type DerivedToolchainStamp } from "./toolchain-files.js";
+import { DERIVED_TOOLCHAIN_DIR, packageDirAbove, toolchainVersions, type DerivedToolchainStamp } from "./toolchain-files.js";
 
 class NotAsExpected extends Error {}
 
@@ -25,11 +25,9 @@ function replaceExactly(text: string, from: string, to: string, count: number, w
 
 /** The folder of package `name` as Node finds it from `fromDir` (the nearest node_modules above it). */
 function packageDir(name: string, fromDir: string): string {
-  for (let dir = fromDir; ; dir = dirname(dir)) {
-    const candidate = join(dir, "node_modules", name);
-    if (existsSync(join(candidate, "package.json"))) return candidate;
-    if (dirname(dir) === dir) throw new NotAsExpected(`no ${name} package above ${fromDir}`);
-  }
+  const dir = packageDirAbove(name, fromDir);
+  if (!dir) throw new NotAsExpected(`no ${name} package above ${fromDir}`);
+  return dir;
 }
 
 /** The file `import "long"` loads (its exports' import condition). */

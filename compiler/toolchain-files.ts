@@ -18,17 +18,23 @@ function versionIn(dir: string): string {
 /** The installed assemblyscript's version and that of the Binaryen it imports (the nearest node_modules above it). */
 export function toolchainVersions(): DerivedToolchainStamp {
   const ascDir = dirname(createRequire(import.meta.url).resolve("assemblyscript/package.json"));
-  for (let dir = ascDir; ; dir = dirname(dir)) {
-    const binaryenDir = join(dir, "node_modules", "binaryen");
-    if (existsSync(join(binaryenDir, "package.json"))) return { assemblyscript: versionIn(ascDir), binaryen: versionIn(binaryenDir) };
-    if (dirname(dir) === dir) return { assemblyscript: versionIn(ascDir), binaryen: "none" };
+  const binaryenDir = packageDirAbove("binaryen", ascDir);
+  return { assemblyscript: versionIn(ascDir), binaryen: binaryenDir ? versionIn(binaryenDir) : "none" };
+}
+
+/** The folder of package `name` as Node finds it from `fromDir` (the nearest node_modules above it), if any. */
+export function packageDirAbove(name: string, fromDir: string): string | undefined {
+  for (let dir = fromDir; ; dir = dirname(dir)) {
+    const candidate = join(dir, "node_modules", name);
+    if (existsSync(join(candidate, "package.json"))) return candidate;
+    if (dirname(dir) === dir) return undefined;
   }
 }
 
 /** import() specifiers of asc (the command line's main), Binaryen, and the compiler asc drives. */
-export interface ToolchainModules { asc: string; binaryen: string; compiler: string; derived: boolean }
+export interface ToolchainModules { asc: string; binaryen: string; compiler: string }
 
-export const PACKAGE_TOOLCHAIN: ToolchainModules = { asc: "assemblyscript/asc", binaryen: "assemblyscript/binaryen", compiler: "assemblyscript", derived: false };
+export const PACKAGE_TOOLCHAIN: ToolchainModules = { asc: "assemblyscript/asc", binaryen: "assemblyscript/binaryen", compiler: "assemblyscript" };
 
 /** The copy in `dir` if its stamp names the installed versions; undefined otherwise (none there, or a stale one). */
 export function derivedToolchainIn(dir: string): ToolchainModules | undefined {
@@ -37,7 +43,7 @@ export function derivedToolchainIn(dir: string): ToolchainModules | undefined {
     const installed = toolchainVersions();
     if (stamp.assemblyscript !== installed.assemblyscript || stamp.binaryen !== installed.binaryen) return undefined;
     const url = (file: string) => pathToFileURL(join(dir, file)).href;
-    return { asc: url("asc.js"), binaryen: url("binaryen.js"), compiler: url("assemblyscript.js"), derived: true };
+    return { asc: url("asc.js"), binaryen: url("binaryen.js"), compiler: url("assemblyscript.js") };
   } catch {
     return undefined; // No copy (an installed package ships none), or an unreadable one.
   }
