@@ -24,11 +24,6 @@ export function runMixed(graph: Graph, input: Int8Array): MixedValue {
   return runMixedAll(graph, input).get(graph.outputs[0])!;
 }
 
-/** The int8 reference's values, every tensor (runMixedAll: float32 only where layers are kept in float). */
-export function runInt8All(graph: Graph, input: Int8Array): Map<string, MixedValue> {
-  return runMixedAll(graph, input);
-}
-
 /** The graph output of an int8 graph without layers kept in float (see runMixed otherwise). */
 export function runInt8(graph: Graph, input: Int8Array): Int8Array {
   const out = runMixed(graph, input);

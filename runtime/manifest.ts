@@ -101,3 +101,7 @@ export interface Manifest {
   compiler: string;
 }
 
+/** The layers a mixed-precision blob keeps in float (--keep-float), without the dequantize steps at their edges. */
+export function keptFloatLayers(manifest: Manifest): LayerInfo[] {
+  return manifest.layers.filter((l) => l.precision === "float" && l.op !== "dequantize");
+}

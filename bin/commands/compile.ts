@@ -11,7 +11,7 @@ import { escapeControl } from "../terminal.js";
 import { progressBar, type Progress } from "../progress.js";
 import { calibrationImages } from "../calibration.js";
 import { reportLines, warningLines } from "../quant-report.js";
-import type { QuantReport } from "../../runtime/manifest.js";
+import { keptFloatLayers, type QuantReport } from "../../runtime/manifest.js";
 
 export const compileSpec = defineCommand({
   name: "compile",
@@ -69,7 +69,7 @@ export async function compileCommand(argv: string[], io: Io): Promise<void> {
   const report = compiled.graph.meta.quantReport as QuantReport | undefined;
   if (!o.quiet) warningLines(manifest.quantization).forEach((line) => io.err(line));
   // Layers kept in float (--keep-float, or what auto chose), as the manifest says.
-  const keptFloat = manifest.layers.filter((l) => l.precision === "float" && l.op !== "dequantize").map((l) => l.name);
+  const keptFloat = keptFloatLayers(manifest).map((l) => l.name);
   if (o.json) {
     const quantization = manifest.quantization && { ...manifest.quantization, ...(report ? { report } : {}) };
     io.out(JSON.stringify({ output: out, sizes, arenaBytes: manifest.arenaBytes, arenaLowerBound: manifest.arenaLowerBound, layers: manifest.layers.length, quantize: manifest.quantize, target: manifest.target, quantization, ...(keptFloat.length ? { keptFloat } : {}) }));

@@ -3,6 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { INPUT_LIMITS, readInputFile } from "../../io/input-file.js";
 import { escapeControl as safe } from "../terminal.js";
 import { inspectBlob } from "../../runtime/model.js";
+import { keptFloatLayers } from "../../runtime/manifest.js";
 import { KilnError } from "../../compiler/errors.js";
 import { defineCommand, parseArgs, requirePositionals } from "../args.js";
 import { formatBytes, type Io } from "../io.js";
@@ -34,7 +35,7 @@ export async function inspectCommand(argv: string[], io: Io): Promise<void> {
   io.out(`model ${safe(m.model)}  (${m.quantize === "none" ? "float32" : m.quantize}, target ${m.target}${m.simd ? ", needs SIMD128" : ""})`);
   io.out(`input  ${safe(m.input.name)} [${m.input.shape}] ${m.input.dtype}${q(m.input)}  pixel × ${m.input.pixelScale.toPrecision(6)} + ${m.input.pixelOffset}`);
   io.out(`output ${safe(m.output.name)} [${m.output.shape}] ${m.output.dtype}${q(m.output)}`);
-  const kept = m.layers.filter((l) => l.precision === "float" && l.op !== "dequantize").map((l) => safe(l.name));
+  const kept = keptFloatLayers(m).map((l) => safe(l.name));
   if (kept.length) io.out(`mixed precision: ${kept.join(", ")} kept in float32 (--keep-float), quantize/dequantize at their edges`);
   io.out("");
   const int8 = m.quantize !== "none";

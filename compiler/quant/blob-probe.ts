@@ -5,7 +5,7 @@
 // live at step i); its "#persistent" buffer is never shared (weights it widens on its first call, behind a flag). So
 // layer i run alone on inputs written at their addresses computes what it computes inside a whole run. The arena reuses
 // a tensor's bytes once it is dead: each output is copied out right after its layer runs.
-import { sizeOf, tensorOf, type Graph, type Node, type TensorData } from "../ir.js";
+import { sizeOf, tensorOf, type Graph, type TensorData } from "../ir.js";
 import type { Layout } from "../codegen/layout.js";
 import { Model, type BlobExports } from "../../runtime/model.js";
 import { quoteName } from "../errors.js";

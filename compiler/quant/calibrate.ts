@@ -74,8 +74,8 @@ const KEEP_RUNS_BYTES = 256 * 2 ** 20;
 
 /** Ranges of every activation tensor (input included) over `inputs`; constants are not calibrated. */
 export function calibrate(graph: Graph, inputs: Float32Array[], method: CalibrationMethod = "minmax",
-  options: CalibrateOptions | ((done: number, total: number) => void) = {}): Map<string, Range> {
-  const { evaluator = "fast", progress, keepRunsBytes = KEEP_RUNS_BYTES } = typeof options === "function" ? { progress: options } : options;
+  options: CalibrateOptions = {}): Map<string, Range> {
+  const { evaluator = "fast", progress, keepRunsBytes = KEEP_RUNS_BYTES } = options;
   const names = [graph.inputs[0], ...graph.nodes.flatMap((n) => n.outputs)];
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
   const runner = evaluatorFor(graph, evaluator);

@@ -1,7 +1,7 @@
 // Where the error report's int8 values come from: the JS int8 reference interpreter here, or a built blob (blob-probe.ts).
 // Both give the same values bit for bit (a blob equals the reference: Kiln's core guarantee); a blob is ~1000× faster.
 import { tensorOf, type Graph, type Node, type TensorData } from "../ir.js";
-import { runInt8All } from "../int8-interpreter.js";
+import { runMixedAll } from "../int8-interpreter.js";
 import { opDef } from "../ops/registry.js";
 import { quoteName } from "../errors.js";
 
@@ -21,7 +21,7 @@ export function referenceValues(quantized: Graph): Int8Values {
   return {
     endToEnd(input, tensors) {
       // A mixed graph's interpreter returns float values for layers kept in float: both kinds are TensorData.
-      const all = runInt8All(quantized, input as Int8Array) as Map<string, TensorData>;
+      const all = runMixedAll(quantized, input as Int8Array) as Map<string, TensorData>;
       return new Map(tensors.map((name) => [name, all.get(name)!]));
     },
     alone(node, inputOf) {

@@ -6,7 +6,7 @@ import { attrInt, attrInts } from "./lower-attrs.js";
 import { relayout, tensorValue, type LowerContext, type OnnxLowering } from "./lower-context.js";
 import {
   describeLayout, identityAxes, ints, layoutFor, memoryOrder, normalizeAxis, permutedOrder, sameList,
-  type TensorValue, type Value,
+  type TensorValue,
 } from "./lower-values.js";
 
 /** Reshape's target with 0 (copy the input's size, unless allowzero) and one −1 (whatever is left) resolved. */
