@@ -1,10 +1,7 @@
 // Builds a blob: AssemblyScript → wasm in-process with asc (asc-compile.ts), then Binaryen adds weights and strips extras.
 import { KilnError } from "./errors.js";
-import { addCustomSection } from "./wasm-sections.js";
-import { sealManifest } from "../runtime/content-hash.js";
 import { compileAssemblyScript, loadToolchain } from "./asc-compile.js";
-
-import type { BlobInput, BuiltBlob } from "./built-blob.js";
+import { sealBlob, type BlobInput, type BuiltBlob } from "./built-blob.js";
 
 export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
   const compiled = await compileAssemblyScript(input);
@@ -25,12 +22,8 @@ export async function buildBlob(input: BlobInput): Promise<BuiltBlob> {
     mod.runPasses(["strip-debug", "strip-producers", "strip-target-features", "remove-unused-module-elements"]);
     if (!mod.validate()) throw new KilnError("internal: Binaryen rejected the generated module");
     const stripped = mod.emitBinary();
-    // Last section, and sealed with a hash of everything before it: see runtime/content-hash.ts.
-    const manifestBytes = await sealManifest(stripped, input.manifest);
-    const wasm = addCustomSection(stripped, "kiln.manifest", manifestBytes);
+    const { wasm, contentHash, manifestSection } = await sealBlob(stripped, input.manifest);
     if (!WebAssembly.validate(wasm)) throw new KilnError("internal: the built blob does not validate");
-    const manifestSection = wasm.length - stripped.length;
-    const contentHash = (JSON.parse(new TextDecoder().decode(manifestBytes)) as { contentHash: string }).contentHash;
     return {
       wasm, contentHash,
       sizes: { weights: input.weights.length, manifest: manifestSection, code: stripped.length - input.weights.length, total: wasm.length },

@@ -9,11 +9,9 @@ import { calibrationSet, heldOutCount } from "./calibration-data.js";
 import { calibrationSetWarnings } from "./calibration-checks.js";
 import { measureQuantError, measureQuantErrorAsync, type MeasureOptions, type QuantReport } from "./error-report.js";
 import { blobValues } from "./blob-probe.js";
-import type { BuiltBlob } from "../built-blob.js";
+import { sealBlob, type BuiltBlob } from "../built-blob.js";
 import type { Manifest } from "../codegen/manifest.js";
 import type { Layout } from "../codegen/layout.js";
-import { addCustomSection } from "../wasm-sections.js";
-import { sealManifest } from "../../runtime/content-hash.js";
 
 /** What calibration kept back for the error report, handed from the calibrate callback to the report one. */
 export interface CalibrationSplit {
@@ -116,9 +114,6 @@ export function reportOf(float: Graph, quantized: Graph, options: CompileOptions
  */
 export async function resealed(built: BuiltBlob, manifest: Manifest): Promise<BuiltBlob> {
   const module = built.wasm.subarray(0, built.wasm.length - built.sizes.manifest);
-  const sealed = await sealManifest(module, manifest as unknown as Record<string, unknown>);
-  const wasm = addCustomSection(module, "kiln.manifest", sealed);
-  const contentHash = (JSON.parse(new TextDecoder().decode(sealed)) as { contentHash: string }).contentHash;
-  const section = wasm.length - module.length;
-  return { wasm, contentHash, sizes: { ...built.sizes, manifest: section, total: wasm.length } };
+  const { wasm, contentHash, manifestSection } = await sealBlob(module, manifest as unknown as Record<string, unknown>);
+  return { wasm, contentHash, sizes: { ...built.sizes, manifest: manifestSection, total: wasm.length } };
 }
