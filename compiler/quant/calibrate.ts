@@ -1,7 +1,7 @@
 // Calibration: runs the float model (the reference's values, fast) over representative inputs and picks each tensor's range.
 import { sizeOf, tensorOf, type Graph } from "../ir.js";
-import { runFloatAll, type Activations } from "../interpreter.js";
-import { float64Runner, type FloatRunner } from "./float64-runner.js";
+import type { Activations } from "../interpreter.js";
+import { floatRunner } from "./float64-runner.js";
 
 export type CalibrationMethod = "minmax" | "percentile" | "mse";
 
@@ -51,24 +51,6 @@ export interface CalibrateOptions {
   keepRunsBytes?: number;
 }
 
-/** Widens `r` by the values of `v`, NaN ignored: the scan the fast runner's widenRange repeats. */
-function widenRange(v: Float32Array, r: Range): void {
-  let min = r.min, max = r.max;
-  for (let k = 0; k < v.length; k++) { if (v[k] < min) min = v[k]; if (v[k] > max) max = v[k]; }
-  r.min = min; r.max = max;
-}
-
-/** The fast runner, or the reference op by op (whose values stay valid); the fast runner's are overwritten by its next run. */
-function evaluatorFor(graph: Graph, kind: CalibrationEvaluator): FloatRunner {
-  const fast = kind === "fast" ? float64Runner(graph) : undefined;
-  if (fast) return fast;
-  let last: Activations | undefined;
-  return {
-    run(x) { last = runFloatAll(graph, x); return last; },
-    widenRange(name, range) { widenRange(last!.get(name)!, range); },
-  };
-}
-
 /** Histogram methods keep every image's activations for their second pass when they fit in this; else they re-run. */
 const KEEP_RUNS_BYTES = 256 * 2 ** 20;
 
@@ -78,7 +60,7 @@ export function calibrate(graph: Graph, inputs: Float32Array[], method: Calibrat
   const { evaluator = "fast", progress, keepRunsBytes = KEEP_RUNS_BYTES } = options;
   const names = [graph.inputs[0], ...graph.nodes.flatMap((n) => n.outputs)];
   const ranges = new Map<string, Range>(names.map((n) => [n, { min: Infinity, max: -Infinity }]));
-  const runner = evaluatorFor(graph, evaluator);
+  const runner = floatRunner(graph, evaluator === "fast");
   const perImage = names.reduce((bytes, n) => bytes + sizeOf(tensorOf(graph, n).shape) * 4, 0);
   // Min/max need each run only once; the histogram methods need the final extents first, then every value again.
   const keepRuns = method !== "minmax" && perImage * inputs.length <= keepRunsBytes;

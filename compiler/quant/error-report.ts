@@ -10,10 +10,9 @@
 //              int8 values come from (int8-values.ts: the JS reference by default, or the built blob, bit for bit equal)
 // Cost per image: one float run, one int8 run end to end and one more int8 run of every layer alone.
 import { sizeOf, tensorOf, type Graph, type Node, type QuantParams, type TensorData } from "../ir.js";
-import { runFloatAll } from "../interpreter.js";
 import { quantizePixels } from "../int8-interpreter.js";
 import { quoteName } from "../errors.js";
-import { float64Runner } from "./float64-runner.js";
+import { floatRunner } from "./float64-runner.js";
 import { referenceValues, type Int8Values } from "./int8-values.js";
 import type { QuantLayerReport, QuantReport } from "../../runtime/manifest.js";
 
@@ -147,8 +146,8 @@ function floatsRead(quantized: Graph, nodes: Node[], alias: Map<string, string>)
 
 /** The float graph's values on one input at a time (views the next run overwrites): the fast f64 kernels where they run. */
 function floatRun(float: Graph): (x: Float32Array) => Map<string, Float32Array> {
-  const runner = float64Runner(float);
-  return runner ? (x) => runner.run(x) : (x) => runFloatAll(float, x);
+  const runner = floatRunner(float);
+  return (x) => runner.run(x);
 }
 
 /** The report over `heldOut` (see the top of this file); warnings name low-SQNR layers and low agreement. */

@@ -9,6 +9,7 @@ import { ACTIVATION_CODES } from "../ops/op.js";
 import { convGrid, convWindow } from "../ops/conv2d.js";
 import { allFinite } from "../ops/float-dot.js";
 import { FLOAT64_KERNELS_WASM_BASE64 } from "./float64-kernels-wasm.js";
+import { runFloatAll, type Activations } from "../interpreter.js";
 
 /** Runs a graph on one input at a time; the values it returns are views that the next run overwrites. */
 export interface FloatRunner {
@@ -205,5 +206,26 @@ function planNode(graph: Graph, node: Node, region: Map<string, number>, arena: 
   return () => (view) => {
     const inputs: TensorData[] = node.inputs.map((name) => region.has(name) ? view(name) : floatData(graph, name));
     view(node.outputs[0]).set(def.float(node, inputs as Float32Array[], shapes, outShape));
+  };
+}
+
+/** Widens `r` by the values of `v`, NaN ignored: the scan the fast runner's widenRange repeats. */
+function widenRange(v: Float32Array, r: { min: number; max: number }): void {
+  let min = r.min, max = r.max;
+  for (let k = 0; k < v.length; k++) { if (v[k] < min) min = v[k]; if (v[k] > max) max = v[k]; }
+  r.min = min; r.max = max;
+}
+
+/**
+ * The fast runner (`fast`, where its kernels apply), else the float reference op by op, whose values stay valid;
+ * the fast runner's are overwritten by its next run. Both give the same values bit for bit.
+ */
+export function floatRunner(graph: Graph, fast = true): FloatRunner {
+  const runner = fast ? float64Runner(graph) : undefined;
+  if (runner) return runner;
+  let last: Activations | undefined;
+  return {
+    run(x) { last = runFloatAll(graph, x); return last; },
+    widenRange(name, range) { widenRange(last!.get(name)!, range); },
   };
 }
