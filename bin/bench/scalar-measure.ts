@@ -88,41 +88,10 @@ export function countInstructions(file: string, layers: number): Promise<{ perLa
   });
 }
 
-/** The self-test input: byte i is (7i + 3) mod 256 (firmware/selftest/selftest.c writes the same). */
-function selftestPattern(n: number): Uint8Array {
-  return Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
-}
-
-async function nodeOutput(blob: Uint8Array): Promise<{ inBytes: number; outBytes: number; hex: string }> {
-  const m = await Model.load(blob);
-  const width = (dtype: string): number => (dtype === "float32" ? 4 : 1);
-  const inBytes = m.inputSize * width(m.info.input.dtype), outBytes = m.outputSize * width(m.info.output.dtype);
-  new Uint8Array(m.exports.memory.buffer, m.exports.input_ptr(), inBytes).set(selftestPattern(inBytes));
-  m.exports.run();
-  const out = new Uint8Array(m.exports.memory.buffer, m.exports.output_ptr(), outBytes);
-  return { inBytes, outBytes, hex: [...out].map((b) => b.toString(16).padStart(2, "0")).join(" ") };
-}
-
-/** Boots the self-test firmware under QEMU with -icount shift=5 and returns its UART text once it is done. */
-function bootSelftest(elf: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve) => {
-    const q = spawn("qemu-system-arm", ["-M", "mps2-an386", "-nographic", "-monitor", "none", "-icount", "shift=5",
-      "-kernel", elf, "-serial", "stdio"], { stdio: ["pipe", "pipe", "pipe"] });
-    let text = "", sent = false;
-    const finish = (): void => { clearTimeout(timer); q.kill(); resolve(text); };
-    const timer = setTimeout(finish, timeoutMs);
-    q.stdout.on("data", (d: Buffer) => {
-      text += d.toString();
-      // The self-test checks the UART's receive path with 4000 bytes, (13i + 5) mod 256, while it runs the blob.
-      if (!sent && text.includes("RX READY")) {
-        sent = true;
-        q.stdin.write(Uint8Array.from({ length: 4000 }, (_, i) => (i * 13 + 5) & 0xff));
-      }
-      if (/SELFTEST END|FAIL[^\n]*\n/.test(text)) finish();
-    });
-    q.stderr.on("data", (d: Buffer) => { text += d.toString(); });
-    q.on("exit", () => { clearTimeout(timer); resolve(text); });
-  });
+/** firmware/selftest/boot.mjs: the self-test's host side (input, Node's output on it, booting the firmware). */
+interface SelftestHost {
+  nodeSelftestOutput(model: typeof Model, blob: Uint8Array): Promise<{ inBytes: number; outBytes: number; hex: string }>;
+  bootSelftest(elf: string, timeoutMs: number): Promise<string>;
 }
 
 interface FirmwareBuilder {
@@ -135,11 +104,12 @@ export async function boardCycles(file: string, blob: Uint8Array, buildDir: stri
   const fw = (await import(pathToFileURL(join(repoRoot(), "firmware", "build.mjs")).href)) as FirmwareBuilder;
   const missing = fw.missingTools();
   if (missing.length) throw new Error(`missing ${missing.join("; ")}`);
-  const host = await nodeOutput(blob);
+  const selftest = (await import(pathToFileURL(join(repoRoot(), "firmware", "selftest", "boot.mjs")).href)) as SelftestHost;
+  const host = await selftest.nodeSelftestOutput(Model, blob);
   mkdirSync(buildDir, { recursive: true });
   const elf = fw.buildFirmware({ buildDir, target: "kiln-fw-selftest", quiet: true, defines: {
     KILN_SELFTEST_BLOB: file, KILN_SELFTEST_INPUT_BYTES: host.inBytes, KILN_SELFTEST_OUTPUT_BYTES: host.outBytes } });
-  const text = await bootSelftest(elf, 600_000);
+  const text = await selftest.bootSelftest(elf, 600_000);
   const fail = /^FAIL.*$/m.exec(text)?.[0];
   if (fail) throw new Error(`the board said: ${fail}`);
   const total = Number(/^run: (\d+) cycles/m.exec(text)?.[1] ?? NaN);
