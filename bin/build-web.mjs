@@ -12,9 +12,11 @@ const outdir = resolve(root, "dist/web");
 /** The runtime core's budget as a minified browser bundle (issue 16): a build over it says so, loudly. */
 const CORE_BUDGET = 10 * 1024;
 
-// The page carries the web sources and the browser-safe runtime only: no Node-only module, no npm package, no compiler.
+// The page carries the web sources, the CLI's two dependency-free helpers it shares, and the browser-safe runtime
+// only: no Node-only module, no npm package, no compiler.
 const NODE_ONLY = new Set(["runtime/package-root.ts", "runtime/worker-model.ts", "runtime/model-worker.ts", "runtime/model-worker-serve.ts", "runtime/build-kernels.ts"]);
-const allowed = (input) => (input.startsWith("bin/web/") || input.startsWith("runtime/")) && !NODE_ONLY.has(input);
+const SHARED_WITH_CLI = new Set(["bin/format-bytes.ts", "bin/probabilities.ts"]);
+const allowed = (input) => (input.startsWith("bin/web/") || input.startsWith("runtime/") || SHARED_WITH_CLI.has(input)) && !NODE_ONLY.has(input);
 
 const common = { absWorkingDir: root, bundle: true, minify: true, format: "iife", target: "es2020", legalComments: "none", metafile: true, logLevel: "warning" };
 

@@ -1,7 +1,7 @@
 // Output helpers shared by the commands: stdout/stderr sinks and human-friendly numbers.
 import { useColor } from "./table.js";
 import { terminalSafe } from "./terminal.js";
-export { formatBytes } from "./web/format-bytes.js";
+export { formatBytes } from "./format-bytes.js";
 
 export interface Io {
   out(line: string): void;

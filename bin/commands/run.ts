@@ -7,7 +7,7 @@ import { blobRunError, openBlob, timeLimitOption } from "../blob-runs.js";
 import type { Io } from "../io.js";
 import { renderTable } from "../table.js";
 import { escapeControl } from "../terminal.js";
-import { endsInSoftmax, softmax } from "../web/probabilities.js";
+import { endsInSoftmax, softmax } from "../probabilities.js";
 
 export const runSpec = defineCommand({
   name: "run",

@@ -1,7 +1,7 @@
 // The blob's manifest on the page, laid out as `kiln inspect` prints it: summary lines, then one row per layer.
 import type { Manifest } from "../../runtime/manifest.js";
 import { el, formatCount } from "./dom.js";
-import { formatBytes } from "./format-bytes.js";
+import { formatBytes } from "../format-bytes.js";
 
 const quant = (t: { scale?: number; zeroPoint?: number }): string => (t.scale === undefined ? "" : `  scale ${t.scale.toPrecision(6)} zero point ${t.zeroPoint}`);
 

@@ -1,5 +1,5 @@
 // A blob's scores as probabilities, for `kiln run` and the page alike: the softmax, unless the model ends in one.
-import type { Manifest } from "../../runtime/manifest.js";
+import type { Manifest } from "../runtime/manifest.js";
 
 /** Whether the model's last layer is a softmax: then its outputs are probabilities already. */
 export function endsInSoftmax(info: Manifest): boolean {
